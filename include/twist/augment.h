@@ -1,0 +1,75 @@
+#pragma once
+// Batched image augmentation for TWIST's multi-crop views (DESIGN.md §1-2).
+// Every function works on a whole batch of float images in [0, 1]
+// (B x C x H x W) with per-sample random parameters drawn from an explicit
+// generator, so a batch's views are a pure function of (images, seed).
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "twist/data.h"
+
+namespace twist {
+
+struct ViewOptions {
+  int64_t size = 28;                        // output side length
+  double scale_min = 0.4, scale_max = 1.0;  // crop area as a fraction of the image
+  double ratio_min = 3.0 / 4.0, ratio_max = 4.0 / 3.0;
+  double flip_p = 0.5;
+  double jitter_p = 0.8;  // colour jitter (brightness, contrast, saturation, hue)
+  double brightness = 0.4, contrast = 0.4, saturation = 0.2, hue = 0.1;
+  double grayscale_p = 0.2;  // no effect on one-channel images
+  double blur_p = 0.0;
+  // Blur sigma for a 224-pixel image; scaled by size/224 for the output size,
+  // as the reference implementation scales its PIL blur radius.
+  double sigma_min = 0.1, sigma_max = 2.0;
+  double solarize_p = 0.0;
+};
+
+// The views of one batch: global crops first, then local crops.
+struct MultiCropOptions {
+  std::vector<ViewOptions> views;
+  // The paper's recipe scaled to `image_size`: two global views (blur 1.0 /
+  // 0.1, solarize 0 / 0.2, scale (0.4, 1)) and `n_local` local views of side
+  // `local_size` (blur 0.5, scale (0.05, 0.4)).
+  static MultiCropOptions paper(int64_t image_size, int n_local, int64_t local_size);
+};
+
+// --- building blocks (exposed for tests and for users' own pipelines) ------
+
+// Random-resized-crop boxes, torchvision's algorithm (10 tries, then the
+// largest centred box within the ratio range). Returns B x 4 float:
+// top, left, height, width in pixels.
+torch::Tensor random_crop_boxes(int64_t batch, int64_t height, int64_t width, double scale_min,
+                                double scale_max, double ratio_min, double ratio_max,
+                                at::Generator& gen);
+// Crops each image to its box and resizes to size x size (bicubic);
+// mirrors horizontally where flip[i] is true.
+torch::Tensor crop_resize(const torch::Tensor& images, const torch::Tensor& boxes, int64_t size,
+                          const torch::Tensor& flip);
+torch::Tensor hflip(const torch::Tensor& images);
+// Factor per sample (B). Brightness scales; contrast blends with the mean
+// grey level; saturation blends with the grey image.
+torch::Tensor adjust_brightness(const torch::Tensor& x, const torch::Tensor& factor);
+torch::Tensor adjust_contrast(const torch::Tensor& x, const torch::Tensor& factor);
+torch::Tensor adjust_saturation(const torch::Tensor& x, const torch::Tensor& factor);
+// Hue shift per sample, in turns (-0.5..0.5). RGB only.
+torch::Tensor adjust_hue(const torch::Tensor& x, const torch::Tensor& shift);
+torch::Tensor rgb_to_grayscale(const torch::Tensor& x);  // B x 1 x H x W
+// Gaussian blur with a per-sample sigma in pixels (0 leaves a sample as is).
+torch::Tensor gaussian_blur(const torch::Tensor& x, const torch::Tensor& sigma);
+// Pixels at or above the threshold are inverted (PIL's solarize at 128/255).
+torch::Tensor solarize(const torch::Tensor& x, double threshold = 128.0 / 255.0);
+torch::Tensor normalize(const torch::Tensor& x, const Normalization& norm);
+
+// One augmented, normalized view of a batch of uint8 images.
+torch::Tensor augment_view(const torch::Tensor& images_u8, const ViewOptions& view,
+                           const Normalization& norm, at::Generator& gen);
+std::vector<torch::Tensor> augment_views(const torch::Tensor& images_u8,
+                                         const MultiCropOptions& crops, const Normalization& norm,
+                                         at::Generator& gen);
+
+// A CPU generator seeded deterministically from a run seed and a counter.
+at::Generator make_generator(uint64_t seed, uint64_t stream);
+
+}  // namespace twist

@@ -1,0 +1,90 @@
+#pragma once
+// Every setting of a training run. The same keys serve config files
+// (JSON), command-line flags (--key-name) and the run directory's
+// config.json, so a run can be replayed from what it wrote.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace twist {
+
+struct TrainConfig {
+  // data
+  std::string data = "fashion-mnist";
+  int64_t val_split = 0;  // > 0: hold out this many training images and evaluate on them
+  // model
+  std::string arch = "resnet18";
+  double width = 0.25;
+  std::string stem = "small";
+  int64_t hidden = 512;
+  int64_t classes = 10;
+  bool nbs = true;
+  // loss
+  double alpha = 1.0;
+  double beta = 1.0;
+  double temperature = 1.0;
+  // crops and augmentation
+  int64_t image_size = 0;  // 0: the data set's own size
+  int64_t local_crops = 0;
+  int64_t local_size = 14;
+  double global_scale_min = 0.4, global_scale_max = 1.0;
+  double local_scale_min = 0.05, local_scale_max = 0.4;
+  double jitter_p = 0.8;
+  double brightness = 0.4, contrast = 0.4, saturation = 0.2, hue = 0.1;
+  double grayscale_p = 0.2;
+  bool blur = true;
+  bool solarize = true;
+  // optimisation
+  std::string optimizer = "lars";
+  double lr = 0.5;  // per 256 images
+  double min_lr_ratio = 0.001;
+  double weight_decay = 1.5e-6;
+  double weight_decay_end = -1;  // < 0: constant weight decay
+  double momentum = 0.9;
+  double warmup_epochs = 1.0;
+  int64_t batch_size = 256;
+  double epochs = 5;
+  int64_t max_steps = 0;  // > 0: the run (and its schedules) end here
+  int64_t seed = 0;
+  // running
+  std::string out;                // run directory; empty: runs/<time>
+  int64_t threads = 0;            // 0: every available core
+  int64_t loader_workers = 1;
+  int64_t log_every = 20;         // steps between metrics.jsonl lines
+  int64_t checkpoint_every = 0;   // steps; 0: at the end of each epoch
+  int64_t stop_after_steps = 0;   // > 0: stop this invocation after N steps, resumable
+  bool eval = true;               // evaluate on the held-out split at the end
+  int64_t knn_k = 20;
+};
+
+enum class ConfigKind {
+  Model,   // defines the network: must match a checkpoint on --resume
+  Recipe,  // changes the training trajectory
+  Runtime  // how this invocation runs; free to change on --resume
+};
+
+struct ConfigKey {
+  std::string key;   // JSON key; the flag is --key with '_' as '-'
+  std::string type;  // "int", "float", "bool", "string"
+  ConfigKind kind;
+  std::string help;
+};
+
+const std::vector<ConfigKey>& config_keys();
+
+// Sets one key from its textual value; throws twist::Error naming the key.
+void set_config_value(TrainConfig& config, const std::string& key, const std::string& value);
+// The value of one key as JSON text.
+std::string get_config_value(const TrainConfig& config, const std::string& key);
+
+std::string config_to_json(const TrainConfig& config);
+// Applies the keys present in a JSON object over `base`; unknown keys and
+// wrongly typed values are errors naming `source`.
+TrainConfig config_from_json(const std::string& json_text, const std::string& source,
+                             TrainConfig base = {});
+TrainConfig load_config_file(const std::string& path, TrainConfig base = {});
+
+// Throws twist::Error for impossible settings (batch < 2, C < 2, ...).
+void validate(const TrainConfig& config);
+
+}  // namespace twist

@@ -1,0 +1,82 @@
+#pragma once
+// Seeded epoch sampling and a loader that prepares the augmented views of the
+// next batches on background threads while the model trains. A batch is a
+// pure function of (seed, step): a run resumed at step s sees exactly the
+// batches an uninterrupted run would.
+#include <torch/torch.h>
+
+#include <condition_variable>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "twist/augment.h"
+#include "twist/data.h"
+
+namespace twist {
+
+// Shuffles every epoch with a permutation seeded by (seed, epoch) and cuts it
+// into full batches (the incomplete last batch is dropped, as NBS and the
+// diversity term want full batches).
+class EpochSampler {
+ public:
+  EpochSampler(int64_t dataset_size, int64_t batch_size, uint64_t seed);
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  int64_t batch_size() const { return batch_size_; }
+  // The sample indices of global step `step` (int64, batch_size long).
+  torch::Tensor indices(int64_t step) const;
+  torch::Tensor epoch_permutation(int64_t epoch) const;
+
+ private:
+  int64_t size_, batch_size_, steps_per_epoch_;
+  uint64_t seed_;
+};
+
+struct Batch {
+  int64_t step = 0;
+  std::vector<torch::Tensor> views;  // float, normalized, one per crop
+  torch::Tensor indices;
+};
+
+struct LoaderOptions {
+  int workers = 1;   // background threads preparing batches
+  int prefetch = 4;  // batches prepared ahead at most
+};
+
+class BatchLoader {
+ public:
+  BatchLoader(const Dataset& data, const EpochSampler& sampler, MultiCropOptions crops,
+              Normalization norm, uint64_t seed, int64_t first_step, int64_t end_step,
+              LoaderOptions options = {});
+  ~BatchLoader();
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+  // The batch of the next step; rethrows a worker's error.
+  Batch next();
+  // Builds the batch of one step synchronously (what the workers run).
+  static Batch make_batch(const Dataset& data, const EpochSampler& sampler,
+                          const MultiCropOptions& crops, const Normalization& norm, uint64_t seed,
+                          int64_t step);
+
+ private:
+  void work(int worker);
+
+  const Dataset& data_;
+  EpochSampler sampler_;
+  MultiCropOptions crops_;
+  Normalization norm_;
+  uint64_t seed_;
+  const int64_t first_step_;
+  int64_t next_step_, end_step_;
+  LoaderOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<int64_t, Batch> ready_;
+  std::exception_ptr error_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace twist

@@ -1,0 +1,93 @@
+#pragma once
+// Backbones, the projection head with NBS, and the siamese TWIST model.
+// Sub-module names follow torchvision (conv1, bn1, layer1.0.conv1, ...), so
+// a backbone's state dict loads into torchvision's ResNet.
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace twist {
+
+struct ResNetOptions {
+  std::string arch = "resnet18";  // resnet18 | resnet34 | resnet50
+  double width = 1.0;             // channel multiplier (0.25 -> 16 base channels)
+  std::string stem = "small";     // small: 3x3 stride-1 conv, no max-pool; imagenet: 7x7/2 + max-pool
+  int64_t in_channels = 3;
+};
+
+struct BasicBlockImpl : torch::nn::Module {
+  static constexpr int64_t expansion = 1;
+  BasicBlockImpl(int64_t in, int64_t planes, int64_t stride);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(BasicBlock);
+
+struct BottleneckImpl : torch::nn::Module {
+  static constexpr int64_t expansion = 4;
+  BottleneckImpl(int64_t in, int64_t planes, int64_t stride);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(Bottleneck);
+
+// ResNet without its classifier: forward returns globally pooled features.
+struct ResNetImpl : torch::nn::Module {
+  explicit ResNetImpl(const ResNetOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);  // B x C x H x W -> B x feature_dim
+  int64_t feature_dim() const { return feature_dim_; }
+  const ResNetOptions& options() const { return options_; }
+
+  torch::nn::Conv2d conv1{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
+
+ private:
+  ResNetOptions options_;
+  int64_t feature_dim_ = 0;
+};
+TORCH_MODULE(ResNet);
+
+// Names accepted by ResNetOptions::arch.
+std::vector<std::string> resnet_names();
+
+struct HeadOptions {
+  int64_t in_dim = 512;
+  int64_t hidden = 4096;
+  int64_t classes = 4096;  // C
+  bool nbs = true;         // BatchNorm without affine parameters before the softmax
+};
+
+// Linear->BN->ReLU->Linear->BN->ReLU->Linear->[BN(affine=false)] (DESIGN.md §2).
+struct ProjectionHeadImpl : torch::nn::Module {
+  explicit ProjectionHeadImpl(const HeadOptions& options);
+  torch::Tensor forward(const torch::Tensor& features);  // B x d -> B x C logits
+  torch::nn::Sequential layers{nullptr};
+};
+TORCH_MODULE(ProjectionHead);
+
+struct TwistModelOptions {
+  ResNetOptions backbone;
+  HeadOptions head;  // in_dim is taken from the backbone
+};
+
+// g(f(x)) for every view. Views of one resolution share one backbone pass;
+// the head sees all views concatenated, so NBS statistics mix them, as in
+// the reference code.
+struct TwistModelImpl : torch::nn::Module {
+  explicit TwistModelImpl(const TwistModelOptions& options);
+  std::vector<torch::Tensor> forward(const std::vector<torch::Tensor>& views);
+  torch::Tensor features(const torch::Tensor& x) { return backbone->forward(x); }
+  torch::Tensor logits(const torch::Tensor& x) { return head->forward(backbone->forward(x)); }
+
+  ResNet backbone{nullptr};
+  ProjectionHead head{nullptr};
+};
+TORCH_MODULE(TwistModel);
+
+}  // namespace twist

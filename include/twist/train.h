@@ -1,0 +1,58 @@
+#pragma once
+// The training loop and the run directory it writes (DESIGN.md §5):
+// config.json, checkpoint.pt (atomic), metrics.jsonl, summary.json.
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "twist/config.h"
+#include "twist/data.h"
+#include "twist/models.h"
+#include "twist/optim.h"
+
+namespace twist {
+
+TwistModelOptions model_options(const TrainConfig& config, int64_t in_channels);
+
+struct CheckpointState {
+  int64_t step = 0;
+  std::string config_json;
+  Normalization norm;
+};
+
+// Writes to `path`.tmp, flushes to disk, then renames over `path`: a crash
+// leaves either the old or the new checkpoint, never half of one.
+void save_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer,
+                     const CheckpointState& state);
+// Reads the state; loads weights into `model` (and momentum into `optimizer`
+// when given). Throws twist::Error naming the file on any problem.
+CheckpointState read_checkpoint_state(const std::string& path);
+void load_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer);
+
+// Writes text to a file atomically (temporary file, fsync, rename).
+void write_file_atomic(const std::string& path, const std::string& text);
+
+struct TrainSummary {
+  int64_t steps = 0;
+  double epochs = 0;
+  double images_per_s = 0;
+  double final_loss = 0;
+  double train_seconds = 0;
+  std::string eval_split;  // "test", "val" or "" when not evaluated
+  bool evaluated = false;
+  double knn_top1 = -1, knn_top5 = -1;
+  double pixel_knn_top1 = -1;
+  bool clustered = false;
+  double nmi = 0, ami = 0, ari = 0, acc = 0;
+  int64_t clusters_used = 0;
+  bool stopped_early = false;  // stop_after_steps or a signal: resumable
+  std::string run_dir;
+  std::string to_json() const;
+};
+
+// Trains per `config`, writing the run directory. With `resume`, continues
+// the run in config.out from its checkpoint.
+TrainSummary train(TrainConfig config, bool resume);
+
+}  // namespace twist

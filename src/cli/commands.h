@@ -1,0 +1,11 @@
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace twist::cli {
+
+// Each sub-command registers its options and returns the function that runs
+// it once parsing succeeded.
+std::function<int()> add_train_command(CLI::App& app);
+
+}  // namespace twist::cli

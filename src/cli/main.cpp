@@ -1,0 +1,42 @@
+// twist: self-supervised learning and unsupervised classification with TWIST.
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "commands.h"
+#include "twist/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "twist: self-supervised learning by estimating twin class distributions (TWIST).\n"
+      "Pretrain on unlabeled images, cluster them into classes, evaluate what was learned."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "twist 0.1.0");
+  auto train = twist::cli::add_train_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "twist: %s (see twist --help)\n", e.what());
+    return 2;
+  }
+  try {
+    if (app.got_subcommand("train")) return train();
+  } catch (const twist::Error& e) {
+    std::fprintf(stderr, "\ntwist: error: %s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "\ntwist: internal error: %s\n", e.what_without_backtrace());
+    return 3;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "\ntwist: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

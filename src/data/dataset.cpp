@@ -1,0 +1,131 @@
+#include <sys/stat.h>
+
+#include "twist/data.h"
+#include "twist/error.h"
+
+namespace twist {
+
+const char* const kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+namespace {
+
+bool file_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool dir_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// MNIST-family file names: train-*, and t10k-* (or test-*) for the test split.
+std::string find_idx_file(const std::string& dir, const std::string& split, const std::string& what) {
+  std::vector<std::string> prefixes =
+      split == "train" ? std::vector<std::string>{"train"} : std::vector<std::string>{"t10k", "test"};
+  for (const auto& pre : prefixes)
+    for (const char* ext : {"", ".gz"}) {
+      std::string p = dir + "/" + pre + "-" + what + ext;
+      if (file_exists(p)) return p;
+    }
+  return "";
+}
+
+std::vector<std::string> fashion_mnist_classes() {
+  return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+          "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+}
+
+}  // namespace
+
+Dataset Dataset::subset(const torch::Tensor& indices, const std::string& suffix) const {
+  Dataset d;
+  d.name = name + suffix;
+  d.images = images.index_select(0, indices);
+  if (has_labels()) d.labels = labels.index_select(0, indices);
+  d.num_classes = num_classes;
+  d.class_names = class_names;
+  return d;
+}
+
+Normalization channel_statistics(const Dataset& data) {
+  Normalization n;
+  torch::Tensor x = data.images.to(torch::kFloat32).div_(255.0);
+  for (int64_t c = 0; c < data.channels(); ++c) {
+    torch::Tensor xc = x.select(1, c);
+    n.mean.push_back(xc.mean().item<double>());
+    n.std.push_back(std::max(xc.std().item<double>(), 1e-6));
+  }
+  return n;
+}
+
+DataSpec parse_data_spec(const std::string& spec) {
+  DataSpec s;
+  s.text = spec;
+  std::string body = spec;
+  const auto at = spec.rfind('@');
+  if (at != std::string::npos) {
+    s.split = spec.substr(at + 1);
+    body = spec.substr(0, at);
+    check(s.split == "train" || s.split == "test",
+          "data spec '" + spec + "': unknown split '" + s.split + "' (use @train or @test)");
+  }
+  if (body == "fashion-mnist") {
+    s.kind = "idx";
+    s.path = kFashionMnistDir;
+  } else if (body.rfind("idx:", 0) == 0) {
+    s.kind = "idx";
+    s.path = body.substr(4);
+    check(!s.path.empty(), "data spec '" + spec + "': idx: needs a directory, e.g. idx:/data/mnist");
+  } else {
+    throw Error("unknown data spec '" + spec +
+                "': expected fashion-mnist or idx:DIR, optionally with @train or @test");
+  }
+  return s;
+}
+
+bool has_split(const std::string& spec, const std::string& split) {
+  DataSpec s = parse_data_spec(spec);
+  return !find_idx_file(s.path, split, "images-idx3-ubyte").empty();
+}
+
+Dataset load_dataset(const std::string& spec_text, const std::string& default_split) {
+  DataSpec spec = parse_data_spec(spec_text);
+  const std::string split = spec.split.empty() ? default_split : spec.split;
+  if (!dir_exists(spec.path)) {
+    std::string hint = spec.path == kFashionMnistDir
+                           ? " (install Debian's dataset-fashion-mnist: scripts/install-deps.sh)"
+                           : "";
+    throw Error("data directory '" + spec.path + "' does not exist" + hint);
+  }
+  const std::string img_path = find_idx_file(spec.path, split, "images-idx3-ubyte");
+  check(!img_path.empty(), "no " + split + " images in '" + spec.path + "': expected " +
+                               (split == "train" ? "train" : "t10k") +
+                               "-images-idx3-ubyte[.gz]");
+  Dataset d;
+  d.name = (spec.path == kFashionMnistDir ? std::string("fashion-mnist") : "idx:" + spec.path) +
+           "@" + split;
+  torch::Tensor images = read_idx(img_path);
+  check(images.dim() == 3 || images.dim() == 4,
+        "'" + img_path + "' has " + std::to_string(images.dim()) +
+            " dimensions; images need 3 (N x H x W) or 4 (N x H x W x C)");
+  // IDX stores N x H x W (x C); the library works in N x C x H x W.
+  d.images = images.dim() == 3 ? images.unsqueeze(1).contiguous()
+                               : images.permute({0, 3, 1, 2}).contiguous();
+  check(d.channels() == 1 || d.channels() == 3,
+        "'" + img_path + "' has " + std::to_string(d.channels()) + " channels; expected 1 or 3");
+  const std::string lbl_path = find_idx_file(spec.path, split, "labels-idx1-ubyte");
+  if (!lbl_path.empty()) {
+    torch::Tensor labels = read_idx(lbl_path);
+    check(labels.dim() == 1, "'" + lbl_path + "' must be one-dimensional (labels)");
+    check(labels.size(0) == d.size(), "'" + lbl_path + "' has " + std::to_string(labels.size(0)) +
+                                          " labels but '" + img_path + "' has " +
+                                          std::to_string(d.size()) + " images");
+    d.labels = labels.to(torch::kInt64);
+    d.num_classes = d.labels.max().item<int64_t>() + 1;
+  }
+  if (spec.path == kFashionMnistDir) d.class_names = fashion_mnist_classes();
+  return d;
+}
+
+}  // namespace twist

@@ -1,0 +1,55 @@
+#include "twist/loss.h"
+
+#include "twist/error.h"
+
+namespace twist {
+
+torch::Tensor entropy(const torch::Tensor& p, double eps) {
+  return -(p * (p + eps).log()).sum(1);
+}
+
+torch::Tensor kl_divergence(const torch::Tensor& a, const torch::Tensor& b, double eps) {
+  return (a * ((a + eps).log() - (b + eps).log())).sum(1);
+}
+
+TwistLossTerms twist_pair_loss(const torch::Tensor& p1, const torch::Tensor& p2,
+                               const TwistLossOptions& o) {
+  TwistLossTerms t;
+  // Eq. 2: symmetric KL between the twin class distributions of each sample.
+  t.consistency = 0.5 * (kl_divergence(p1, p2, o.eps).mean() + kl_divergence(p2, p1, o.eps).mean());
+  // Eq. 3: each sample's distribution should be sharp (low entropy).
+  t.sharpness = 0.5 * (entropy(p1, o.eps).mean() + entropy(p2, o.eps).mean());
+  // Eq. 4: the batch-mean distribution should be diverse (high entropy).
+  t.diversity = 0.5 * (entropy(p1.mean(0, true), o.eps).squeeze(0) +
+                       entropy(p2.mean(0, true), o.eps).squeeze(0));
+  t.total = t.consistency + o.alpha * t.sharpness - o.beta * t.diversity;
+  return t;
+}
+
+int twist_pair_count(int n_views) { return 1 + 2 * (n_views - 2); }
+
+TwistLossTerms twist_loss(const std::vector<torch::Tensor>& logits, const TwistLossOptions& o) {
+  check(logits.size() >= 2, "twist_loss needs at least 2 views, got " + std::to_string(logits.size()));
+  check(o.temperature > 0, "twist_loss: temperature must be positive");
+  std::vector<torch::Tensor> probs;
+  probs.reserve(logits.size());
+  for (const auto& l : logits) {
+    check(l.dim() == 2 && l.size(0) == logits[0].size(0) && l.size(1) == logits[0].size(1),
+          "twist_loss: every view's logits must be B x C with the same B and C");
+    probs.push_back(torch::softmax(l / o.temperature, 1));
+  }
+  TwistLossTerms sum = twist_pair_loss(probs[0], probs[1], o);
+  for (int g = 0; g < 2; ++g) {
+    for (size_t j = 2; j < probs.size(); ++j) {
+      TwistLossTerms t = twist_pair_loss(probs[g], probs[j], o);
+      sum.total = sum.total + t.total;
+      sum.consistency = sum.consistency + t.consistency;
+      sum.sharpness = sum.sharpness + t.sharpness;
+      sum.diversity = sum.diversity + t.diversity;
+    }
+  }
+  const double n = twist_pair_count(static_cast<int>(probs.size()));
+  return {sum.total / n, sum.consistency / n, sum.sharpness / n, sum.diversity / n};
+}
+
+}  // namespace twist

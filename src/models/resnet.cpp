@@ -1,0 +1,123 @@
+#include <cmath>
+
+#include "twist/error.h"
+#include "twist/models.h"
+
+namespace twist {
+namespace nn = torch::nn;
+
+namespace {
+
+nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false));
+}
+
+nn::Sequential make_downsample(int64_t in, int64_t out, int64_t stride) {
+  if (stride == 1 && in == out) return nullptr;
+  return nn::Sequential(conv(in, out, 1, stride), nn::BatchNorm2d(out));
+}
+
+struct Depths {
+  bool bottleneck;
+  std::vector<int64_t> blocks;
+};
+
+Depths depths(const std::string& arch) {
+  if (arch == "resnet18") return {false, {2, 2, 2, 2}};
+  if (arch == "resnet34") return {false, {3, 4, 6, 3}};
+  if (arch == "resnet50") return {true, {3, 4, 6, 3}};
+  throw Error("unknown architecture '" + arch + "': expected resnet18, resnet34 or resnet50");
+}
+
+}  // namespace
+
+std::vector<std::string> resnet_names() { return {"resnet18", "resnet34", "resnet50"}; }
+
+BasicBlockImpl::BasicBlockImpl(int64_t in, int64_t planes, int64_t stride) {
+  conv1 = register_module("conv1", conv(in, planes, 3, stride));
+  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", conv(planes, planes, 3, 1));
+  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  downsample = make_downsample(in, planes * expansion, stride);
+  if (downsample) register_module("downsample", downsample);
+}
+
+torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
+  auto y = torch::relu(bn1(conv1(x)));
+  y = bn2(conv2(y));
+  return torch::relu(y + (downsample ? downsample->forward(x) : x));
+}
+
+BottleneckImpl::BottleneckImpl(int64_t in, int64_t planes, int64_t stride) {
+  // torchvision's v1.5: the stride sits on the 3x3 convolution.
+  conv1 = register_module("conv1", conv(in, planes, 1, 1));
+  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", conv(planes, planes, 3, stride));
+  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  conv3 = register_module("conv3", conv(planes, planes * expansion, 1, 1));
+  bn3 = register_module("bn3", nn::BatchNorm2d(planes * expansion));
+  downsample = make_downsample(in, planes * expansion, stride);
+  if (downsample) register_module("downsample", downsample);
+}
+
+torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
+  auto y = torch::relu(bn1(conv1(x)));
+  y = torch::relu(bn2(conv2(y)));
+  y = bn3(conv3(y));
+  return torch::relu(y + (downsample ? downsample->forward(x) : x));
+}
+
+ResNetImpl::ResNetImpl(const ResNetOptions& o) : options_(o) {
+  check(o.width > 0, "width must be positive, got " + std::to_string(o.width));
+  check(o.stem == "small" || o.stem == "imagenet",
+        "unknown stem '" + o.stem + "': expected small or imagenet");
+  check(o.in_channels == 1 || o.in_channels == 3, "images must have 1 or 3 channels");
+  const Depths d = depths(o.arch);
+  auto ch = [&](int64_t base) {
+    return std::max<int64_t>(1, static_cast<int64_t>(std::lround(base * o.width)));
+  };
+  const int64_t stem_out = ch(64);
+  if (o.stem == "small") {
+    conv1 = register_module("conv1", conv(o.in_channels, stem_out, 3, 1));
+  } else {
+    conv1 = register_module(
+        "conv1", nn::Conv2d(nn::Conv2dOptions(o.in_channels, stem_out, 7).stride(2).padding(3).bias(false)));
+  }
+  bn1 = register_module("bn1", nn::BatchNorm2d(stem_out));
+  int64_t in = stem_out;
+  nn::Sequential* layers[4] = {&layer1, &layer2, &layer3, &layer4};
+  const int64_t expansion = d.bottleneck ? 4 : 1;
+  for (int i = 0; i < 4; ++i) {
+    nn::Sequential seq;
+    const int64_t planes = ch(64 << i);
+    for (int64_t b = 0; b < d.blocks[i]; ++b) {
+      const int64_t stride = (b == 0 && i > 0) ? 2 : 1;
+      if (d.bottleneck) {
+        seq->push_back(Bottleneck(in, planes, stride));
+      } else {
+        seq->push_back(BasicBlock(in, planes, stride));
+      }
+      in = planes * expansion;
+    }
+    *layers[i] = register_module("layer" + std::to_string(i + 1), seq);
+  }
+  feature_dim_ = in;
+  // torchvision's initialisation.
+  for (auto& m : modules(false)) {
+    if (auto* c = m->as<nn::Conv2d>()) {
+      nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+    } else if (auto* bn = m->as<nn::BatchNorm2d>()) {
+      nn::init::ones_(bn->weight);
+      nn::init::zeros_(bn->bias);
+    }
+  }
+}
+
+torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
+  auto y = torch::relu(bn1(conv1(x)));
+  if (options_.stem == "imagenet") y = torch::max_pool2d(y, 3, 2, 1);
+  y = layer4->forward(layer3->forward(layer2->forward(layer1->forward(y))));
+  return y.mean({2, 3});
+}
+
+}  // namespace twist

@@ -1,0 +1,43 @@
+#include "twist/error.h"
+#include "twist/optim.h"
+
+namespace twist {
+
+Lars::Lars(std::vector<torch::Tensor> params, LarsOptions options)
+    : params_(std::move(params)), momentum_(params_.size()), options_(options) {}
+
+void Lars::zero_grad() {
+  for (auto& p : params_) {
+    if (p.grad().defined()) {
+      p.mutable_grad().detach_();
+      p.mutable_grad().zero_();
+    }
+  }
+}
+
+void Lars::step(double lr, double weight_decay) {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto& p = params_[i];
+    if (!p.grad().defined()) continue;
+    torch::Tensor d = p.grad();
+    if (p.dim() > 1) {
+      d = d.add(p, weight_decay);
+      if (options_.adapt) {
+        auto pn = p.norm();
+        auto dn = d.norm();
+        auto one = torch::ones_like(pn);
+        auto q = torch::where((pn > 0) & (dn > 0), options_.eta * pn / dn, one);
+        d = d.mul(q);
+      }
+    }
+    if (!momentum_[i].defined()) {
+      momentum_[i] = d.clone();  // mu_0 = 0, so mu_1 = d
+    } else {
+      momentum_[i].mul_(options_.momentum).add_(d);
+    }
+    p.add_(momentum_[i], -lr);
+  }
+}
+
+}  // namespace twist

@@ -1,0 +1,261 @@
+#include "twist/config.h"
+
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "twist/error.h"
+#include "twist/models.h"
+
+namespace twist {
+namespace {
+
+using json = nlohmann::json;
+
+struct Field {
+  ConfigKey meta;
+  std::function<json(const TrainConfig&)> get;
+  std::function<void(TrainConfig&, const json&)> set;
+};
+
+const char* type_name(int64_t*) { return "int"; }
+const char* type_name(double*) { return "float"; }
+const char* type_name(bool*) { return "bool"; }
+const char* type_name(std::string*) { return "string"; }
+
+template <class T>
+Field field(const char* key, T TrainConfig::*member, ConfigKind kind, const char* help) {
+  Field f;
+  f.meta = {key, type_name(static_cast<T*>(nullptr)), kind, help};
+  f.get = [member](const TrainConfig& c) { return json(c.*member); };
+  std::string k = key;
+  f.set = [member, k](TrainConfig& c, const json& v) {
+    if constexpr (std::is_same_v<T, int64_t>) {
+      if (v.is_number_integer()) { c.*member = v.get<int64_t>(); return; }
+      if (v.is_number_float() && v.get<double>() == double(int64_t(v.get<double>()))) {
+        c.*member = int64_t(v.get<double>());
+        return;
+      }
+    } else if constexpr (std::is_same_v<T, double>) {
+      if (v.is_number()) { c.*member = v.get<double>(); return; }
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (v.is_boolean()) { c.*member = v.get<bool>(); return; }
+    } else {
+      if (v.is_string()) { c.*member = v.get<std::string>(); return; }
+    }
+    throw Error("setting '" + k + "' expects " + type_name(static_cast<T*>(nullptr)) + ", got " + v.dump());
+  };
+  return f;
+}
+
+const std::vector<Field>& fields() {
+  using K = ConfigKind;
+  static const std::vector<Field> f = {
+      field("data", &TrainConfig::data, K::Recipe,
+            "data set: fashion-mnist | idx:DIR, optionally @train"),
+      field("val_split", &TrainConfig::val_split, K::Recipe,
+            "hold out this many training images (seeded, fixed) and evaluate on them instead of "
+            "the test split: use it to choose settings, so the test split only reports"),
+      field("arch", &TrainConfig::arch, K::Model, "backbone: resnet18 | resnet34 | resnet50"),
+      field("width", &TrainConfig::width, K::Model,
+            "channel multiplier of the ResNet (0.25 = 16 base channels)"),
+      field("stem", &TrainConfig::stem, K::Model,
+            "small (3x3 stride 1, no max-pool; for images under ~64 px) | imagenet (7x7/2 + max-pool)"),
+      field("hidden", &TrainConfig::hidden, K::Model, "hidden width of the projection head"),
+      field("classes", &TrainConfig::classes, K::Model,
+            "C, the number of classes the head predicts; set it to the number of true classes "
+            "for unsupervised classification"),
+      field("nbs", &TrainConfig::nbs, K::Model,
+            "BatchNorm without affine parameters before the softmax (the paper's NBS: +12 NMI)"),
+      field("alpha", &TrainConfig::alpha, K::Recipe,
+            "weight of the sharpness term; lower it if predictions collapse to one class early"),
+      field("beta", &TrainConfig::beta, K::Recipe,
+            "weight of the diversity term; 0 lets every sample fall into one class (collapse)"),
+      field("temperature", &TrainConfig::temperature, K::Recipe, "softmax temperature tau"),
+      field("image_size", &TrainConfig::image_size, K::Recipe,
+            "side of the global crops; 0 = the images' own size"),
+      field("local_crops", &TrainConfig::local_crops, K::Recipe,
+            "number of small local crops besides the 2 global ones (multi-crop)"),
+      field("local_size", &TrainConfig::local_size, K::Recipe, "side of the local crops"),
+      field("global_scale_min", &TrainConfig::global_scale_min, K::Recipe,
+            "smallest area fraction of a global crop"),
+      field("global_scale_max", &TrainConfig::global_scale_max, K::Recipe,
+            "largest area fraction of a global crop"),
+      field("local_scale_min", &TrainConfig::local_scale_min, K::Recipe,
+            "smallest area fraction of a local crop"),
+      field("local_scale_max", &TrainConfig::local_scale_max, K::Recipe,
+            "largest area fraction of a local crop"),
+      field("jitter_p", &TrainConfig::jitter_p, K::Recipe, "probability of colour jitter"),
+      field("brightness", &TrainConfig::brightness, K::Recipe, "colour jitter: brightness strength"),
+      field("contrast", &TrainConfig::contrast, K::Recipe, "colour jitter: contrast strength"),
+      field("saturation", &TrainConfig::saturation, K::Recipe,
+            "colour jitter: saturation strength (RGB only)"),
+      field("hue", &TrainConfig::hue, K::Recipe, "colour jitter: hue strength (RGB only)"),
+      field("grayscale_p", &TrainConfig::grayscale_p, K::Recipe,
+            "probability of grey conversion (RGB only)"),
+      field("blur", &TrainConfig::blur, K::Recipe,
+            "Gaussian blur with the paper's per-view probabilities (1.0 / 0.1 / 0.5)"),
+      field("solarize", &TrainConfig::solarize, K::Recipe,
+            "solarize the second global view with probability 0.2"),
+      field("optimizer", &TrainConfig::optimizer, K::Recipe,
+            "lars (layer-wise adaptive, the paper's choice for CNNs) | sgd"),
+      field("lr", &TrainConfig::lr, K::Recipe,
+            "peak learning rate per 256 images (scaled by batch/256)"),
+      field("min_lr_ratio", &TrainConfig::min_lr_ratio, K::Recipe,
+            "the cosine schedule ends at lr * this"),
+      field("weight_decay", &TrainConfig::weight_decay, K::Recipe,
+            "weight decay of weights (not biases or norms)"),
+      field("weight_decay_end", &TrainConfig::weight_decay_end, K::Recipe,
+            "final weight decay of a cosine schedule; < 0 keeps it constant"),
+      field("momentum", &TrainConfig::momentum, K::Recipe, "SGD/LARS momentum"),
+      field("warmup_epochs", &TrainConfig::warmup_epochs, K::Recipe,
+            "linear learning-rate warm-up, in epochs"),
+      field("batch_size", &TrainConfig::batch_size, K::Recipe,
+            "images per step; NBS and the diversity term use batch statistics, so not too small"),
+      field("epochs", &TrainConfig::epochs, K::Recipe, "length of the run (fractions allowed)"),
+      field("max_steps", &TrainConfig::max_steps, K::Recipe,
+            "> 0: end the run (and its schedules) after this many steps"),
+      field("seed", &TrainConfig::seed, K::Recipe,
+            "seeds initialisation, sampling and augmentation"),
+      field("out", &TrainConfig::out, K::Runtime, "run directory (default runs/<date-time>)"),
+      field("threads", &TrainConfig::threads, K::Runtime, "intra-op threads; 0 = all cores"),
+      field("loader_workers", &TrainConfig::loader_workers, K::Runtime,
+            "background threads preparing augmented batches"),
+      field("log_every", &TrainConfig::log_every, K::Runtime, "steps between metrics.jsonl lines"),
+      field("checkpoint_every", &TrainConfig::checkpoint_every, K::Runtime,
+            "steps between checkpoints; 0 = every epoch"),
+      field("stop_after_steps", &TrainConfig::stop_after_steps, K::Runtime,
+            "> 0: stop this invocation after N steps with a checkpoint; continue with --resume "
+            "(for time-limited jobs)"),
+      field("eval", &TrainConfig::eval, K::Runtime,
+            "evaluate kNN and cluster metrics on the held-out split at the end"),
+      field("knn_k", &TrainConfig::knn_k, K::Runtime, "neighbours of the kNN evaluation"),
+  };
+  return f;
+}
+
+const Field& find_field(const std::string& key) {
+  for (const auto& f : fields())
+    if (f.meta.key == key) return f;
+  throw Error("unknown setting '" + key + "'");
+}
+
+}  // namespace
+
+const std::vector<ConfigKey>& config_keys() {
+  static const std::vector<ConfigKey> keys = [] {
+    std::vector<ConfigKey> k;
+    for (const auto& f : fields()) k.push_back(f.meta);
+    return k;
+  }();
+  return keys;
+}
+
+void set_config_value(TrainConfig& config, const std::string& key, const std::string& value) {
+  const Field& f = find_field(key);
+  json v;
+  const std::string& type = f.meta.type;
+  try {
+    size_t used = 0;
+    if (type == "int") {
+      v = std::stoll(value, &used);
+    } else if (type == "float") {
+      v = std::stod(value, &used);
+    } else if (type == "bool") {
+      if (value == "true" || value == "1" || value == "on" || value == "yes") v = true;
+      else if (value == "false" || value == "0" || value == "off" || value == "no") v = false;
+      else throw std::invalid_argument(value);
+      used = value.size();
+    } else {
+      v = value;
+      used = value.size();
+    }
+    if (used != value.size()) throw std::invalid_argument(value);
+  } catch (const std::logic_error&) {
+    throw Error("--" + key + ": '" + value + "' is not a valid " + type);
+  }
+  f.set(config, v);
+}
+
+std::string get_config_value(const TrainConfig& config, const std::string& key) {
+  return find_field(key).get(config).dump();
+}
+
+std::string config_to_json(const TrainConfig& config) {
+  json j = json::object();
+  for (const auto& f : fields()) j[f.meta.key] = f.get(config);
+  return j.dump(2);
+}
+
+TrainConfig config_from_json(const std::string& text, const std::string& source, TrainConfig base) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw Error("'" + source + "' is not valid JSON: " + e.what());
+  }
+  check(j.is_object(), "'" + source + "' must hold one JSON object of settings");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key().rfind("_", 0) == 0 || it.key() == "comment") continue;  // notes in recipes
+    try {
+      find_field(it.key()).set(base, it.value());
+    } catch (const Error& e) {
+      throw Error("'" + source + "': " + e.what());
+    }
+  }
+  return base;
+}
+
+TrainConfig load_config_file(const std::string& path, TrainConfig base) {
+  std::ifstream f(path);
+  check(bool(f), "cannot read config file '" + path + "'");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return config_from_json(ss.str(), path, base);
+}
+
+void validate(const TrainConfig& c) {
+  auto need = [](bool ok, const std::string& key, const std::string& what) {
+    check(ok, "invalid setting " + key + ": " + what);
+  };
+  bool arch_ok = false;
+  for (const auto& n : resnet_names()) arch_ok |= n == c.arch;
+  need(arch_ok, "arch", "'" + c.arch + "' is not one of resnet18, resnet34, resnet50");
+  need(c.width > 0, "width", "must be positive");
+  need(c.stem == "small" || c.stem == "imagenet", "stem", "must be small or imagenet");
+  need(c.hidden >= 1, "hidden", "must be at least 1");
+  need(c.classes >= 2, "classes", "C must be at least 2, got " + std::to_string(c.classes));
+  need(c.batch_size >= 2, "batch_size",
+       "must be at least 2 (NBS and the diversity term need batch statistics), got " +
+           std::to_string(c.batch_size));
+  need(c.epochs > 0, "epochs", "must be positive");
+  need(c.max_steps >= 0, "max_steps", "must be >= 0");
+  need(c.lr > 0, "lr", "must be positive");
+  need(c.min_lr_ratio >= 0 && c.min_lr_ratio <= 1, "min_lr_ratio", "must lie in [0, 1]");
+  need(c.weight_decay >= 0, "weight_decay", "must be >= 0");
+  need(c.momentum >= 0 && c.momentum < 1, "momentum", "must lie in [0, 1)");
+  need(c.warmup_epochs >= 0, "warmup_epochs", "must be >= 0");
+  need(c.temperature > 0, "temperature", "must be positive");
+  need(c.alpha >= 0 && c.beta >= 0, "alpha/beta", "must be >= 0");
+  need(c.optimizer == "lars" || c.optimizer == "sgd", "optimizer", "must be lars or sgd");
+  need(c.local_crops >= 0, "local_crops", "must be >= 0");
+  need(c.local_size >= 4, "local_size", "must be at least 4 pixels");
+  need(c.image_size == 0 || c.image_size >= 8, "image_size", "must be 0 or at least 8 pixels");
+  auto scale_ok = [](double lo, double hi) { return lo > 0 && lo <= hi && hi <= 1; };
+  need(scale_ok(c.global_scale_min, c.global_scale_max), "global_scale_min/max",
+       "need 0 < min <= max <= 1");
+  need(scale_ok(c.local_scale_min, c.local_scale_max), "local_scale_min/max",
+       "need 0 < min <= max <= 1");
+  for (double p : {c.jitter_p, c.grayscale_p})
+    need(p >= 0 && p <= 1, "jitter_p/grayscale_p", "probabilities must lie in [0, 1]");
+  need(c.val_split >= 0, "val_split", "must be >= 0");
+  need(c.threads >= 0, "threads", "must be >= 0");
+  need(c.loader_workers >= 1, "loader_workers", "must be at least 1");
+  need(c.log_every >= 1, "log_every", "must be at least 1");
+  need(c.checkpoint_every >= 0, "checkpoint_every", "must be >= 0");
+  need(c.stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
+  need(c.knn_k >= 1, "knn_k", "must be at least 1");
+}
+
+}  // namespace twist

@@ -1,0 +1,358 @@
+// The training loop: data -> augment -> model -> loss -> optimizer, with the
+// run directory's bookkeeping around it. Reads top to bottom in one sitting.
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "metrics_log.h"
+#include "twist/augment.h"
+#include "twist/error.h"
+#include "twist/eval.h"
+#include "twist/loader.h"
+#include "twist/loss.h"
+#include "twist/progress.h"
+#include "twist/train.h"
+
+namespace twist {
+namespace {
+
+std::atomic<int> g_signal{0};
+extern "C" void on_signal(int sig) { g_signal = sig; }
+
+// SIGINT/SIGTERM end the run after the current step, with a checkpoint.
+struct SignalScope {
+  using Handler = void (*)(int);
+  Handler old_int, old_term;
+  SignalScope() {
+    g_signal = 0;
+    old_int = std::signal(SIGINT, on_signal);
+    old_term = std::signal(SIGTERM, on_signal);
+  }
+  ~SignalScope() {
+    std::signal(SIGINT, old_int);
+    std::signal(SIGTERM, old_term);
+  }
+};
+
+std::string timestamp_dir() {
+  std::time_t t = std::time(nullptr);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "runs/%Y%m%d-%H%M%S", std::localtime(&t));
+  return buf;
+}
+
+bool file_exists(const std::string& p) { return std::filesystem::exists(p); }
+
+MultiCropOptions crop_options(const TrainConfig& c, int64_t image_size) {
+  MultiCropOptions m = MultiCropOptions::paper(image_size, static_cast<int>(c.local_crops), c.local_size);
+  for (size_t v = 0; v < m.views.size(); ++v) {
+    ViewOptions& o = m.views[v];
+    const bool global = v < 2;
+    o.scale_min = global ? c.global_scale_min : c.local_scale_min;
+    o.scale_max = global ? c.global_scale_max : c.local_scale_max;
+    o.jitter_p = c.jitter_p;
+    o.brightness = c.brightness;
+    o.contrast = c.contrast;
+    o.saturation = c.saturation;
+    o.hue = c.hue;
+    o.grayscale_p = c.grayscale_p;
+    if (!c.blur) o.blur_p = 0;
+    if (!c.solarize) o.solarize_p = 0;
+  }
+  return m;
+}
+
+// Model keys must match the checkpoint; recipe changes are allowed but said.
+void check_resume_config(const TrainConfig& now, const TrainConfig& saved, const std::string& dir) {
+  for (const auto& k : config_keys()) {
+    const std::string a = get_config_value(now, k.key), b = get_config_value(saved, k.key);
+    if (a == b) continue;
+    if (k.kind == ConfigKind::Model) {
+      throw Error("cannot resume '" + dir + "': its checkpoint is a model with " + k.key + "=" + b +
+                  ", this run asks for " + k.key + "=" + a);
+    }
+    if (k.kind == ConfigKind::Recipe)
+      std::fprintf(stderr, "warning: resuming with %s=%s (the run started with %s)\n", k.key.c_str(),
+                   a.c_str(), b.c_str());
+  }
+}
+
+struct Splits {
+  Dataset train, eval;
+  std::string eval_name;  // "val", "test" or ""
+};
+
+Splits load_splits(const TrainConfig& c) {
+  Splits s;
+  Dataset full = load_dataset(c.data, "train");
+  if (c.val_split > 0) {
+    check(c.val_split < full.size(), "val_split " + std::to_string(c.val_split) +
+                                         " leaves no training images (the data set has " +
+                                         std::to_string(full.size()) + ")");
+    // A fixed permutation, independent of --seed: every run of a sweep
+    // holds out the same images.
+    auto gen = make_generator(20211231, 0);
+    auto perm = torch::randperm(full.size(), gen, torch::kInt64);
+    s.eval = full.subset(perm.narrow(0, 0, c.val_split), "[val]");
+    s.train = full.subset(perm.narrow(0, c.val_split, full.size() - c.val_split), "[train]");
+    s.eval_name = "val";
+  } else {
+    s.train = std::move(full);
+    const bool explicit_split = !parse_data_spec(c.data).split.empty();
+    if (c.eval && !explicit_split && has_split(c.data, "test")) {
+      s.eval = load_dataset(c.data, "test");
+      s.eval_name = "test";
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
+  TwistModelOptions o;
+  o.backbone.arch = c.arch;
+  o.backbone.width = c.width;
+  o.backbone.stem = c.stem;
+  o.backbone.in_channels = in_channels;
+  o.head.hidden = c.hidden;
+  o.head.classes = c.classes;
+  o.head.nbs = c.nbs;
+  return o;
+}
+
+std::string TrainSummary::to_json() const {
+  nlohmann::json j;
+  j["run_dir"] = run_dir;
+  j["steps"] = steps;
+  j["epochs"] = epochs;
+  j["images_per_s"] = images_per_s;
+  j["final_loss"] = final_loss;
+  j["train_seconds"] = train_seconds;
+  j["complete"] = !stopped_early;
+  if (evaluated) {
+    j["eval_split"] = eval_split;
+    j["knn_top1"] = knn_top1;
+    j["knn_top5"] = knn_top5;
+    j["pixel_knn_top1"] = pixel_knn_top1;
+  }
+  if (clustered) {
+    j["nmi"] = nmi;
+    j["ami"] = ami;
+    j["ari"] = ari;
+    j["acc"] = acc;
+    j["clusters_used"] = clusters_used;
+  }
+  return j.dump(2);
+}
+
+TrainSummary train(TrainConfig cfg, bool resume) {
+  validate(cfg);
+  if (cfg.out.empty()) {
+    check(!resume, "--resume needs the run directory: --out DIR");
+    cfg.out = timestamp_dir();
+  }
+  const std::string dir = cfg.out;
+  const std::string ckpt_path = dir + "/checkpoint.pt";
+  CheckpointState resumed;
+  if (resume) {
+    check(file_exists(ckpt_path), "nothing to resume in '" + dir + "': no checkpoint.pt");
+    resumed = read_checkpoint_state(ckpt_path);
+    check_resume_config(cfg, config_from_json(resumed.config_json, ckpt_path), dir);
+  } else {
+    check(!file_exists(ckpt_path), "'" + dir +
+                                       "' already holds a run (checkpoint.pt): continue it with "
+                                       "--resume, or choose another --out");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  check(!ec && std::filesystem::is_directory(dir),
+        "cannot create run directory '" + dir + "'" + (ec ? ": " + ec.message() : ""));
+
+  const int64_t threads =
+      cfg.threads > 0 ? cfg.threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  at::set_num_threads(static_cast<int>(threads));
+
+  Splits data = load_splits(cfg);
+  const Dataset& train_set = data.train;
+  const Normalization norm = resume ? resumed.norm : channel_statistics(train_set);
+  const int64_t image_size = cfg.image_size > 0 ? cfg.image_size : train_set.height();
+  const MultiCropOptions crops = crop_options(cfg, image_size);
+
+  torch::manual_seed(static_cast<uint64_t>(cfg.seed));
+  TwistModel model(model_options(cfg, train_set.channels()));
+  LarsOptions lo;
+  lo.momentum = cfg.momentum;
+  lo.adapt = cfg.optimizer == "lars";
+  Lars optimizer(model->parameters(), lo);
+
+  const EpochSampler sampler(train_set.size(), cfg.batch_size, static_cast<uint64_t>(cfg.seed));
+  const int64_t spe = sampler.steps_per_epoch();
+  int64_t total = std::max<int64_t>(1, std::llround(cfg.epochs * double(spe)));
+  if (cfg.max_steps > 0) total = std::min(total, cfg.max_steps);
+  const int64_t warmup = std::llround(cfg.warmup_epochs * double(spe));
+  const double peak = scaled_lr(cfg.lr, cfg.batch_size);
+  const std::vector<double> lr = cosine_schedule(peak, peak * cfg.min_lr_ratio, total, warmup);
+  const std::vector<double> wd = cosine_schedule(
+      cfg.weight_decay, cfg.weight_decay_end < 0 ? cfg.weight_decay : cfg.weight_decay_end, total);
+
+  int64_t step = 0;
+  if (resume) {
+    load_checkpoint(ckpt_path, model, &optimizer);
+    step = resumed.step;
+  }
+  write_file_atomic(dir + "/config.json", config_to_json(cfg) + "\n");
+  MetricsLog metrics(dir + "/metrics.jsonl", resume);
+  auto save = [&](int64_t at_step) {
+    save_checkpoint(ckpt_path, model, &optimizer, {at_step, config_to_json(cfg), norm});
+  };
+
+  std::fprintf(stderr, "twist: %s, %lld images %lldx%lldx%lld, %s x%.2f, C=%lld, batch %lld, %lld steps "
+               "(%lld per epoch), %lld threads -> %s\n",
+               train_set.name.c_str(), (long long)train_set.size(), (long long)train_set.channels(),
+               (long long)train_set.height(), (long long)train_set.width(), cfg.arch.c_str(), cfg.width,
+               (long long)cfg.classes, (long long)cfg.batch_size, (long long)total, (long long)spe,
+               (long long)threads, dir.c_str());
+  if (resume) std::fprintf(stderr, "twist: resuming at step %lld\n", (long long)step);
+
+  TwistLossOptions loss_opts;
+  loss_opts.alpha = cfg.alpha;
+  loss_opts.beta = cfg.beta;
+  loss_opts.temperature = cfg.temperature;
+
+  TrainSummary summary;
+  summary.run_dir = dir;
+  const int64_t first = step;
+  const int64_t end = cfg.stop_after_steps > 0 ? std::min(total, first + cfg.stop_after_steps) : total;
+  const auto t_start = std::chrono::steady_clock::now();
+  auto t_timed = t_start;  // throughput excludes the first steps (warm-up of allocators)
+  const int64_t untimed = std::min<int64_t>(3, std::max<int64_t>(0, end - first - 1));
+  std::vector<double> recent;  // losses of the last steps, for final_loss
+  {
+    SignalScope signals;
+    BatchLoader loader(train_set, sampler, crops, norm, static_cast<uint64_t>(cfg.seed), first, end,
+                       {static_cast<int>(cfg.loader_workers), 4});
+    Progress progress(first, total, Progress::stderr_is_terminal());
+    model->train();
+    double sum_total = 0, sum_c = 0, sum_s = 0, sum_d = 0;
+    int64_t n_sum = 0;
+    while (step < end) {
+      Batch batch = loader.next();
+      auto logits = model->forward(batch.views);
+      TwistLossTerms terms = twist_loss(logits, loss_opts);
+      const double loss = terms.total.item<double>();
+      if (!std::isfinite(loss)) {
+        throw Error("the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
+                    " at step " + std::to_string(step) + "; the run stopped and '" + ckpt_path +
+                    "' keeps the last good state. Lower --lr or raise --warmup-epochs.");
+      }
+      optimizer.zero_grad();
+      terms.total.backward();
+      optimizer.step(lr[step], wd[step]);
+      ++step;
+      if (step - first == untimed) t_timed = std::chrono::steady_clock::now();
+
+      sum_total += loss;
+      sum_c += terms.consistency.item<double>();
+      sum_s += terms.sharpness.item<double>();
+      sum_d += terms.diversity.item<double>();
+      ++n_sum;
+      recent.push_back(loss);
+      if (recent.size() > 20) recent.erase(recent.begin());
+
+      const double timed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_timed).count();
+      const int64_t timed_steps = step - first - untimed;
+      const double ips = timed_steps > 0 && timed_s > 0 ? timed_steps * cfg.batch_size / timed_s : 0.0;
+      char detail[160];
+      std::snprintf(detail, sizeof detail, "loss %.4f (kl %.3f H %.3f Hmean %.3f)", loss,
+                    terms.consistency.item<double>(), terms.sharpness.item<double>(),
+                    terms.diversity.item<double>());
+      progress.update(step, ips, detail);
+
+      if (step % cfg.log_every == 0 || step == end) {
+        torch::NoGradGuard no_grad;
+        auto p0 = torch::softmax(logits[0].detach() / cfg.temperature, 1);
+        const double in_use = torch::bincount(p0.argmax(1), {}, cfg.classes).gt(0).sum().item<double>();
+        const double mean_entropy = entropy(p0.mean(0, true)).item<double>();
+        metrics.write({{"step", double(step)},
+                       {"epoch", double(step) / double(spe)},
+                       {"loss", sum_total / n_sum},
+                       {"consistency", sum_c / n_sum},
+                       {"sharpness", sum_s / n_sum},
+                       {"diversity", sum_d / n_sum},
+                       {"lr", lr[step - 1]},
+                       {"weight_decay", wd[step - 1]},
+                       {"images_per_s", ips},
+                       {"classes_in_use", in_use},
+                       {"mean_entropy", mean_entropy}});
+        sum_total = sum_c = sum_s = sum_d = 0;
+        n_sum = 0;
+      }
+      const bool periodic = cfg.checkpoint_every > 0 ? step % cfg.checkpoint_every == 0 : step % spe == 0;
+      if (periodic && step < end) save(step);
+      if (g_signal != 0) {
+        std::fprintf(stderr, "\ntwist: signal %d received, stopping after step %lld\n", int(g_signal),
+                     (long long)step);
+        break;
+      }
+    }
+    progress.finish();
+    summary.images_per_s = [&] {
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_timed).count();
+      const int64_t n = step - first - untimed;
+      return n > 0 && s > 0 ? n * cfg.batch_size / s : 0.0;
+    }();
+  }
+  save(step);
+  summary.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  summary.steps = step;
+  summary.epochs = double(step) / double(spe);
+  summary.final_loss = recent.empty() ? std::nan("") : [&] {
+    double s = 0;
+    for (double v : recent) s += v;
+    return s / double(recent.size());
+  }();
+  summary.stopped_early = step < total;
+  if (summary.stopped_early) {
+    std::fprintf(stderr, "twist: stopped at step %lld of %lld; continue with: twist train --resume --out %s\n",
+                 (long long)step, (long long)total, dir.c_str());
+    return summary;
+  }
+
+  const Dataset& eval_set = data.eval;
+  if (cfg.eval && eval_set.size() > 0 && eval_set.has_labels() && train_set.has_labels()) {
+    std::fprintf(stderr, "twist: evaluating on %s (%lld images)\n", eval_set.name.c_str(),
+                 (long long)eval_set.size());
+    Embeddings bank = embed(model, train_set, norm);
+    Embeddings query = embed(model, eval_set, norm);
+    KnnOptions ko;
+    ko.k = cfg.knn_k;
+    ko.num_classes = std::max(train_set.num_classes, eval_set.num_classes);
+    KnnResult knn = knn_classify(bank.features, train_set.labels, query.features, eval_set.labels, ko);
+    KnnResult pixels = knn_classify(pixel_features(train_set, norm), train_set.labels,
+                                    pixel_features(eval_set, norm), eval_set.labels, ko);
+    summary.evaluated = true;
+    summary.eval_split = data.eval_name;
+    summary.knn_top1 = knn.top1;
+    summary.knn_top5 = knn.top5;
+    summary.pixel_knn_top1 = pixels.top1;
+    if (cfg.classes == ko.num_classes) {
+      ClusterMetrics cm = cluster_metrics(query.logits.argmax(1), eval_set.labels);
+      summary.clustered = true;
+      summary.nmi = cm.nmi;
+      summary.ami = cm.ami;
+      summary.ari = cm.ari;
+      summary.acc = cm.acc;
+      summary.clusters_used = cm.clusters_used;
+    }
+  }
+  write_file_atomic(dir + "/summary.json", summary.to_json() + "\n");
+  return summary;
+}
+
+}  // namespace twist

@@ -1,0 +1,135 @@
+#include <gtest/gtest.h>
+
+#include "twist/augment.h"
+
+namespace {
+
+torch::Tensor random_images(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t seed) {
+  auto gen = twist::make_generator(seed, 0);
+  return torch::rand({b, c, h, w}, gen, torch::kFloat32);
+}
+
+twist::Normalization unit(int64_t c) {
+  return {std::vector<double>(c, 0.0), std::vector<double>(c, 1.0)};
+}
+
+TEST(Augment, FlipTwiceIsIdentity) {
+  auto x = random_images(3, 1, 7, 9, 1);
+  EXPECT_TRUE(torch::equal(twist::hflip(twist::hflip(x)), x));
+  EXPECT_FALSE(torch::equal(twist::hflip(x), x));
+}
+
+// Sampling the whole image at its own pixel centres: bicubic interpolation
+// passes through the samples, so the image comes back unchanged.
+TEST(Augment, FullBoxCropIsIdentityAndFlipMatchesHflip) {
+  auto x = random_images(2, 3, 12, 12, 2);
+  auto box = torch::tensor({0.f, 0.f, 12.f, 12.f}).view({1, 4}).repeat({2, 1});
+  auto none = torch::zeros({2}, torch::kBool);
+  EXPECT_TRUE(torch::allclose(twist::crop_resize(x, box, 12, none), x, 1e-5, 1e-5));
+  auto both = torch::ones({2}, torch::kBool);
+  EXPECT_TRUE(torch::allclose(twist::crop_resize(x, box, 12, both), twist::hflip(x), 1e-5, 1e-5));
+}
+
+// A box over the right half of an image whose columns 2..7 are white: every
+// sample (and its bicubic neighbours, columns 2..7 clamped at the border) is
+// white, while the black columns 0..1 lie outside.
+TEST(Augment, CropSelectsTheBoxRegion) {
+  auto x = torch::zeros({1, 1, 8, 8});
+  x.narrow(3, 2, 6).fill_(1.0);
+  auto box = torch::tensor({0.f, 4.f, 8.f, 4.f}).view({1, 4});
+  auto y = twist::crop_resize(x, box, 8, torch::zeros({1}, torch::kBool));
+  EXPECT_NEAR(y.min().item<double>(), 1.0, 1e-5);  // only white inside the box
+}
+
+TEST(Augment, CropBoxesStayInsideAndRespectScale) {
+  auto gen = twist::make_generator(3, 0);
+  auto b = twist::random_crop_boxes(500, 28, 28, 0.2, 0.6, 3.0 / 4, 4.0 / 3, gen);
+  auto top = b.select(1, 0), left = b.select(1, 1), h = b.select(1, 2), w = b.select(1, 3);
+  EXPECT_TRUE((top >= 0).all().item<bool>());
+  EXPECT_TRUE((left >= 0).all().item<bool>());
+  EXPECT_TRUE((top + h <= 28).all().item<bool>());
+  EXPECT_TRUE((left + w <= 28).all().item<bool>());
+  auto area = h * w / (28.0 * 28.0);
+  // Rounding the sides to whole pixels moves the area a little off the range.
+  EXPECT_GT(area.min().item<double>(), 0.2 * 0.8);
+  EXPECT_LT(area.max().item<double>(), 0.6 * 1.25);
+  EXPECT_GT(area.std().item<double>(), 0.05);  // really random
+}
+
+TEST(Augment, SolarizeThreshold) {
+  auto x = torch::tensor({0.0f, 0.49f, 0.5f, 0.8f, 1.0f});
+  auto y = twist::solarize(x, 0.5);
+  auto want = torch::tensor({0.0f, 0.49f, 0.5f, 0.2f, 0.0f});
+  EXPECT_TRUE(torch::allclose(y, want, 1e-6, 1e-6));
+}
+
+TEST(Augment, ColourAdjustmentsHandValues) {
+  auto x = torch::full({1, 1, 2, 2}, 0.5f);
+  x[0][0][0][0] = 0.1f;  // mean 0.4
+  auto one = torch::ones({1});
+  EXPECT_TRUE(torch::equal(twist::adjust_brightness(x, one), x));
+  EXPECT_NEAR(twist::adjust_brightness(x, torch::full({1}, 1.5f))[0][0][0][1].item<double>(), 0.75, 1e-6);
+  // contrast 0 -> every pixel the mean grey level
+  auto flat = twist::adjust_contrast(x, torch::zeros({1}));
+  EXPECT_TRUE(torch::allclose(flat, torch::full_like(x, 0.4f), 1e-6, 1e-6));
+  // saturation and hue leave one-channel images alone
+  EXPECT_TRUE(torch::equal(twist::adjust_saturation(x, torch::zeros({1})), x));
+  EXPECT_TRUE(torch::equal(twist::adjust_hue(x, torch::full({1}, 0.3f)), x));
+}
+
+TEST(Augment, HueRoundTripAndHalfTurns) {
+  auto x = random_images(4, 3, 5, 5, 4);
+  EXPECT_TRUE(torch::allclose(twist::adjust_hue(x, torch::zeros({4})), x, 1e-5, 1e-5));
+  auto twice = twist::adjust_hue(twist::adjust_hue(x, torch::full({4}, 0.5f)), torch::full({4}, 0.5f));
+  EXPECT_TRUE(torch::allclose(twice, x, 1e-4, 1e-4));
+  // pure red shifted by a third of a turn is pure green
+  auto red = torch::zeros({1, 3, 1, 1});
+  red[0][0] = 1.0f;
+  auto g = twist::adjust_hue(red, torch::full({1}, 1.0f / 3.0f));
+  EXPECT_NEAR(g[0][1][0][0].item<double>(), 1.0, 1e-5);
+  EXPECT_NEAR(g[0][0][0][0].item<double>(), 0.0, 1e-5);
+}
+
+TEST(Augment, GrayscaleOfGreyIsIdentity) {
+  auto grey = random_images(2, 1, 4, 4, 5).repeat({1, 3, 1, 1});
+  EXPECT_TRUE(torch::allclose(twist::rgb_to_grayscale(grey), grey.narrow(1, 0, 1), 1e-6, 1e-6));
+}
+
+TEST(Augment, BlurKeepsConstantsAndSkipsZeroSigma) {
+  auto c = torch::full({2, 1, 9, 9}, 0.3f);
+  EXPECT_TRUE(torch::allclose(twist::gaussian_blur(c, torch::tensor({1.0f, 2.0f})), c, 1e-6, 1e-6));
+  auto x = random_images(2, 1, 9, 9, 6);
+  auto y = twist::gaussian_blur(x, torch::tensor({0.0f, 1.5f}));
+  EXPECT_TRUE(torch::allclose(y[0], x[0], 1e-6, 1e-6));  // sigma 0: untouched
+  EXPECT_LT(y[1].std().item<double>(), x[1].std().item<double>() * 0.7);  // smoothed
+}
+
+TEST(Augment, ViewsHaveShapesAndAreSeeded) {
+  auto u8 = (random_images(6, 1, 28, 28, 7) * 255).to(torch::kUInt8);
+  auto crops = twist::MultiCropOptions::paper(28, 2, 14);
+  auto norm = unit(1);
+  auto g1 = twist::make_generator(42, 9), g2 = twist::make_generator(42, 9), g3 = twist::make_generator(43, 9);
+  auto a = twist::augment_views(u8, crops, norm, g1);
+  auto b = twist::augment_views(u8, crops, norm, g2);
+  auto c = twist::augment_views(u8, crops, norm, g3);
+  ASSERT_EQ(a.size(), 4u);
+  EXPECT_EQ(a[0].sizes(), (std::vector<int64_t>{6, 1, 28, 28}));
+  EXPECT_EQ(a[3].sizes(), (std::vector<int64_t>{6, 1, 14, 14}));
+  for (size_t v = 0; v < a.size(); ++v) {
+    EXPECT_TRUE(torch::equal(a[v], b[v])) << "view " << v;
+    EXPECT_FALSE(torch::equal(a[v], c[v])) << "view " << v;
+    // with identity normalisation the views stay within [0, 1]
+    EXPECT_GE(a[v].min().item<double>(), 0.0);
+    EXPECT_LE(a[v].max().item<double>(), 1.0);
+  }
+  EXPECT_FALSE(torch::equal(a[0], a[1]));  // the two global views differ
+}
+
+TEST(Augment, NormalizeUsesStatistics) {
+  auto x = torch::full({1, 1, 2, 2}, 0.5f);
+  auto y = twist::normalize(x, {{0.25}, {0.5}});
+  EXPECT_TRUE(torch::allclose(y, torch::full_like(x, 0.5f), 1e-6, 1e-6));
+  EXPECT_THROW(twist::normalize(x, unit(3)), std::exception);
+}
+
+}  // namespace

@@ -1,0 +1,152 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "twist/loss.h"
+
+namespace {
+
+using twist::TwistLossOptions;
+
+// Logits whose softmax is exactly p: log(p).
+torch::Tensor logits_of(std::vector<std::vector<double>> rows) {
+  std::vector<torch::Tensor> t;
+  for (auto& r : rows) t.push_back(torch::tensor(r, torch::kFloat64));
+  return torch::stack(t).log();
+}
+
+TwistLossOptions exact() {
+  TwistLossOptions o;
+  o.eps = 0.0;  // hand values below use the plain logarithm
+  return o;
+}
+
+// p1 = [[.8,.2],[.2,.8]], p2 = [[.6,.4],[.4,.6]].
+// KL(p1||p2) per row = .8 ln(.8/.6) + .2 ln(.2/.4) = .23014566 - .13862944 = .09151622
+// KL(p2||p1) per row = .6 ln(.6/.8) + .4 ln(.4/.2) = -.17260924 + .27725887 = .10464963
+// consistency = (.09151622 + .10464963) / 2 = .09808293
+// H(p1 row) = .50040242, H(p2 row) = .67301167 -> sharpness = .58670704
+// batch means are [.5,.5] for both -> diversity = ln 2 = .69314718
+// total = .09808293 + .58670704 - .69314718 = -.00835721
+TEST(TwistLoss, HandComputedTwoViews) {
+  auto l1 = logits_of({{.8, .2}, {.2, .8}});
+  auto l2 = logits_of({{.6, .4}, {.4, .6}});
+  auto t = twist::twist_loss({l1, l2}, exact());
+  EXPECT_NEAR(t.consistency.item<double>(), 0.09808293, 1e-7);
+  EXPECT_NEAR(t.sharpness.item<double>(), 0.58670704, 1e-7);
+  EXPECT_NEAR(t.diversity.item<double>(), 0.69314718, 1e-7);
+  EXPECT_NEAR(t.total.item<double>(), -0.00835721, 1e-7);
+}
+
+// alpha and beta weight the terms: total = .09808293 + .4*.58670704 - 2*.69314718
+TEST(TwistLoss, WeightsAlphaBeta) {
+  auto o = exact();
+  o.alpha = 0.4;
+  o.beta = 2.0;
+  auto t = twist::twist_loss({logits_of({{.8, .2}, {.2, .8}}), logits_of({{.6, .4}, {.4, .6}})}, o);
+  EXPECT_NEAR(t.total.item<double>(), 0.09808293 + 0.4 * 0.58670704 - 2 * 0.69314718, 1e-7);
+}
+
+TEST(TwistLoss, EpsilonMattersOnlySlightly) {
+  auto l1 = logits_of({{.8, .2}, {.2, .8}});
+  auto l2 = logits_of({{.6, .4}, {.4, .6}});
+  const double a = twist::twist_loss({l1, l2}, exact()).total.item<double>();
+  const double b = twist::twist_loss({l1, l2}).total.item<double>();  // eps = 1e-5
+  EXPECT_NE(a, b);
+  EXPECT_NEAR(a, b, 1e-4);
+}
+
+TEST(TwistLoss, SymmetricInTheTwoViews) {
+  torch::manual_seed(1);
+  auto a = torch::randn({8, 5}, torch::kFloat64), b = torch::randn({8, 5}, torch::kFloat64);
+  auto ab = twist::twist_loss({a, b}), ba = twist::twist_loss({b, a});
+  EXPECT_NEAR(ab.total.item<double>(), ba.total.item<double>(), 1e-12);
+  EXPECT_NEAR(ab.consistency.item<double>(), ba.consistency.item<double>(), 1e-12);
+}
+
+// Sharp, balanced, consistent predictions reach the bound -log C.
+TEST(TwistLoss, LowerBoundReachedBySharpBalancedConsistent) {
+  const int64_t C = 4;
+  auto labels = torch::arange(8) % C;  // two samples per class
+  auto logits = torch::one_hot(labels, C).to(torch::kFloat64) * 60.0;
+  auto t = twist::twist_loss({logits, logits}, exact());
+  EXPECT_NEAR(t.total.item<double>(), -std::log(double(C)), 1e-9);
+  EXPECT_NEAR(t.consistency.item<double>(), 0.0, 1e-12);
+  EXPECT_NEAR(t.sharpness.item<double>(), 0.0, 1e-9);
+}
+
+// Uniform predictions: no disagreement, entropy log C each: total 0.
+TEST(TwistLoss, UniformPredictions) {
+  auto z = torch::zeros({6, 3}, torch::kFloat64);
+  auto t = twist::twist_loss({z, z}, exact());
+  EXPECT_NEAR(t.consistency.item<double>(), 0.0, 1e-12);
+  EXPECT_NEAR(t.sharpness.item<double>(), std::log(3.0), 1e-12);
+  EXPECT_NEAR(t.diversity.item<double>(), std::log(3.0), 1e-12);
+  EXPECT_NEAR(t.total.item<double>(), 0.0, 1e-12);
+}
+
+// Collapse: every sample certain of the same class: all terms vanish, so the
+// loss (0) sits log C above the bound: the diversity term is what forbids it.
+TEST(TwistLoss, CollapsedPredictions) {
+  auto logits = torch::zeros({6, 3}, torch::kFloat64);
+  logits.select(1, 0).fill_(60.0);
+  auto t = twist::twist_loss({logits, logits}, exact());
+  EXPECT_NEAR(t.diversity.item<double>(), 0.0, 1e-9);
+  EXPECT_NEAR(t.total.item<double>(), 0.0, 1e-9);
+  EXPECT_GT(t.total.item<double>(), -std::log(3.0) + 1.0);
+}
+
+TEST(TwistLoss, TemperatureDividesLogits) {
+  torch::manual_seed(2);
+  auto a = torch::randn({5, 4}, torch::kFloat64), b = torch::randn({5, 4}, torch::kFloat64);
+  auto o = exact();
+  o.temperature = 0.5;
+  EXPECT_NEAR(twist::twist_loss({a, b}, o).total.item<double>(),
+              twist::twist_loss({a * 2.0, b * 2.0}, exact()).total.item<double>(), 1e-12);
+}
+
+TEST(TwistLoss, GradientMatchesFiniteDifferences) {
+  torch::manual_seed(3);
+  auto a = torch::randn({4, 3}, torch::kFloat64).requires_grad_(true);
+  auto b = torch::randn({4, 3}, torch::kFloat64).requires_grad_(true);
+  auto c = torch::randn({4, 3}, torch::kFloat64).requires_grad_(true);
+  auto loss = twist::twist_loss({a, b, c}).total;
+  auto grads = torch::autograd::grad({loss}, {a, b, c});
+  const double h = 1e-6;
+  std::vector<torch::Tensor> xs = {a, b, c};
+  for (size_t v = 0; v < xs.size(); ++v) {
+    for (int64_t i = 0; i < 12; ++i) {
+      auto plus = std::vector<torch::Tensor>{a.detach().clone(), b.detach().clone(), c.detach().clone()};
+      auto minus = std::vector<torch::Tensor>{a.detach().clone(), b.detach().clone(), c.detach().clone()};
+      plus[v].view(-1)[i] += h;
+      minus[v].view(-1)[i] -= h;
+      const double numeric = (twist::twist_loss(plus).total.item<double>() -
+                              twist::twist_loss(minus).total.item<double>()) / (2 * h);
+      EXPECT_NEAR(grads[v].view(-1)[i].item<double>(), numeric, 1e-6) << "view " << v << " entry " << i;
+    }
+  }
+}
+
+TEST(TwistLoss, MultiCropPairsAndAverage) {
+  EXPECT_EQ(twist::twist_pair_count(2), 1);
+  EXPECT_EQ(twist::twist_pair_count(4), 5);    // (0,1), (0,2), (0,3), (1,2), (1,3)
+  EXPECT_EQ(twist::twist_pair_count(14), 25);  // 2 global + 12 local: 1 + 2*12
+  torch::manual_seed(4);
+  std::vector<torch::Tensor> v;
+  for (int i = 0; i < 4; ++i) v.push_back(torch::randn({6, 5}, torch::kFloat64));
+  auto p = [&](int i) { return torch::softmax(v[i], 1); };
+  // No local-local pair (2,3): the mean of exactly these five pairs.
+  double expected = 0;
+  for (auto [i, j] : std::vector<std::pair<int, int>>{{0, 1}, {0, 2}, {0, 3}, {1, 2}, {1, 3}})
+    expected += twist::twist_pair_loss(p(i), p(j)).total.item<double>();
+  expected /= 5;
+  EXPECT_NEAR(twist::twist_loss(v).total.item<double>(), expected, 1e-12);
+}
+
+TEST(TwistLoss, RejectsBadInput) {
+  auto a = torch::randn({4, 3});
+  EXPECT_THROW(twist::twist_loss({a}), std::exception);
+  EXPECT_THROW(twist::twist_loss({a, torch::randn({4, 2})}), std::exception);
+}
+
+}  // namespace

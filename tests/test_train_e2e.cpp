@@ -1,0 +1,137 @@
+// End to end through the twist binary: train on a tiny generated data set,
+// stop, resume, and every bad input of the command-line contract.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "test_util.h"
+#include "twist/train.h"
+
+namespace {
+
+using namespace twist::testing;
+using json = nlohmann::json;
+
+// Small and fast: 256 images of 16x16 in 4 classes, batch 32 (8 steps/epoch).
+std::string tiny(const std::string& data) {
+  return "--data idx:" + data +
+         " --batch-size 32 --width 0.125 --hidden 32 --classes 4 --warmup-epochs 1 --epochs 5"
+         " --log-every 1 --threads 2 --knn-k 5";
+}
+
+double loss_at_step(const std::string& metrics_path, int64_t step) {
+  std::istringstream lines(read_text(metrics_path));
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = json::parse(line);
+    if (j["step"].get<int64_t>() == step) return j["loss"].get<double>();
+  }
+  ADD_FAILURE() << "no step " << step << " in " << metrics_path;
+  return 0;
+}
+
+class TrainE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    write_pattern_dataset(*dir_ / "data", 256, 64);
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string data() { return *dir_ / "data"; }
+  static std::string out(const std::string& name) { return *dir_ / name; }
+  static TempDir* dir_;
+};
+TempDir* TrainE2E::dir_ = nullptr;
+
+TEST_F(TrainE2E, ResumeMatchesUninterruptedRun) {
+  auto full = run_twist("train " + tiny(data()) + " --max-steps 40 --json --out " + out("full"));
+  ASSERT_EQ(full.exit_code, 0) << full.output;
+  // The summary holds the keys scripts rely on (DESIGN.md §5).
+  auto summary = json::parse(read_text(out("full") + "/summary.json"));
+  for (const char* key : {"images_per_s", "epochs", "steps", "final_loss", "knn_top1", "nmi", "ami", "ari", "acc"})
+    EXPECT_TRUE(summary.contains(key)) << key;
+  EXPECT_EQ(summary["steps"].get<int64_t>(), 40);
+  EXPECT_GT(summary["knn_top1"].get<double>(), 0.25);  // above chance on 4 classes
+  // --json prints exactly the summary object on stdout (progress is on stderr).
+  EXPECT_TRUE(exists(out("full") + "/config.json"));
+  EXPECT_TRUE(exists(out("full") + "/checkpoint.pt"));
+
+  auto first = run_twist("train " + tiny(data()) + " --max-steps 40 --stop-after-steps 20 --out " + out("split"));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("--resume"), std::string::npos) << first.output;
+  EXPECT_FALSE(exists(out("split") + "/summary.json"));  // not passed off as complete
+  EXPECT_EQ(twist::read_checkpoint_state(out("split") + "/checkpoint.pt").step, 20);
+  auto second = run_twist("train --resume --out " + out("split"));
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+
+  const double a = loss_at_step(out("full") + "/metrics.jsonl", 40);
+  const double b = loss_at_step(out("split") + "/metrics.jsonl", 40);
+  EXPECT_NEAR(a, b, 1e-5 * std::abs(a)) << "resumed run diverged from the uninterrupted one";
+  EXPECT_NEAR(loss_at_step(out("full") + "/metrics.jsonl", 25), loss_at_step(out("split") + "/metrics.jsonl", 25),
+              1e-5 * std::abs(a));
+}
+
+TEST_F(TrainE2E, BadInputGivesOneClearError) {
+  struct Case {
+    std::string args, message;
+    int code;
+  };
+  std::vector<Case> cases = {
+      {"train --bogus 3", "--bogus", 2},
+      {"train " + tiny(data()) + " --batch-size 1 --out " + out("b1"), "batch_size", 1},
+      {"train " + tiny(data()) + " --classes 1 --out " + out("c1"), "C must be at least 2", 1},
+      {"train " + tiny(data()) + " --batch-size x --out " + out("bx"), "not a valid int", 1},
+      {"train --data idx:" + out("nothing") + " --out " + out("nd"), "does not exist", 1},
+      {"train " + tiny(data()) + " --out /proc/twist-cannot-write", "cannot create run directory", 1},
+      {"train --data idx:/tmp --data-typo 1", "--data-typo", 2},
+      {"train --resume --out " + out("never-ran"), "nothing to resume", 1},
+      {"train --arch resnet9 --out " + out("r9"), "resnet9", 1},
+  };
+  for (const auto& c : cases) {
+    auto r = run_twist(c.args);
+    EXPECT_EQ(r.exit_code, c.code) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;
+  }
+}
+
+TEST_F(TrainE2E, ConfigFileUnknownKeyAndTruncatedData) {
+  write_text(out("bad.json"), "{\"batch_size\": 32, \"lernrate\": 0.1}");
+  auto r = run_twist("train --config " + out("bad.json") + " --out " + out("cfg"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("unknown setting 'lernrate'"), std::string::npos) << r.output;
+
+  // A training image file cut short.
+  write_pattern_dataset(out("cut"), 64, 16);
+  auto bytes = read_text(out("cut") + "/train-images-idx3-ubyte");
+  write_text(out("cut") + "/train-images-idx3-ubyte", bytes.substr(0, bytes.size() - 100));
+  r = run_twist("train " + tiny(out("cut")) + " --out " + out("cutrun"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("truncated"), std::string::npos) << r.output;
+}
+
+TEST_F(TrainE2E, ResumeRefusesAnotherModelAndExistingRunIsKept) {
+  auto r = run_twist("train " + tiny(data()) + " --max-steps 8 --eval false --out " + out("keep"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_twist("train " + tiny(data()) + " --max-steps 8 --out " + out("keep"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("already holds a run"), std::string::npos) << r.output;
+  r = run_twist("train --resume --out " + out("keep") + " --width 0.25");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("cannot resume"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("width"), std::string::npos) << r.output;
+}
+
+TEST_F(TrainE2E, NanLossStopsAndKeepsLastGoodCheckpoint) {
+  auto r = run_twist("train " + tiny(data()) + " --lr 1e30 --warmup-epochs 0 --checkpoint-every 1 --out " + out("nan"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(r.output.find("NaN") != std::string::npos || r.output.find("infinite") != std::string::npos)
+      << r.output;
+  EXPECT_FALSE(exists(out("nan") + "/summary.json"));
+  if (exists(out("nan") + "/checkpoint.pt")) {
+    EXPECT_NO_THROW(twist::read_checkpoint_state(out("nan") + "/checkpoint.pt"));
+  }
+}
+
+}  // namespace

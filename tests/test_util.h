@@ -1,0 +1,37 @@
+#pragma once
+// Helpers shared by the tests: temporary directories, generated data sets,
+// running the twist binary.
+#include <torch/torch.h>
+
+#include <string>
+
+namespace twist::testing {
+
+// A fresh directory under the system's temp dir, removed by the destructor.
+struct TempDir {
+  TempDir();
+  ~TempDir();
+  std::string path;
+  std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
+
+// Writes an MNIST-format data set of `classes` distinct, noisy patterns
+// (side x side, one channel): train-* with n_train images and t10k-* with
+// n_test images, labels included.
+void write_pattern_dataset(const std::string& dir, int64_t n_train, int64_t n_test,
+                           int64_t classes = 4, int64_t side = 16, uint64_t seed = 0);
+
+struct CommandResult {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+// Runs a shell command line, capturing its output.
+CommandResult run_command(const std::string& command);
+// Runs the twist binary built with the tests.
+CommandResult run_twist(const std::string& args);
+
+std::string read_text(const std::string& path);
+void write_text(const std::string& path, const std::string& text);
+bool exists(const std::string& path);
+
+}  // namespace twist::testing
