@@ -1,0 +1,54 @@
+// Compute-only throughput of one TWIST training step (two views, synthetic
+// images), comparing memory formats and thread counts alternately in one run.
+//   build/step_bench [batch] [rounds]
+#include <chrono>
+#include <cstdio>
+
+#include "twist/twist.h"
+
+using namespace twist;
+
+static void to_channels_last(TwistModel& m) {
+  for (auto& p : m->parameters())
+    if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
+int main(int argc, char** argv) {
+  const int64_t batch = argc > 1 ? std::atoll(argv[1]) : 256;
+  const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
+  at::set_num_threads(2);
+  TrainConfig cfg;
+  torch::manual_seed(0);
+  TwistModel a(model_options(cfg, 1)), b(model_options(cfg, 1));
+  to_channels_last(b);
+  Lars oa(a->parameters()), ob(b->parameters());
+  auto v1 = torch::randn({batch, 1, 28, 28}), v2 = torch::randn({batch, 1, 28, 28});
+  auto step = [&](TwistModel& m, Lars& o, bool cl) {
+    std::vector<torch::Tensor> views = {v1, v2};
+    if (cl)
+      for (auto& v : views) v = v.contiguous(torch::MemoryFormat::ChannelsLast);
+    auto loss = twist_loss(m->forward(views)).total;
+    o.zero_grad();
+    loss.backward();
+    o.step(0.1, 1e-6);
+  };
+  auto time = [&](TwistModel& m, Lars& o, bool cl, int n) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) step(m, o, cl);
+    return n * batch / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  time(a, oa, false, 2);
+  time(b, ob, true, 2);
+  for (int r = 0; r < rounds; ++r) {
+    double x = time(a, oa, false, 5), y = time(b, ob, true, 5);
+    std::printf("round %d: contiguous %.0f img/s, channels_last %.0f img/s (x%.2f)\n", r, x, y, y / x);
+  }
+  // eval-mode forward
+  torch::NoGradGuard ng;
+  a->eval();
+  auto big = torch::randn({500, 1, 28, 28});
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 4; ++i) a->features(big);
+  std::printf("eval forward: %.0f img/s\n", 2000 / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return 0;
+}
