@@ -43,6 +43,20 @@ int main(int argc, char** argv) {
     double x = time(a, oa, false, 5), y = time(b, ob, true, 5);
     std::printf("round %d: contiguous %.0f img/s, channels_last %.0f img/s (x%.2f)\n", r, x, y, y / x);
   }
+  {
+    // augmentation of one batch (two 28x28 views), single-threaded as in the loader
+    at::set_num_threads(1);
+    Dataset d;
+    d.images = torch::randint(0, 256, {4096, 1, 28, 28}, torch::kInt64).to(torch::kUInt8);
+    EpochSampler s(d.size(), batch, 0);
+    auto crops = MultiCropOptions::paper(28, 0, 14);
+    Normalization n{{0.5}, {0.25}};
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 10; ++i) BatchLoader::make_batch(d, s, crops, n, 0, i);
+    std::printf("augmentation (1 thread): %.0f img/s\n",
+                10 * batch / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    at::set_num_threads(2);
+  }
   // eval-mode forward
   torch::NoGradGuard ng;
   a->eval();

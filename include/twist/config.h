@@ -50,6 +50,7 @@ struct TrainConfig {
   std::string out;                // run directory; empty: runs/<time>
   int64_t threads = 0;            // 0: every available core
   int64_t loader_workers = 1;
+  bool channels_last = true;      // NHWC convolutions (faster on CPU)
   int64_t log_every = 20;         // steps between metrics.jsonl lines
   int64_t checkpoint_every = 0;   // steps; 0: at the end of each epoch
   int64_t stop_after_steps = 0;   // > 0: stop this invocation after N steps, resumable

@@ -20,8 +20,11 @@ struct Embeddings {
 Embeddings embed(TwistModel& model, const Dataset& data, const Normalization& norm,
                  int64_t batch_size = 500);
 
-// Flattened, normalized pixels: the baseline that pretraining must beat.
-torch::Tensor pixel_features(const Dataset& data, const Normalization& norm);
+// Flattened pixels in [0, 1]: the raw-pixel baseline pretraining must beat.
+torch::Tensor pixel_features(const Dataset& data);
+// The same, minus the per-channel mean and over the standard deviation (for
+// cosine similarity a stronger baseline than raw pixels).
+torch::Tensor centered_pixel_features(const Dataset& data, const Normalization& norm);
 
 struct KnnOptions {
   int64_t k = 20;

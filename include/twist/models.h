@@ -14,6 +14,9 @@ struct ResNetOptions {
   double width = 1.0;             // channel multiplier (0.25 -> 16 base channels)
   std::string stem = "small";     // small: 3x3 stride-1 conv, no max-pool; imagenet: 7x7/2 + max-pool
   int64_t in_channels = 3;
+  // Convolutions in NHWC layout: oneDNN then skips a layout conversion per
+  // call (about 1.2x faster training on CPU here: bench/step_bench).
+  bool channels_last = true;
 };
 
 struct BasicBlockImpl : torch::nn::Module {
@@ -42,6 +45,9 @@ struct ResNetImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);  // B x C x H x W -> B x feature_dim
   int64_t feature_dim() const { return feature_dim_; }
   const ResNetOptions& options() const { return options_; }
+  // Puts convolution weights in the memory format the options ask for; called
+  // by forward when they are not (e.g. after loading a checkpoint).
+  void apply_memory_format();
 
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};

@@ -42,7 +42,8 @@ struct TrainSummary {
   std::string eval_split;  // "test", "val" or "" when not evaluated
   bool evaluated = false;
   double knn_top1 = -1, knn_top5 = -1;
-  double pixel_knn_top1 = -1;
+  double pixel_knn_top1 = -1;           // raw pixels in [0, 1]
+  double centered_pixel_knn_top1 = -1;  // pixels normalized per channel
   bool clustered = false;
   double nmi = 0, ami = 0, ari = 0, acc = 0;
   int64_t clusters_used = 0;

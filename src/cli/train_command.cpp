@@ -25,9 +25,10 @@ void print_table(const TrainSummary& s) {
     return;
   }
   std::printf("\n  %-34s %8s\n", ("evaluated on the " + s.eval_split + " split").c_str(), "value");
-  std::printf("  %-34s %8.4f\n", "kNN top-1 (k=20, cosine), TWIST", s.knn_top1);
+  std::printf("  %-34s %8.4f\n", "kNN top-1 (cosine), TWIST features", s.knn_top1);
   std::printf("  %-34s %8.4f\n", "kNN top-1, raw pixels (baseline)", s.pixel_knn_top1);
-  std::printf("  %-34s %+8.4f\n", "gain from pretraining", s.knn_top1 - s.pixel_knn_top1);
+  std::printf("  %-34s %8.4f\n", "kNN top-1, normalized pixels", s.centered_pixel_knn_top1);
+  std::printf("  %-34s %+8.4f\n", "gain over raw pixels", s.knn_top1 - s.pixel_knn_top1);
   if (s.clustered) {
     std::printf("  %-34s %8.4f\n", "cluster accuracy (Hungarian)", s.acc);
     std::printf("  %-34s %8.4f\n", "NMI", s.nmi);
@@ -49,6 +50,7 @@ std::function<int()> add_train_command(CLI::App& app) {
     std::string config_file;
     bool resume = false;
     bool json = false;
+    bool print_config = false;
     std::map<std::string, std::string> values;
     std::map<std::string, CLI::Option*> options;
   };
@@ -58,6 +60,8 @@ std::function<int()> add_train_command(CLI::App& app) {
   cmd->add_flag("--resume", st->resume,
                 "continue the run in --out DIR from its checkpoint (same schedules and random state)");
   cmd->add_flag("--json", st->json, "print the summary as one JSON object on stdout");
+  cmd->add_flag("--print-config", st->print_config,
+                "print the resolved settings as JSON (a config file) and exit without training");
   const TrainConfig defaults;
   for (const auto& k : config_keys()) {
     std::string help = k.help + " [" + get_config_value(defaults, k.key) + "]";
@@ -79,6 +83,11 @@ std::function<int()> add_train_command(CLI::App& app) {
     if (!st->config_file.empty()) cfg = load_config_file(st->config_file, cfg);
     for (const auto& [key, opt] : st->options)
       if (opt->count() > 0) set_config_value(cfg, key, st->values[key]);
+    if (st->print_config) {
+      validate(cfg);
+      std::printf("%s\n", config_to_json(cfg).c_str());
+      return 0;
+    }
     TrainSummary s = train(cfg, st->resume);
     if (st->json) {
       std::printf("%s\n", s.to_json().c_str());

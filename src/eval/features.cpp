@@ -20,7 +20,11 @@ Embeddings embed(TwistModel& model, const Dataset& data, const Normalization& no
   return {torch::cat(feats), torch::cat(logits)};
 }
 
-torch::Tensor pixel_features(const Dataset& data, const Normalization& norm) {
+torch::Tensor pixel_features(const Dataset& data) {
+  return data.images.to(torch::kFloat32).div_(255.0).flatten(1);
+}
+
+torch::Tensor centered_pixel_features(const Dataset& data, const Normalization& norm) {
   return normalize(data.images.to(torch::kFloat32).div_(255.0), norm).flatten(1);
 }
 

@@ -111,9 +111,20 @@ ResNetImpl::ResNetImpl(const ResNetOptions& o) : options_(o) {
       nn::init::zeros_(bn->bias);
     }
   }
+  apply_memory_format();
 }
 
-torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
+void ResNetImpl::apply_memory_format() {
+  const auto format = options_.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  torch::NoGradGuard no_grad;
+  for (auto& p : parameters())
+    if (p.dim() == 4 && !p.is_contiguous(format)) p.set_data(p.data().contiguous(format));
+}
+
+torch::Tensor ResNetImpl::forward(const torch::Tensor& input) {
+  const auto format = options_.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  if (!conv1->weight.is_contiguous(format)) apply_memory_format();
+  auto x = input.contiguous(format);
   auto y = torch::relu(bn1(conv1(x)));
   if (options_.stem == "imagenet") y = torch::max_pool2d(y, 3, 2, 1);
   y = layer4->forward(layer3->forward(layer2->forward(layer1->forward(y))));

@@ -120,6 +120,7 @@ TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
   o.backbone.width = c.width;
   o.backbone.stem = c.stem;
   o.backbone.in_channels = in_channels;
+  o.backbone.channels_last = c.channels_last;
   o.head.hidden = c.hidden;
   o.head.classes = c.classes;
   o.head.nbs = c.nbs;
@@ -140,6 +141,7 @@ std::string TrainSummary::to_json() const {
     j["knn_top1"] = knn_top1;
     j["knn_top5"] = knn_top5;
     j["pixel_knn_top1"] = pixel_knn_top1;
+    j["centered_pixel_knn_top1"] = centered_pixel_knn_top1;
   }
   if (clustered) {
     j["nmi"] = nmi;
@@ -334,13 +336,16 @@ TrainSummary train(TrainConfig cfg, bool resume) {
     ko.k = cfg.knn_k;
     ko.num_classes = std::max(train_set.num_classes, eval_set.num_classes);
     KnnResult knn = knn_classify(bank.features, train_set.labels, query.features, eval_set.labels, ko);
-    KnnResult pixels = knn_classify(pixel_features(train_set, norm), train_set.labels,
-                                    pixel_features(eval_set, norm), eval_set.labels, ko);
+    KnnResult pixels = knn_classify(pixel_features(train_set), train_set.labels,
+                                    pixel_features(eval_set), eval_set.labels, ko);
+    KnnResult centered = knn_classify(centered_pixel_features(train_set, norm), train_set.labels,
+                                      centered_pixel_features(eval_set, norm), eval_set.labels, ko);
     summary.evaluated = true;
     summary.eval_split = data.eval_name;
     summary.knn_top1 = knn.top1;
     summary.knn_top5 = knn.top5;
     summary.pixel_knn_top1 = pixels.top1;
+    summary.centered_pixel_knn_top1 = centered.top1;
     if (cfg.classes == ko.num_classes) {
       ClusterMetrics cm = cluster_metrics(query.logits.argmax(1), eval_set.labels);
       summary.clustered = true;

@@ -1,0 +1,152 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "twist/config.h"
+#include "twist/models.h"
+
+namespace {
+
+int64_t count(const std::vector<torch::Tensor>& params) {
+  int64_t n = 0;
+  for (const auto& p : params) n += p.numel();
+  return n;
+}
+
+// torchvision's resnet18 has 11,689,512 parameters, 513,000 of them in fc
+// (512*1000 + 1000); resnet50 has 25,557,032 with 2,049,000 in fc.
+TEST(ResNet, ParameterCountsMatchTorchvision) {
+  twist::ResNetOptions o;
+  o.stem = "imagenet";
+  o.in_channels = 3;
+  o.arch = "resnet18";
+  twist::ResNet r18(o);
+  EXPECT_EQ(count(r18->parameters()), 11689512 - 513000);
+  EXPECT_EQ(r18->feature_dim(), 512);
+  o.arch = "resnet34";
+  EXPECT_EQ(count(twist::ResNet(o)->parameters()), 21797672 - 513000);
+  o.arch = "resnet50";
+  twist::ResNet r50(o);
+  EXPECT_EQ(count(r50->parameters()), 25557032 - 2049000);
+  EXPECT_EQ(r50->feature_dim(), 2048);
+}
+
+TEST(ResNet, TorchvisionNames) {
+  twist::ResNetOptions o;
+  o.arch = "resnet50";
+  twist::ResNet r(o);
+  std::set<std::string> names;
+  for (const auto& kv : r->named_parameters()) names.insert(kv.key());
+  for (const auto& kv : r->named_buffers()) names.insert(kv.key());
+  for (const char* n : {"conv1.weight", "bn1.weight", "bn1.running_mean", "layer1.0.conv1.weight",
+                        "layer1.0.conv3.weight", "layer1.0.downsample.0.weight", "layer1.0.downsample.1.bias",
+                        "layer4.2.bn3.running_var", "layer3.5.conv2.weight"})
+    EXPECT_TRUE(names.count(n)) << n;
+  twist::ResNetOptions b;  // resnet18: the first block of layer1 keeps its shape, no downsample
+  twist::ResNet r18(b);
+  names.clear();
+  for (const auto& kv : r18->named_parameters()) names.insert(kv.key());
+  EXPECT_FALSE(names.count("layer1.0.downsample.0.weight"));
+  EXPECT_TRUE(names.count("layer2.0.downsample.0.weight"));
+}
+
+TEST(ResNet, StemsWidthAndChannels) {
+  twist::ResNetOptions o;
+  o.width = 0.25;
+  o.in_channels = 1;
+  twist::ResNet small(o);
+  auto y = small->forward(torch::randn({2, 1, 28, 28}));
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 128}));  // 512 * 0.25
+  EXPECT_EQ(small->conv1->weight.sizes(), (std::vector<int64_t>{16, 1, 3, 3}));
+  o.stem = "imagenet";
+  o.in_channels = 3;
+  twist::ResNet big(o);
+  EXPECT_EQ(big->conv1->weight.sizes(), (std::vector<int64_t>{16, 3, 7, 7}));
+  EXPECT_EQ(big->forward(torch::randn({2, 3, 64, 64})).sizes(), (std::vector<int64_t>{2, 128}));
+  o.arch = "resnet9";
+  EXPECT_THROW(twist::ResNet{o}, std::exception);
+}
+
+TEST(ResNet, MemoryFormatDoesNotChangeResults) {
+  twist::ResNetOptions o;
+  o.width = 0.125;
+  o.in_channels = 1;
+  torch::manual_seed(0);
+  twist::ResNet a(o);
+  o.channels_last = false;
+  torch::manual_seed(0);
+  twist::ResNet b(o);
+  a->eval();
+  b->eval();
+  auto x = torch::randn({3, 1, 20, 20});
+  EXPECT_TRUE(torch::allclose(a->forward(x), b->forward(x), 1e-4, 1e-5));
+}
+
+TEST(Head, NbsNormalizesEachClassOverTheBatch) {
+  twist::HeadOptions h;
+  h.in_dim = 8;
+  h.hidden = 16;
+  h.classes = 5;
+  twist::ProjectionHead head(h);
+  auto z = head->forward(torch::randn({64, 8}) * 3 + 1);
+  // BatchNorm without affine parameters: every logit column has mean 0, variance 1
+  EXPECT_LT(z.mean(0).abs().max().item<double>(), 1e-4);
+  EXPECT_LT((z.var(0, false) - 1).abs().max().item<double>(), 1e-2);
+  h.nbs = false;
+  twist::ProjectionHead plain(h);
+  EXPECT_EQ(plain->layers->size(), 7u);
+  EXPECT_EQ(head->layers->size(), 8u);
+  h.classes = 1;
+  EXPECT_THROW(twist::ProjectionHead{h}, std::exception);
+}
+
+TEST(TwistModel, ViewsOfTwoResolutionsGiveOneLogitTensorEach) {
+  twist::TwistModelOptions o;
+  o.backbone.width = 0.125;
+  o.backbone.in_channels = 1;
+  o.head.hidden = 32;
+  o.head.classes = 7;
+  twist::TwistModel m(o);
+  auto out = m->forward({torch::randn({4, 1, 28, 28}), torch::randn({4, 1, 28, 28}),
+                         torch::randn({4, 1, 14, 14})});
+  ASSERT_EQ(out.size(), 3u);
+  for (const auto& l : out) EXPECT_EQ(l.sizes(), (std::vector<int64_t>{4, 7}));
+}
+
+// The recipe shipped in configs/ is what `twist train` does with no flags:
+// it names every model and recipe setting, with the default values.
+TEST(Config, ShippedRecipeEqualsDefaults) {
+  std::ifstream f(std::string(TWIST_SOURCE_DIR) + "/configs/fashion-mnist.json");
+  ASSERT_TRUE(bool(f));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  auto file = nlohmann::json::parse(ss.str());
+  for (const auto& k : twist::config_keys())
+    if (k.kind != twist::ConfigKind::Runtime) EXPECT_TRUE(file.contains(k.key)) << k.key;
+  auto shipped = twist::config_from_json(ss.str(), "configs/fashion-mnist.json", twist::TrainConfig{});
+  EXPECT_EQ(twist::config_to_json(shipped), twist::config_to_json(twist::TrainConfig{}));
+}
+
+TEST(Config, FlagsJsonAndErrors) {
+  twist::TrainConfig c;
+  twist::set_config_value(c, "lr", "0.25");
+  twist::set_config_value(c, "nbs", "false");
+  twist::set_config_value(c, "batch_size", "64");
+  EXPECT_DOUBLE_EQ(c.lr, 0.25);
+  EXPECT_FALSE(c.nbs);
+  EXPECT_EQ(c.batch_size, 64);
+  auto back = twist::config_from_json(twist::config_to_json(c), "roundtrip");
+  EXPECT_EQ(twist::config_to_json(back), twist::config_to_json(c));
+  EXPECT_THROW(twist::set_config_value(c, "lr", "fast"), std::exception);
+  EXPECT_THROW(twist::set_config_value(c, "batch_size", "1.5"), std::exception);
+  EXPECT_THROW(twist::config_from_json("{\"lr\": \"high\"}", "x"), std::exception);
+  EXPECT_THROW(twist::config_from_json("[1]", "x"), std::exception);
+  EXPECT_THROW(twist::config_from_json("{nope", "x"), std::exception);
+  c.batch_size = 1;
+  EXPECT_THROW(twist::validate(c), std::exception);
+}
+
+}  // namespace
