@@ -22,7 +22,7 @@ struct TrainConfig {
   // loss
   double alpha = 1.0;
   double beta = 1.0;
-  double temperature = 1.0;
+  double temperature = 0.25;  // the paper's tau = 1 cannot get sharp with NBS and C = 10 (docs/recipe.md)
   // crops and augmentation
   int64_t image_size = 0;  // 0: the data set's own size
   int64_t local_crops = 0;
@@ -36,14 +36,14 @@ struct TrainConfig {
   bool solarize = true;
   // optimisation
   std::string optimizer = "lars";
-  double lr = 0.5;  // per 256 images
+  double lr = 2.0;  // per 256 images
   double min_lr_ratio = 0.001;
   double weight_decay = 1.5e-6;
   double weight_decay_end = -1;  // < 0: constant weight decay
   double momentum = 0.9;
   double warmup_epochs = 1.0;
   int64_t batch_size = 256;
-  double epochs = 5;
+  double epochs = 4;
   int64_t max_steps = 0;  // > 0: the run (and its schedules) end here
   int64_t seed = 0;
   // running
