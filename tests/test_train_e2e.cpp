@@ -123,6 +123,18 @@ TEST_F(TrainE2E, ResumeRefusesAnotherModelAndExistingRunIsKept) {
   EXPECT_NE(r.output.find("width"), std::string::npos) << r.output;
 }
 
+// SIGTERM ends the run after the current step with a resumable checkpoint
+// and exit status 128 + 15.
+TEST_F(TrainE2E, SigtermCheckpointsAndExits143) {
+  auto r = run_command("(" + std::string(TWIST_BIN) + " train " + tiny(data()) + " --epochs 1000 --eval false --out " +
+                       out("term") + " & pid=$!; for i in $(seq 1 300); do [ -s " + out("term") +
+                       "/metrics.jsonl ] && break; sleep 0.1; done; kill -TERM $pid; wait $pid)");
+  EXPECT_EQ(r.exit_code, 143) << r.output;
+  EXPECT_NE(r.output.find("--resume"), std::string::npos) << r.output;
+  EXPECT_GT(twist::read_checkpoint_state(out("term") + "/checkpoint.pt").step, 0);
+  EXPECT_FALSE(exists(out("term") + "/summary.json"));
+}
+
 TEST_F(TrainE2E, NanLossStopsAndKeepsLastGoodCheckpoint) {
   auto r = run_twist("train " + tiny(data()) + " --lr 1e30 --warmup-epochs 0 --checkpoint-every 1 --out " + out("nan"));
   EXPECT_EQ(r.exit_code, 1) << r.output;

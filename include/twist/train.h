@@ -48,6 +48,7 @@ struct TrainSummary {
   double nmi = 0, ami = 0, ari = 0, acc = 0;
   int64_t clusters_used = 0;
   bool stopped_early = false;  // stop_after_steps or a signal: resumable
+  int signal = 0;              // the SIGINT/SIGTERM that stopped the run, else 0
   std::string run_dir;
   std::string to_json() const;
 };

@@ -94,7 +94,8 @@ std::function<int()> add_train_command(CLI::App& app) {
     } else if (!s.stopped_early) {
       print_table(s);
     }
-    return 0;
+    // Stopped by a signal: checkpointed, but say so to the shell (128 + signal).
+    return s.signal != 0 ? 128 + s.signal : 0;
   };
 }
 

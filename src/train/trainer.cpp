@@ -300,6 +300,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
       if (g_signal != 0) {
         std::fprintf(stderr, "\ntwist: signal %d received, stopping after step %lld\n", int(g_signal),
                      (long long)step);
+        summary.signal = g_signal;
         break;
       }
     }
