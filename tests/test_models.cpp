@@ -124,8 +124,11 @@ TEST(Config, ShippedRecipeEqualsDefaults) {
   std::stringstream ss;
   ss << f.rdbuf();
   auto file = nlohmann::json::parse(ss.str());
-  for (const auto& k : twist::config_keys())
-    if (k.kind != twist::ConfigKind::Runtime) EXPECT_TRUE(file.contains(k.key)) << k.key;
+  for (const auto& k : twist::config_keys()) {
+    if (k.kind != twist::ConfigKind::Runtime) {
+      EXPECT_TRUE(file.contains(k.key)) << k.key;
+    }
+  }
   auto shipped = twist::config_from_json(ss.str(), "configs/fashion-mnist.json", twist::TrainConfig{});
   EXPECT_EQ(twist::config_to_json(shipped), twist::config_to_json(twist::TrainConfig{}));
 }

@@ -48,6 +48,7 @@ struct ResNetImpl : torch::nn::Module {
   // Puts convolution weights in the memory format the options ask for; called
   // by forward when they are not (e.g. after loading a checkpoint).
   void apply_memory_format();
+  torch::MemoryFormat memory_format() const;
 
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};

@@ -25,7 +25,7 @@ torch::Tensor pixel_features(const Dataset& data) {
 }
 
 torch::Tensor centered_pixel_features(const Dataset& data, const Normalization& norm) {
-  return normalize(data.images.to(torch::kFloat32).div_(255.0), norm).flatten(1);
+  return normalize(pixel_features(data).view(data.images.sizes()), norm).flatten(1);
 }
 
 }  // namespace twist

@@ -114,15 +114,19 @@ ResNetImpl::ResNetImpl(const ResNetOptions& o) : options_(o) {
   apply_memory_format();
 }
 
+torch::MemoryFormat ResNetImpl::memory_format() const {
+  return options_.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+}
+
 void ResNetImpl::apply_memory_format() {
-  const auto format = options_.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  const auto format = memory_format();
   torch::NoGradGuard no_grad;
   for (auto& p : parameters())
     if (p.dim() == 4 && !p.is_contiguous(format)) p.set_data(p.data().contiguous(format));
 }
 
 torch::Tensor ResNetImpl::forward(const torch::Tensor& input) {
-  const auto format = options_.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  const auto format = memory_format();
   if (!conv1->weight.is_contiguous(format)) apply_memory_format();
   auto x = input.contiguous(format);
   auto y = torch::relu(bn1(conv1(x)));

@@ -259,10 +259,14 @@ TrainSummary train(TrainConfig cfg, bool resume) {
       ++step;
       if (step - first == untimed) t_timed = std::chrono::steady_clock::now();
 
+      // One read of each term per step: .item() synchronizes.
+      const double consistency = terms.consistency.item<double>();
+      const double sharpness = terms.sharpness.item<double>();
+      const double diversity = terms.diversity.item<double>();
       sum_total += loss;
-      sum_c += terms.consistency.item<double>();
-      sum_s += terms.sharpness.item<double>();
-      sum_d += terms.diversity.item<double>();
+      sum_c += consistency;
+      sum_s += sharpness;
+      sum_d += diversity;
       ++n_sum;
       recent.push_back(loss);
       if (recent.size() > 20) recent.erase(recent.begin());
@@ -271,9 +275,8 @@ TrainSummary train(TrainConfig cfg, bool resume) {
       const int64_t timed_steps = step - first - untimed;
       const double ips = timed_steps > 0 && timed_s > 0 ? timed_steps * cfg.batch_size / timed_s : 0.0;
       char detail[160];
-      std::snprintf(detail, sizeof detail, "loss %.4f (kl %.3f H %.3f Hmean %.3f)", loss,
-                    terms.consistency.item<double>(), terms.sharpness.item<double>(),
-                    terms.diversity.item<double>());
+      std::snprintf(detail, sizeof detail, "loss %.4f (kl %.3f H %.3f Hmean %.3f)", loss, consistency,
+                    sharpness, diversity);
       progress.update(step, ips, detail);
 
       if (step % cfg.log_every == 0 || step == end) {
