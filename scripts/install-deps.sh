@@ -9,7 +9,9 @@ packages=(
   libgloo-dev            # the c10d headers that libtorch-dev ships include it
   zlib1g-dev             # gzipped IDX files
   libcli11-dev nlohmann-json3-dev
+  libstb-dev             # image decoding for twist predict (header-only stb_image)
   libgtest-dev
+  python3-numpy python3-torchvision  # tests cross-check .npy and the torchvision export in Python
   dataset-fashion-mnist  # the default data set
 )
 SUDO=""

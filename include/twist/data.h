@@ -47,6 +47,25 @@ Dataset load_dataset(const std::string& spec, const std::string& default_split =
 // True when the data set the spec names has the given split on disk.
 bool has_split(const std::string& spec, const std::string& split);
 
+// The images a run trains on and the labelled images it is judged on.
+// With val_split > 0: a fixed, seed-independent hold-out of that many
+// training images ("val"), so settings are chosen without the test split.
+// Otherwise the test split ("test") when the spec names no split and the
+// data set has one, else no evaluation set ("").
+struct TrainEvalSplits {
+  Dataset train, eval;
+  std::string eval_name;
+};
+TrainEvalSplits load_train_eval_splits(const std::string& spec, int64_t val_split, bool want_eval = true);
+
+// --- label subsets for semi-supervised fine-tuning ----------------------
+// A class-balanced, seeded subset: from each class round(fraction * n_c)
+// samples (at least one). Returns sorted int64 indices into `labels`.
+torch::Tensor balanced_label_subset(const torch::Tensor& labels, double fraction, uint64_t seed);
+// One index per line; reading validates every line and the range [0, n).
+void write_index_list(const std::string& path, const torch::Tensor& indices);
+torch::Tensor read_index_list(const std::string& path, int64_t n);
+
 // Where the "fashion-mnist" spec looks (Debian's dataset-fashion-mnist).
 extern const char* const kFashionMnistDir;
 

@@ -16,6 +16,11 @@ struct Embeddings {
   torch::Tensor logits;    // N x C head outputs
 };
 
+// Backbone features (eval mode, no gradient) of uint8 images N x C x H x W,
+// normalized first; the module's train/eval mode is restored after.
+torch::Tensor backbone_features(ResNet backbone, const torch::Tensor& images_u8, const Normalization& norm,
+                                int64_t batch_size = 500);
+
 // Runs the model in eval mode over un-augmented, normalized images.
 Embeddings embed(TwistModel& model, const Dataset& data, const Normalization& norm,
                  int64_t batch_size = 500);
@@ -57,5 +62,35 @@ struct ClusterMetrics {
 
 // pred: N cluster ids in [0, num_clusters); labels: N class ids.
 ClusterMetrics cluster_metrics(const torch::Tensor& pred, const torch::Tensor& labels);
+
+// Top-k accuracy of the head after the cluster -> class mapping: a sample
+// counts when one of its k highest-scoring clusters maps to its label.
+double mapped_topk_accuracy(const torch::Tensor& logits, const torch::Tensor& labels,
+                            const std::vector<int64_t>& mapping, int64_t k);
+
+// --- diagnostics of the paper's figures ------------------------------------
+
+// Fig. 5: cosine similarities of same-class and different-class pairs.
+// Histograms are fractions of their pairs per bin over [-1, 1]; `overlap` is
+// the shared area, sum_b min(same_b, different_b) (0: separable, 1: identical).
+struct SimilarityHistograms {
+  std::vector<double> edges;  // bins + 1 values from -1 to 1
+  std::vector<double> same, different;
+  double overlap = 0;
+  double same_mean = 0, different_mean = 0;
+  int64_t same_pairs = 0, different_pairs = 0;
+};
+// All pairs i < j among at most `max_samples` samples (a seeded subset).
+SimilarityHistograms similarity_histograms(const torch::Tensor& features, const torch::Tensor& labels,
+                                           int64_t bins = 50, int64_t max_samples = 4000,
+                                           uint64_t seed = 0);
+
+// Fig. 3: standard deviation of the pre-softmax outputs (N x C) along a row
+// (over the C classes of one sample) and along a column (over the N samples
+// for one class), each averaged. Population standard deviation.
+struct OutputSpread {
+  double row_std = 0, col_std = 0;
+};
+OutputSpread output_spread(const torch::Tensor& logits);
 
 }  // namespace twist

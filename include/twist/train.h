@@ -8,6 +8,7 @@
 
 #include "twist/config.h"
 #include "twist/data.h"
+#include "twist/io.h"
 #include "twist/models.h"
 #include "twist/optim.h"
 
@@ -30,8 +31,6 @@ void save_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer
 CheckpointState read_checkpoint_state(const std::string& path);
 void load_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer);
 
-// Writes text to a file atomically (temporary file, fsync, rename).
-void write_file_atomic(const std::string& path, const std::string& text);
 
 struct TrainSummary {
   int64_t steps = 0;

@@ -3,6 +3,9 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "commands.h"
 #include "twist/error.h"
@@ -13,7 +16,14 @@ int main(int argc, char** argv) {
       "Pretrain on unlabeled images, cluster them into classes, evaluate what was learned."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "twist 0.1.0");
-  auto train = twist::cli::add_train_command(app);
+  const std::vector<std::pair<std::string, std::function<int()>>> commands = {
+      {"train", twist::cli::add_train_command(app)},
+      {"eval", twist::cli::add_eval_command(app)},
+      {"finetune", twist::cli::add_finetune_command(app)},
+      {"predict", twist::cli::add_predict_command(app)},
+      {"embed", twist::cli::add_embed_command(app)},
+      {"export", twist::cli::add_export_command(app)},
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -27,7 +37,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (app.got_subcommand("train")) return train();
+    for (const auto& [name, run] : commands)
+      if (app.got_subcommand(name)) return run();
   } catch (const twist::Error& e) {
     std::fprintf(stderr, "\ntwist: error: %s\n", e.what());
     return 1;

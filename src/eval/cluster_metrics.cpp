@@ -102,4 +102,19 @@ ClusterMetrics cluster_metrics(const torch::Tensor& pred_t, const torch::Tensor&
   return m;
 }
 
+double mapped_topk_accuracy(const torch::Tensor& logits, const torch::Tensor& labels,
+                            const std::vector<int64_t>& mapping, int64_t k) {
+  torch::NoGradGuard no_grad;
+  check(logits.dim() == 2 && labels.dim() == 1 && logits.size(0) == labels.size(0) && logits.size(0) > 0,
+        "mapped top-k: need N x C outputs and N labels");
+  // Clusters the mapping does not know (never predicted, or unmatched) map to -1.
+  std::vector<int64_t> full(logits.size(1), -1);
+  for (size_t c = 0; c < mapping.size() && c < full.size(); ++c) full[c] = mapping[c];
+  auto map = torch::tensor(full, torch::kInt64);
+  auto top = std::get<1>(logits.topk(std::min<int64_t>(k, logits.size(1)), 1));
+  auto classes = map.index({top});
+  auto hit = classes.eq(labels.to(torch::kInt64).view({-1, 1})).any(1);
+  return hit.to(torch::kFloat64).mean().item<double>();
+}
+
 }  // namespace twist

@@ -3,21 +3,33 @@
 
 namespace twist {
 
+torch::Tensor backbone_features(ResNet backbone, const torch::Tensor& images_u8, const Normalization& norm,
+                                int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = backbone->is_training();
+  backbone->eval();
+  std::vector<torch::Tensor> feats;
+  for (int64_t i = 0; i < images_u8.size(0); i += batch_size) {
+    const int64_t n = std::min(batch_size, images_u8.size(0) - i);
+    feats.push_back(backbone->forward(normalize(images_u8.narrow(0, i, n).to(torch::kFloat32).div_(255.0), norm)));
+  }
+  backbone->train(was_training);
+  return torch::cat(feats);
+}
+
 Embeddings embed(TwistModel& model, const Dataset& data, const Normalization& norm,
                  int64_t batch_size) {
   torch::NoGradGuard no_grad;
-  const bool was_training = model->is_training();
-  model->eval();
-  std::vector<torch::Tensor> feats, logits;
-  for (int64_t i = 0; i < data.size(); i += batch_size) {
-    const int64_t n = std::min(batch_size, data.size() - i);
-    auto x = normalize(data.images.narrow(0, i, n).to(torch::kFloat32).div_(255.0), norm);
-    auto f = model->backbone->forward(x);
-    feats.push_back(f);
-    logits.push_back(model->head->forward(f));
-  }
-  model->train(was_training);
-  return {torch::cat(feats), torch::cat(logits)};
+  Embeddings e;
+  e.features = backbone_features(model->backbone, data.images, norm, batch_size);
+  const bool was_training = model->head->is_training();
+  model->head->eval();
+  std::vector<torch::Tensor> logits;
+  for (int64_t i = 0; i < e.features.size(0); i += batch_size)
+    logits.push_back(model->head->forward(e.features.narrow(0, i, std::min(batch_size, e.features.size(0) - i))));
+  e.logits = torch::cat(logits);
+  model->head->train(was_training);
+  return e;
 }
 
 torch::Tensor pixel_features(const Dataset& data) {

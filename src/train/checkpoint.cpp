@@ -1,55 +1,13 @@
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
 
 #include "twist/error.h"
+#include "twist/io.h"
 #include "twist/train.h"
 
 namespace twist {
-namespace {
 
 constexpr int64_t kFormatVersion = 1;
-
-void fsync_path(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
-std::string parent_dir(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
-void commit_tmp(const std::string& tmp, const std::string& path) {
-  fsync_path(tmp);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error("cannot write '" + path + "': rename failed");
-  }
-  fsync_path(parent_dir(path));
-}
-
-}  // namespace
-
-void write_file_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    check(bool(f), "cannot write '" + path + "' (is the directory writable?)");
-    f << text;
-    f.flush();
-    if (!f) {
-      f.close();
-      std::remove(tmp.c_str());
-      throw Error("cannot write '" + path + "' (disk full?)");
-    }
-  }
-  commit_tmp(tmp, path);
-}
 
 void save_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer,
                      const CheckpointState& state) {
@@ -76,7 +34,7 @@ void save_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer
     std::remove(tmp.c_str());
     throw Error("cannot write checkpoint '" + path + "' (disk full or not writable?)");
   }
-  commit_tmp(tmp, path);
+  commit_file(tmp, path);
 }
 
 namespace {

@@ -82,36 +82,6 @@ void check_resume_config(const TrainConfig& now, const TrainConfig& saved, const
   }
 }
 
-struct Splits {
-  Dataset train, eval;
-  std::string eval_name;  // "val", "test" or ""
-};
-
-Splits load_splits(const TrainConfig& c) {
-  Splits s;
-  Dataset full = load_dataset(c.data, "train");
-  if (c.val_split > 0) {
-    check(c.val_split < full.size(), "val_split " + std::to_string(c.val_split) +
-                                         " leaves no training images (the data set has " +
-                                         std::to_string(full.size()) + ")");
-    // A fixed permutation, independent of --seed: every run of a sweep
-    // holds out the same images.
-    auto gen = make_generator(20211231, 0);
-    auto perm = torch::randperm(full.size(), gen, torch::kInt64);
-    s.eval = full.subset(perm.narrow(0, 0, c.val_split), "[val]");
-    s.train = full.subset(perm.narrow(0, c.val_split, full.size() - c.val_split), "[train]");
-    s.eval_name = "val";
-  } else {
-    s.train = std::move(full);
-    const bool explicit_split = !parse_data_spec(c.data).split.empty();
-    if (c.eval && !explicit_split && has_split(c.data, "test")) {
-      s.eval = load_dataset(c.data, "test");
-      s.eval_name = "test";
-    }
-  }
-  return s;
-}
-
 }  // namespace
 
 TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
@@ -180,7 +150,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
       cfg.threads > 0 ? cfg.threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
   at::set_num_threads(static_cast<int>(threads));
 
-  Splits data = load_splits(cfg);
+  TrainEvalSplits data = load_train_eval_splits(cfg.data, cfg.val_split, cfg.eval);
   const Dataset& train_set = data.train;
   const Normalization norm = resume ? resumed.norm : channel_statistics(train_set);
   const int64_t image_size = cfg.image_size > 0 ? cfg.image_size : train_set.height();

@@ -1,0 +1,234 @@
+// twist eval knn|linear|cluster|diagnostics: what a run learned, measured.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "commands.h"
+#include "run_args.h"
+#include "twist/error.h"
+#include "twist/eval.h"
+#include "twist/io.h"
+#include "twist/probe.h"
+
+namespace twist::cli {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string class_name(const Dataset& d, int64_t c) {
+  if (c < 0) return "(unmatched)";
+  return c < int64_t(d.class_names.size()) ? d.class_names[c] : std::to_string(c);
+}
+
+int run_knn(const RunArgs& a, int64_t k, double temperature) {
+  Run run = open_run_for(a);
+  TrainEvalSplits s = labelled_splits(run, a, "kNN");
+  check(k >= 1 && k <= s.train.size(), "--k " + std::to_string(k) + " must be between 1 and the " +
+                                           std::to_string(s.train.size()) + " training images of " + s.train.name);
+  auto bank = backbone_features(run.model->backbone, s.train.images, run.state.norm);
+  auto query = backbone_features(run.model->backbone, s.eval.images, run.state.norm);
+  KnnOptions o;
+  o.k = k;
+  o.temperature = temperature;
+  o.num_classes = std::max(s.train.num_classes, s.eval.num_classes);
+  KnnResult weighted = knn_classify(bank, s.train.labels, query, s.eval.labels, o);
+  o.temperature = 0;
+  KnnResult vote = knn_classify(bank, s.train.labels, query, s.eval.labels, o);
+  Json j;
+  j["top1"] = weighted.top1;
+  j["top5"] = weighted.top5;
+  j["vote_top1"] = vote.top1;
+  j["vote_top5"] = vote.top5;
+  j["k"] = k;
+  j["temperature"] = temperature;
+  j["split"] = s.eval_name;
+  j["train_images"] = s.train.size();
+  j["eval_images"] = s.eval.size();
+  emit(a, run, "eval_knn.json",
+       "kNN on backbone features (k=" + std::to_string(k) + ", cosine), " + s.eval_name + " split",
+       j,
+       {{"top-1, weighted (T=" + fixed(temperature, 2) + ")", fixed(weighted.top1)},
+        {"top-5, weighted", fixed(weighted.top5)},
+        {"top-1, majority vote", fixed(vote.top1)},
+        {"top-5, majority vote", fixed(vote.top5)}});
+  return 0;
+}
+
+int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
+  Run run = open_run_for(a);
+  TrainEvalSplits s = labelled_splits(run, a, "the linear probe");
+  const int64_t classes = std::max(s.train.num_classes, s.eval.num_classes);
+  o.augment = !precomputed;
+  std::fprintf(stderr, "twist: linear probe, %s, %lld epochs, batch %lld, lr %g\n",
+               precomputed ? "PRECOMPUTED features of un-augmented images (fast, not the paper's protocol)"
+                           : "random-resized-crop + flip views (the paper's protocol)",
+               (long long)o.epochs, (long long)o.batch_size, o.lr);
+  ClassifierResult r;
+  if (precomputed) {
+    auto xs = backbone_features(run.model->backbone, s.train.images, run.state.norm);
+    auto xt = backbone_features(run.model->backbone, s.eval.images, run.state.norm);
+    r = train_linear_on_features(xs, s.train.labels, xt, s.eval.labels, classes, o);
+  } else {
+    r = train_classifier(run.model->backbone, s.train, s.eval, run.state.norm, classes, o);
+  }
+  Json history = Json::array();
+  for (const auto& e : r.history) history.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"top1", e.top1}, {"top5", e.top5}});
+  Json j;
+  j["top1"] = r.top1;
+  j["top5"] = r.top5;
+  j["best_top1"] = r.best_top1;
+  j["best_top5"] = r.best_top5;
+  j["best_epoch"] = r.best_epoch;
+  j["mode"] = precomputed ? "precomputed" : "augmented";
+  j["epochs"] = o.epochs;
+  j["batch_size"] = o.batch_size;
+  j["lr"] = o.lr;
+  j["split"] = s.eval_name;
+  j["history"] = history;
+  emit(a, run, precomputed ? "eval_linear_precomputed.json" : "eval_linear.json",
+       std::string("Linear probe (frozen backbone, ") + (precomputed ? "precomputed features" : "augmented views") +
+           "), " + s.eval_name + " split",
+       j,
+       {{"top-1 (final)", fixed(r.top1)},
+        {"top-5 (final)", fixed(r.top5)},
+        {"top-1 (best, epoch " + std::to_string(r.best_epoch) + ")", fixed(r.best_top1)},
+        {"top-5 (best)", fixed(r.best_top5)}});
+  return 0;
+}
+
+int run_cluster(const RunArgs& a, const std::string& assignments) {
+  Run run = open_run_for(a);
+  TrainEvalSplits s = labelled_splits(run, a, "unsupervised classification");
+  Embeddings e = embed(run.model, s.eval, run.state.norm);
+  auto pred = e.logits.argmax(1);
+  ClusterMetrics m = cluster_metrics(pred, s.eval.labels);
+  const double top5 = mapped_topk_accuracy(e.logits, s.eval.labels, m.mapping, 5);
+  Json mapping = Json::array();
+  for (size_t c = 0; c < m.mapping.size(); ++c)
+    mapping.push_back({{"cluster", c}, {"class", m.mapping[c]}, {"name", class_name(s.eval, m.mapping[c])}});
+  Json j;
+  j["nmi"] = m.nmi;
+  j["ami"] = m.ami;
+  j["ari"] = m.ari;
+  j["acc"] = m.acc;
+  j["top5"] = top5;
+  j["clusters"] = run.config.classes;
+  j["clusters_used"] = m.clusters_used;
+  j["classes"] = std::max(s.train.num_classes, s.eval.num_classes);
+  j["split"] = s.eval_name;
+  j["mapping"] = mapping;
+  // The mapping is what twist predict uses to name a cluster.
+  Json keep;
+  keep["mapping"] = m.mapping;
+  Json names = Json::array();
+  for (int64_t c : m.mapping) names.push_back(c >= 0 ? Json(class_name(s.eval, c)) : Json(nullptr));
+  keep["names"] = names;
+  write_file_atomic(run.path("cluster_mapping.json"), keep.dump(2) + "\n");
+  if (!assignments.empty()) {
+    std::string csv = "index,cluster,label\n";
+    auto p = pred.to(torch::kInt64).contiguous();
+    auto l = s.eval.labels.to(torch::kInt64).contiguous();
+    for (int64_t i = 0; i < p.numel(); ++i)
+      csv += std::to_string(i) + "," + std::to_string(p.data_ptr<int64_t>()[i]) + "," +
+             std::to_string(l.data_ptr<int64_t>()[i]) + "\n";
+    write_file_atomic(assignments, csv);
+  }
+  emit(a, run, "eval_cluster.json",
+       "Unsupervised classification (argmax of the head, C=" + std::to_string(run.config.classes) + "), " +
+           s.eval_name + " split",
+       j,
+       {{"accuracy (Hungarian matching)", fixed(m.acc)},
+        {"top-5 accuracy (after matching)", fixed(top5)},
+        {"NMI", fixed(m.nmi)},
+        {"AMI", fixed(m.ami)},
+        {"ARI", fixed(m.ari)},
+        {"clusters in use", std::to_string(m.clusters_used) + " of " + std::to_string(run.config.classes)}});
+  return 0;
+}
+
+int run_diagnostics(const RunArgs& a, int64_t bins, int64_t max_samples) {
+  Run run = open_run_for(a);
+  TrainEvalSplits s = labelled_splits(run, a, "diagnostics");
+  Embeddings e = embed(run.model, s.eval, run.state.norm);
+  SimilarityHistograms h = similarity_histograms(e.features, s.eval.labels, bins, max_samples, 0);
+  OutputSpread spread = output_spread(e.logits);
+  Json j;
+  j["overlap"] = h.overlap;
+  j["same_class_mean"] = h.same_mean;
+  j["different_class_mean"] = h.different_mean;
+  j["same_class_pairs"] = h.same_pairs;
+  j["different_class_pairs"] = h.different_pairs;
+  j["row_std"] = spread.row_std;
+  j["col_std"] = spread.col_std;
+  j["split"] = s.eval_name;
+  j["bin_edges"] = h.edges;
+  j["same_class"] = h.same;
+  j["different_class"] = h.different;
+  emit(a, run, "diagnostics.json", "Diagnostics (paper Fig. 3 and 5), " + s.eval_name + " split", j,
+       {{"cosine similarity, same class (mean)", fixed(h.same_mean)},
+        {"cosine similarity, different class (mean)", fixed(h.different_mean)},
+        {"overlap of the two distributions", fixed(h.overlap)},
+        {"pre-softmax std along rows (per sample)", fixed(spread.row_std)},
+        {"pre-softmax std along columns (per class)", fixed(spread.col_std)}});
+  return 0;
+}
+
+}  // namespace
+
+std::function<int()> add_eval_command(CLI::App& app) {
+  CLI::App* eval = app.add_subcommand("eval", "Measure what a run learned (needs a labelled data set)");
+  eval->require_subcommand(1);
+  struct State {
+    RunArgs knn_args, linear_args, cluster_args, diag_args;
+    int64_t k = 20;
+    double knn_temperature = 0.07;
+    ClassifierOptions linear;
+    bool precomputed = false;
+    std::string assignments;
+    int64_t bins = 50, max_samples = 4000;
+  };
+  auto st = std::make_shared<State>();
+
+  CLI::App* knn = eval->add_subcommand("knn", "weighted k-nearest-neighbour classification on backbone features");
+  add_run_args(knn, st->knn_args);
+  knn->add_option("--k", st->k, "neighbours [20]");
+  knn->add_option("--temperature", st->knn_temperature,
+                  "votes weighted by exp(cos/T); the majority vote is reported beside it [0.07]")
+      ->check(CLI::PositiveNumber);
+
+  CLI::App* linear = eval->add_subcommand(
+      "linear", "linear classifier on the frozen backbone (the paper's linear evaluation)");
+  add_run_args(linear, st->linear_args);
+  linear->add_option("--epochs", st->linear.epochs, "epochs [100]")->check(CLI::PositiveNumber);
+  linear->add_option("--lr", st->linear.lr, "SGD learning rate, cosine-decayed [0.1]")->check(CLI::PositiveNumber);
+  linear->add_option("--batch-size", st->linear.batch_size, "batch size [256]")->check(CLI::Range(2, 1 << 20));
+  linear->add_option("--weight-decay", st->linear.weight_decay, "weight decay [0]")->check(CLI::NonNegativeNumber);
+  linear->add_option("--scale-min", st->linear.scale_min, "smallest random-resized-crop area [0.08]")
+      ->check(CLI::Range(0.01, 1.0));
+  linear->add_option("--seed", st->linear.seed, "seed of the classifier and its views [0]");
+  linear->add_flag("--precomputed", st->precomputed,
+                   "train on cached features of un-augmented images: much faster, usually a little lower "
+                   "than the augmented protocol, and labelled as such");
+
+  CLI::App* cluster = eval->add_subcommand(
+      "cluster", "unsupervised classification: the head's argmax against the labels (NMI, AMI, ARI, accuracy)");
+  add_run_args(cluster, st->cluster_args);
+  cluster->add_option("--assignments", st->assignments, "write index,cluster,label per sample to this CSV file");
+
+  CLI::App* diag = eval->add_subcommand(
+      "diagnostics", "the paper's Fig. 3 and 5 as data: similarity distributions, output spread");
+  add_run_args(diag, st->diag_args);
+  diag->add_option("--bins", st->bins, "histogram bins over [-1, 1] [50]")->check(CLI::Range(1, 100000));
+  diag->add_option("--max-samples", st->max_samples, "samples whose pairs are compared [4000]")
+      ->check(CLI::Range(2, 100000));
+
+  return [st, knn, linear, cluster, diag]() {
+    if (knn->parsed()) return run_knn(st->knn_args, st->k, st->knn_temperature);
+    if (linear->parsed()) return run_linear(st->linear_args, st->linear, st->precomputed);
+    if (cluster->parsed()) return run_cluster(st->cluster_args, st->assignments);
+    if (diag->parsed()) return run_diagnostics(st->diag_args, st->bins, st->max_samples);
+    return 2;
+  };
+}
+
+}  // namespace twist::cli

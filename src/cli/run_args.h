@@ -1,0 +1,46 @@
+#pragma once
+// What every command that reads a run directory shares: --run, --data,
+// --val-split, --threads, --json; and how results are printed and kept.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "twist/data.h"
+#include "twist/run.h"
+
+namespace twist::cli {
+
+struct RunArgs {
+  std::string run;
+  std::string data;  // empty: the run's own data set
+  int64_t val_split = 0;
+  int64_t threads = 0;
+  bool json = false;
+};
+
+// Registers --run (required), --threads, --json and, with `with_data`,
+// --data and --val-split.
+void add_run_args(CLI::App* cmd, RunArgs& args, bool with_data = true);
+
+// Sets LibTorch's thread count (0: every core) and opens the run.
+Run open_run_for(const RunArgs& args);
+
+// The labelled splits an evaluation uses: the data set's training split as
+// the bank / classifier training set, and its test split (or, with
+// --val-split N, the same held-out images training used) as the query set.
+// Both must have labels; errors name the data set and what is missing.
+TrainEvalSplits labelled_splits(const Run& run, const RunArgs& args, const std::string& what);
+
+// The side length the model was trained at.
+int64_t run_image_size(const Run& run);
+
+// Prints `result` as one JSON object (--json) or as an aligned table of
+// `rows`, and keeps it as DIR/`file` for later reports.
+void emit(const RunArgs& args, const Run& run, const std::string& file, const std::string& title,
+          const nlohmann::ordered_json& result, const std::vector<std::pair<std::string, std::string>>& rows);
+
+std::string fixed(double v, int digits = 4);
+
+}  // namespace twist::cli

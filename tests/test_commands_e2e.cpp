@@ -1,0 +1,187 @@
+// Every command that reads a run directory, end to end through the twist
+// binary on a run trained on a tiny generated data set, and their bad inputs.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "test_util.h"
+#include "twist/data.h"
+#include "twist/npy.h"
+
+namespace {
+
+using namespace twist::testing;
+using json = nlohmann::json;
+
+class CommandsE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    write_pattern_dataset(*dir_ / "data", 256, 64);
+    auto r = run_twist("train --data idx:" + *dir_ / "data" +
+                       " --batch-size 32 --width 0.125 --hidden 32 --classes 4 --epochs 4 --threads 2 --knn-k 5"
+                       " --out " + *dir_ / "run");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string path(const std::string& name) { return *dir_ / name; }
+  static std::string run() { return " --run " + path("run") + " --threads 2"; }
+  // Runs a command with --json; returns its stdout parsed (stderr is logs).
+  static json run_json(const std::string& args) {
+    const std::string out = path("stdout.json");
+    // In a sub-shell: run_command sends the sub-shell's stderr to the pipe.
+    auto r = run_command("(" + std::string(TWIST_BIN) + " " + args + " --json > " + out + ")");
+    EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.output;
+    return json::parse(read_text(out));
+  }
+  static TempDir* dir_;
+};
+TempDir* CommandsE2E::dir_ = nullptr;
+
+TEST_F(CommandsE2E, KnnMatchesTheTrainingSummary) {
+  auto j = run_json("eval knn --k 5" + run());
+  auto summary = json::parse(read_text(path("run") + "/summary.json"));
+  // The same features, k and temperature as the evaluation at the end of training.
+  EXPECT_DOUBLE_EQ(j["top1"].get<double>(), summary["knn_top1"].get<double>());
+  EXPECT_GE(j["top5"].get<double>(), j["top1"].get<double>());
+  EXPECT_GE(j["vote_top1"].get<double>(), 0.0);
+  EXPECT_EQ(j["split"], "test");
+  EXPECT_TRUE(exists(path("run") + "/eval_knn.json"));
+}
+
+TEST_F(CommandsE2E, ClusterMatchesTheTrainingSummaryAndWritesItsFiles) {
+  auto j = run_json("eval cluster --assignments " + path("assign.csv") + run());
+  auto summary = json::parse(read_text(path("run") + "/summary.json"));
+  for (const char* key : {"nmi", "ami", "ari", "acc"})
+    EXPECT_NEAR(j[key].get<double>(), summary[key].get<double>(), 1e-9) << key;
+  EXPECT_GE(j["top5"].get<double>(), j["acc"].get<double>() - 1e-12);
+  // The CSV has one row per test sample and reproduces the accuracy under the mapping.
+  const std::string csv = read_text(path("assign.csv"));
+  ASSERT_EQ(csv.rfind("index,cluster,label\n", 0), 0u);
+  auto mapping = json::parse(read_text(path("run") + "/cluster_mapping.json"))["mapping"];
+  std::istringstream rows(csv.substr(csv.find('\n') + 1));
+  std::string row;
+  int64_t n = 0, hits = 0;
+  while (std::getline(rows, row)) {
+    int64_t i, c, l;
+    ASSERT_EQ(std::sscanf(row.c_str(), "%ld,%ld,%ld", &i, &c, &l), 3) << row;
+    EXPECT_EQ(i, n);
+    hits += c < int64_t(mapping.size()) && mapping[c].get<int64_t>() == l;
+    ++n;
+  }
+  EXPECT_EQ(n, 64);
+  EXPECT_NEAR(double(hits) / double(n), j["acc"].get<double>(), 1e-12);
+}
+
+TEST_F(CommandsE2E, LinearProbeBothModes) {
+  auto pre = run_json("eval linear --precomputed --epochs 5" + run());
+  EXPECT_EQ(pre["mode"], "precomputed");
+  EXPECT_EQ(pre["history"].size(), 5u);
+  EXPECT_GT(pre["top1"].get<double>(), 0.5);  // 4 classes of distinct patterns: chance is 0.25
+  auto aug = run_json("eval linear --epochs 2 --batch-size 64" + run());
+  EXPECT_EQ(aug["mode"], "augmented");
+  for (const char* key : {"top1", "top5", "best_top1", "best_top5"}) EXPECT_TRUE(aug.contains(key)) << key;
+  EXPECT_GT(aug["top1"].get<double>(), 0.25);
+}
+
+TEST_F(CommandsE2E, FinetuneWritesItsLabelListAndTakesItBack) {
+  // Class-balanced: round(0.25 * n_c) of each class c.
+  auto train = twist::load_dataset("idx:" + path("data"));
+  auto counts = torch::bincount(train.labels);
+  int64_t expected = 0;
+  for (int64_t c = 0; c < counts.numel(); ++c) expected += std::llround(0.25 * counts[c].item<double>());
+  auto j = run_json("finetune --label-fraction 0.25 --epochs 2 --batch-size 32" + run());
+  EXPECT_EQ(j["labels"].get<int64_t>(), expected);
+  const std::string list = j["label_list"];
+  ASSERT_TRUE(exists(list));
+  EXPECT_GT(j["top1"].get<double>(), 0.25);
+  auto again = run_json("finetune --label-list " + list + " --epochs 2 --batch-size 32" + run());
+  EXPECT_EQ(again["labels"].get<int64_t>(), expected);
+  EXPECT_DOUBLE_EQ(again["top1"].get<double>(), j["top1"].get<double>());  // same labels, same seed
+}
+
+TEST_F(CommandsE2E, DiagnosticsEmbedExport) {
+  auto d = run_json("eval diagnostics --bins 20" + run());
+  EXPECT_EQ(d["same_class"].size(), 20u);
+  EXPECT_EQ(d["bin_edges"].size(), 21u);
+  EXPECT_GE(d["overlap"].get<double>(), 0.0);
+  EXPECT_LE(d["overlap"].get<double>(), 1.0 + 1e-9);
+  EXPECT_GT(d["row_std"].get<double>(), 0.0);
+
+  auto e = run_json("embed --data idx:" + path("data") + "@test --out " + path("f.npy") + run());
+  auto f = twist::read_npy(path("f.npy"));
+  EXPECT_EQ(f.sizes(), (std::vector<int64_t>{64, 64}));  // 64 images; width 0.125 -> 512/8 features
+  auto labels = twist::read_npy(path("f.labels.npy"));
+  auto data = twist::load_dataset("idx:" + path("data") + "@test");
+  EXPECT_TRUE(torch::equal(labels, data.labels));
+
+  auto p = run_json("embed --output probabilities --data idx:" + path("data") + "@test --out " + path("p.npy") + run());
+  auto probs = twist::read_npy(path("p.npy"));
+  EXPECT_EQ(probs.size(1), 4);
+  EXPECT_TRUE(torch::allclose(probs.sum(1), torch::ones({64}), 1e-5, 1e-5));
+
+  auto x = run_json("export --format torchvision --out " + path("b.pth") + run());
+  EXPECT_TRUE(exists(path("b.pth")));
+  EXPECT_EQ(x["torchvision_compatible"], false);  // small stem, one channel, width 0.125
+}
+
+TEST_F(CommandsE2E, PredictNamesClustersAfterEvalCluster) {
+  // A test image written as binary PGM (the model takes 16x16 grey).
+  auto data = twist::load_dataset("idx:" + path("data") + "@test");
+  auto img = data.images[0][0].contiguous();
+  std::string pgm = "P5\n16 16\n255\n";
+  pgm.append(reinterpret_cast<const char*>(img.data_ptr<uint8_t>()), 256);
+  write_text(path("x.pgm"), pgm);
+  run_json("eval cluster" + run());  // writes cluster_mapping.json
+  auto j = run_json("predict --top-k 3" + run() + " " + path("x.pgm"));
+  ASSERT_EQ(j["predictions"].size(), 1u);
+  auto top = j["predictions"][0]["top"];
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_GE(top[0]["probability"].get<double>(), top[1]["probability"].get<double>());
+  // The first prediction is the cluster eval cluster assigned to this sample.
+  auto assign = run_json("eval cluster --assignments " + path("a2.csv") + run());
+  const std::string csv = read_text(path("a2.csv"));
+  int64_t i, c, l;
+  std::sscanf(csv.c_str() + csv.find('\n') + 1, "%ld,%ld,%ld", &i, &c, &l);
+  EXPECT_EQ(top[0]["cluster"].get<int64_t>(), c);
+  EXPECT_TRUE(top[0].contains("class") || assign["mapping"][c]["class"].get<int64_t>() < 0);
+}
+
+TEST_F(CommandsE2E, BadInputGivesOneClearError) {
+  write_text(path("notimage.png"), "hello\n");
+  std::filesystem::create_directories(path("foreign"));
+  write_text(path("foreign") + "/checkpoint.pt", "not a checkpoint");
+  std::filesystem::create_directories(path("nolabels"));
+  auto data = twist::load_dataset("idx:" + path("data"));
+  twist::write_idx(path("nolabels") + "/train-images-idx3-ubyte", data.images.squeeze(1));
+  twist::write_idx(path("nolabels") + "/t10k-images-idx3-ubyte", data.images.squeeze(1));
+  struct Case {
+    std::string args, message;
+  };
+  const std::vector<Case> cases = {
+      {"eval knn --run " + path("missing"), "does not exist"},
+      {"eval knn --run " + path("data"), "is not a twist run directory"},
+      {"eval cluster --run " + path("foreign"), "is corrupt or not a twist checkpoint"},
+      {"eval knn" + run() + " --data idx:" + path("nolabels"), "has no labels"},
+      {"eval linear" + run() + " --data idx:" + path("nolabels"), "has no labels"},
+      {"eval knn" + run() + " --k 1000", "--k 1000 must be between 1 and the 256 training images"},
+      {"finetune" + run() + " --label-fraction 0", "must be in (0, 1]"},
+      {"finetune" + run() + " --label-fraction 1.5", "must be in (0, 1]"},
+      {"finetune" + run(), "needs --label-fraction"},
+      {"predict" + run() + " " + path("notimage.png"), "notimage.png' is not an image"},
+      {"predict" + run() + " " + path("nothere.png"), "does not exist"},
+      {"export" + run() + " --format onnx --out " + path("x"), "unknown --format 'onnx'"},
+      {"eval knn" + run() + " --data idx:" + path("data") + "@test", "names a split"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_twist(c.args);
+    EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_EQ(r.output.find("internal error"), std::string::npos) << r.output;
+  }
+}
+
+}  // namespace
