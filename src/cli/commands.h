@@ -7,5 +7,6 @@ namespace twist::cli {
 // Each sub-command registers its options and returns the function that runs
 // it once parsing succeeded.
 std::function<int()> add_train_command(CLI::App& app);
+std::function<int()> add_launch_command(CLI::App& app);
 
 }  // namespace twist::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "twist 0.1.0");
   auto train = twist::cli::add_train_command(app);
+  auto launch = twist::cli::add_launch_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand("train")) return train();
+    if (app.got_subcommand("launch")) return launch();
   } catch (const twist::Error& e) {
     std::fprintf(stderr, "\ntwist: error: %s\n", e.what());
     return 1;
