@@ -110,6 +110,11 @@ TEST_F(CommandsE2E, DiagnosticsEmbedExport) {
   EXPECT_GE(d["overlap"].get<double>(), 0.0);
   EXPECT_LE(d["overlap"].get<double>(), 1.0 + 1e-9);
   EXPECT_GT(d["row_std"].get<double>(), 0.0);
+  // Training logged the same spread over time (Fig. 3).
+  const std::string metrics = read_text(path("run") + "/metrics.jsonl");
+  auto last = json::parse(metrics.substr(metrics.rfind('{')));
+  EXPECT_GT(last["row_std"].get<double>(), 0.0);
+  EXPECT_GT(last["col_std"].get<double>(), 0.0);
 
   auto e = run_json("embed --data idx:" + path("data") + "@test --out " + path("f.npy") + run());
   auto f = twist::read_npy(path("f.npy"));

@@ -55,6 +55,10 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;   // steps; 0: at the end of each epoch
   int64_t stop_after_steps = 0;   // > 0: stop this invocation after N steps, resumable
   bool eval = true;               // evaluate on the held-out split at the end
+  // distributed (RANK/WORLD_SIZE set): batch_size is the global batch
+  bool sync_bn = false;           // head's hidden BatchNorms over the global batch
+  bool nbs_per_rank = false;      // NBS statistics per rank, as the reference code's groups
+  double dist_timeout = 120;      // seconds a collective may wait for the other ranks
   int64_t knn_k = 20;
 };
 

@@ -19,19 +19,26 @@ namespace twist {
 
 // Shuffles every epoch with a permutation seeded by (seed, epoch) and cuts it
 // into full batches (the incomplete last batch is dropped, as NBS and the
-// diversity term want full batches).
+// diversity term want full batches). With `world` ranks, `batch_size` is the
+// global batch and rank r reads the r-th of `world` equal slices of it: the
+// ranks' shards of an epoch are disjoint, and together they are exactly
+// what one process with the global batch reads.
 class EpochSampler {
  public:
-  EpochSampler(int64_t dataset_size, int64_t batch_size, uint64_t seed);
+  EpochSampler(int64_t dataset_size, int64_t batch_size, uint64_t seed, int rank = 0, int world = 1);
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
-  int64_t batch_size() const { return batch_size_; }
-  // The sample indices of global step `step` (int64, batch_size long).
+  int64_t batch_size() const { return batch_size_; }            // global
+  int64_t local_batch_size() const { return batch_size_ / world_; }  // this rank's
+  int rank() const { return rank_; }
+  int world() const { return world_; }
+  // This rank's sample indices at step `step` (int64, local_batch_size long).
   torch::Tensor indices(int64_t step) const;
   torch::Tensor epoch_permutation(int64_t epoch) const;
 
  private:
   int64_t size_, batch_size_, steps_per_epoch_;
   uint64_t seed_;
+  int rank_, world_;
 };
 
 struct Batch {

@@ -3,6 +3,7 @@
 // logits of every view of one batch and it returns the total and its terms.
 #include <torch/torch.h>
 
+#include <functional>
 #include <vector>
 
 namespace twist {
@@ -12,6 +13,11 @@ struct TwistLossOptions {
   double beta = 1.0;         // weight of the diversity term (entropy of the batch mean)
   double eps = 1e-5;         // inside every log, as the reference implementation
   double temperature = 1.0;  // softmax temperature tau
+  // Mean of the rows of p (B x C -> 1 x C) for the diversity term; empty:
+  // this batch's mean. Distributed training passes the global batch's mean
+  // (twist::global_batch_mean); the per-sample terms stay per-rank means,
+  // which gradient averaging turns into global means.
+  std::function<torch::Tensor(const torch::Tensor&)> batch_mean;
 };
 
 struct TwistLossTerms {

@@ -4,10 +4,13 @@
 // a backbone's state dict loads into torchvision's ResNet.
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace twist {
+
+class Communicator;  // twist/dist.h
 
 struct ResNetOptions {
   std::string arch = "resnet18";  // resnet18 | resnet34 | resnet50
@@ -63,6 +66,24 @@ TORCH_MODULE(ResNet);
 // Names accepted by ResNetOptions::arch.
 std::vector<std::string> resnet_names();
 
+// BatchNorm1d whose training statistics can span every rank's batch
+// (SyncBatchNorm). Same parameter and buffer names as torch::nn::BatchNorm1d,
+// so state dicts match; without a communicator it is BatchNorm1d.
+struct SyncBatchNorm1dImpl : torch::nn::Module {
+  SyncBatchNorm1dImpl(int64_t features, bool affine);
+  torch::Tensor forward(const torch::Tensor& x);  // B x features
+  // nullptr: statistics of this rank's batch only.
+  void set_communicator(std::shared_ptr<Communicator> comm) { comm_ = std::move(comm); }
+  bool synchronized() const { return comm_ != nullptr; }
+
+  torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+  double momentum = 0.1, eps = 1e-5;
+
+ private:
+  std::shared_ptr<Communicator> comm_;
+};
+TORCH_MODULE(SyncBatchNorm1d);
+
 struct HeadOptions {
   int64_t in_dim = 512;
   int64_t hidden = 4096;
@@ -74,6 +95,9 @@ struct HeadOptions {
 struct ProjectionHeadImpl : torch::nn::Module {
   explicit ProjectionHeadImpl(const HeadOptions& options);
   torch::Tensor forward(const torch::Tensor& features);  // B x d -> B x C logits
+  // Distributed runs: NBS statistics over the global batch unless
+  // `nbs_per_rank`; the hidden BatchNorms too when `sync_hidden`.
+  void set_communicator(const std::shared_ptr<Communicator>& comm, bool nbs_per_rank, bool sync_hidden);
   torch::nn::Sequential layers{nullptr};
 };
 TORCH_MODULE(ProjectionHead);

@@ -49,6 +49,7 @@ struct TrainSummary {
   bool stopped_early = false;  // stop_after_steps or a signal: resumable
   int signal = 0;              // the SIGINT/SIGTERM that stopped the run, else 0
   std::string run_dir;
+  int rank = 0;  // distributed runs: only rank 0 wrote the run directory and evaluated
   std::string to_json() const;
 };
 

@@ -89,7 +89,9 @@ std::function<int()> add_train_command(CLI::App& app) {
       return 0;
     }
     TrainSummary s = train(cfg, st->resume);
-    if (st->json) {
+    if (s.rank != 0) {
+      // Rank 0 reports for the run.
+    } else if (st->json) {
       std::printf("%s\n", s.to_json().c_str());
     } else if (!s.stopped_early) {
       print_table(s);

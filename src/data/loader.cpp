@@ -14,7 +14,8 @@ Batch BatchLoader::make_batch(const Dataset& data, const EpochSampler& sampler,
   b.step = step;
   b.indices = sampler.indices(step);
   auto images = data.images.index_select(0, b.indices);
-  auto gen = make_generator(seed, uint64_t(step));
+  // One augmentation stream per (step, rank); with one rank, per step.
+  auto gen = make_generator(seed, uint64_t(step) * uint64_t(sampler.world()) + uint64_t(sampler.rank()));
   b.views = augment_views(images, crops, norm, gen);
   return b;
 }

@@ -20,8 +20,8 @@ TwistLossTerms twist_pair_loss(const torch::Tensor& p1, const torch::Tensor& p2,
   // Eq. 3: each sample's distribution should be sharp (low entropy).
   t.sharpness = 0.5 * (entropy(p1, o.eps).mean() + entropy(p2, o.eps).mean());
   // Eq. 4: the batch-mean distribution should be diverse (high entropy).
-  t.diversity = 0.5 * (entropy(p1.mean(0, true), o.eps).squeeze(0) +
-                       entropy(p2.mean(0, true), o.eps).squeeze(0));
+  auto mean = [&](const torch::Tensor& p) { return o.batch_mean ? o.batch_mean(p) : p.mean(0, true); };
+  t.diversity = 0.5 * (entropy(mean(p1), o.eps).squeeze(0) + entropy(mean(p2), o.eps).squeeze(0));
   t.total = t.consistency + o.alpha * t.sharpness - o.beta * t.diversity;
   return t;
 }

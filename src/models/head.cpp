@@ -7,16 +7,28 @@ namespace nn = torch::nn;
 ProjectionHeadImpl::ProjectionHeadImpl(const HeadOptions& o) {
   check(o.classes >= 2, "the number of classes C must be at least 2, got " + std::to_string(o.classes));
   check(o.hidden >= 1, "the head's hidden width must be positive");
-  layers = nn::Sequential(nn::Linear(o.in_dim, o.hidden), nn::BatchNorm1d(o.hidden), nn::ReLU(),
-                          nn::Linear(o.hidden, o.hidden), nn::BatchNorm1d(o.hidden), nn::ReLU(),
+  layers = nn::Sequential(nn::Linear(o.in_dim, o.hidden), SyncBatchNorm1d(o.hidden, true), nn::ReLU(),
+                          nn::Linear(o.hidden, o.hidden), SyncBatchNorm1d(o.hidden, true), nn::ReLU(),
                           nn::Linear(o.hidden, o.classes));
   // NBS: normalization before softmax, without affine parameters (paper §3.2).
-  if (o.nbs) layers->push_back(nn::BatchNorm1d(nn::BatchNormOptions(o.classes).affine(false)));
+  if (o.nbs) layers->push_back(SyncBatchNorm1d(o.classes, false));
   register_module("layers", layers);
 }
 
 torch::Tensor ProjectionHeadImpl::forward(const torch::Tensor& features) {
   return layers->forward(features);
+}
+
+void ProjectionHeadImpl::set_communicator(const std::shared_ptr<Communicator>& comm, bool nbs_per_rank,
+                                          bool sync_hidden) {
+  const size_t n = layers->size();
+  for (size_t i = 0; i < n; ++i) {
+    auto bn = std::dynamic_pointer_cast<SyncBatchNorm1dImpl>(layers->ptr(i));
+    if (!bn) continue;
+    const bool is_nbs = !bn->weight.defined();
+    const bool sync = is_nbs ? !nbs_per_rank : sync_hidden;
+    bn->set_communicator(sync ? comm : nullptr);
+  }
 }
 
 }  // namespace twist

@@ -133,6 +133,15 @@ const std::vector<Field>& fields() {
       field("eval", &TrainConfig::eval, K::Runtime,
             "evaluate kNN and cluster metrics on the held-out split at the end"),
       field("knn_k", &TrainConfig::knn_k, K::Runtime, "neighbours of the kNN evaluation"),
+      field("sync_bn", &TrainConfig::sync_bn, K::Recipe,
+            "distributed runs: the head's hidden BatchNorms use the global batch's statistics "
+            "(the backbone's stay per rank)"),
+      field("nbs_per_rank", &TrainConfig::nbs_per_rank, K::Recipe,
+            "distributed runs: NBS statistics per rank instead of over the global batch, as the "
+            "reference code; the diversity term's mean stays global"),
+      field("dist_timeout", &TrainConfig::dist_timeout, K::Runtime,
+            "distributed runs: seconds a collective waits for the other ranks before the run stops "
+            "with an error naming the rank that stopped answering"),
   };
   return f;
 }
@@ -258,6 +267,7 @@ void validate(const TrainConfig& c) {
   need(c.checkpoint_every >= 0, "checkpoint_every", "must be >= 0");
   need(c.stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
   need(c.knn_k >= 1, "knn_k", "must be at least 1");
+  need(c.dist_timeout > 0, "dist_timeout", "must be positive (seconds)");
 }
 
 }  // namespace twist

@@ -6,11 +6,14 @@
 #include <csignal>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "metrics_log.h"
 #include "twist/augment.h"
+#include "twist/dist.h"
 #include "twist/error.h"
 #include "twist/eval.h"
 #include "twist/loader.h"
@@ -82,6 +85,27 @@ void check_resume_config(const TrainConfig& now, const TrainConfig& saved, const
   }
 }
 
+// The loss terms averaged over ranks (one small all-reduce; .item() reads
+// synchronize anyway) and whether any rank was signalled.
+struct StepStats {
+  double total, consistency, sharpness, diversity;
+  bool signalled;
+};
+
+StepStats reduce_step_stats(const TwistLossTerms& t, bool signalled, const std::shared_ptr<Communicator>& comm) {
+  auto v = torch::stack({t.total.detach(), t.consistency.detach(), t.sharpness.detach(), t.diversity.detach(),
+                         torch::full({}, signalled ? 1.0 : 0.0, t.total.options())})
+               .to(torch::kDouble)
+               .contiguous();
+  const double w = comm ? comm->world_size() : 1;
+  if (comm) {
+    std::vector<torch::Tensor> one{v};
+    comm->all_reduce_sum(one);
+  }
+  auto a = v.accessor<double, 1>();
+  return {a[0] / w, a[1] / w, a[2] / w, a[3] / w, a[4] > 0};
+}
+
 }  // namespace
 
 TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
@@ -125,6 +149,10 @@ std::string TrainSummary::to_json() const {
 
 TrainSummary train(TrainConfig cfg, bool resume) {
   validate(cfg);
+  const DistEnv denv = dist_env();
+  const bool writer = denv.rank == 0;  // only rank 0 writes the run directory
+  check(cfg.out.empty() ? !denv.distributed() : true,
+        "distributed runs need --out DIR (every rank must name the same run directory)");
   if (cfg.out.empty()) {
     check(!resume, "--resume needs the run directory: --out DIR");
     cfg.out = timestamp_dir();
@@ -142,12 +170,20 @@ TrainSummary train(TrainConfig cfg, bool resume) {
                                        "--resume, or choose another --out");
   }
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  check(!ec && std::filesystem::is_directory(dir),
+  if (writer) std::filesystem::create_directories(dir, ec);
+  check(!writer || (!ec && std::filesystem::is_directory(dir)),
         "cannot create run directory '" + dir + "'" + (ec ? ": " + ec.message() : ""));
+  std::shared_ptr<Communicator> comm;
+  if (denv.distributed()) {
+    ProcessGroupOptions po;
+    po.timeout = std::chrono::milliseconds(std::llround(cfg.dist_timeout * 1000));
+    comm = make_process_group(denv, po);
+  }
 
+  // Processes of one machine share its cores.
   const int64_t threads =
-      cfg.threads > 0 ? cfg.threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
+      cfg.threads > 0 ? cfg.threads
+                      : std::max<int64_t>(1, std::thread::hardware_concurrency() / denv.local_world_size);
   at::set_num_threads(static_cast<int>(threads));
 
   TrainEvalSplits data = load_train_eval_splits(cfg.data, cfg.val_split, cfg.eval);
@@ -163,7 +199,8 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   lo.adapt = cfg.optimizer == "lars";
   Lars optimizer(model->parameters(), lo);
 
-  const EpochSampler sampler(train_set.size(), cfg.batch_size, static_cast<uint64_t>(cfg.seed));
+  const EpochSampler sampler(train_set.size(), cfg.batch_size, static_cast<uint64_t>(cfg.seed), denv.rank,
+                             denv.world_size);
   const int64_t spe = sampler.steps_per_epoch();
   int64_t total = std::max<int64_t>(1, std::llround(cfg.epochs * double(spe)));
   if (cfg.max_steps > 0) total = std::min(total, cfg.max_steps);
@@ -178,13 +215,24 @@ TrainSummary train(TrainConfig cfg, bool resume) {
     load_checkpoint(ckpt_path, model, &optimizer);
     step = resumed.step;
   }
-  write_file_atomic(dir + "/config.json", config_to_json(cfg) + "\n");
-  MetricsLog metrics(dir + "/metrics.jsonl", resume);
+  GradientAverager averager(model->parameters(), comm);
+  if (comm) {
+    model->head->set_communicator(comm, cfg.nbs_per_rank, cfg.sync_bn);
+    broadcast_module(*model, *comm);
+  }
+  std::unique_ptr<MetricsLog> metrics;
+  if (writer) {
+    write_file_atomic(dir + "/config.json", config_to_json(cfg) + "\n");
+    metrics = std::make_unique<MetricsLog>(dir + "/metrics.jsonl", resume);
+  }
   auto save = [&](int64_t at_step) {
-    save_checkpoint(ckpt_path, model, &optimizer, {at_step, config_to_json(cfg), norm});
+    if (writer) save_checkpoint(ckpt_path, model, &optimizer, {at_step, config_to_json(cfg), norm});
   };
 
-  std::fprintf(stderr, "twist: %s, %lld images %lldx%lldx%lld, %s x%.2f, C=%lld, batch %lld, %lld steps "
+  if (comm)
+    std::fprintf(stderr, "twist: rank %d of %d (local rank %d), %lld images per rank and step\n", denv.rank,
+                 denv.world_size, denv.local_rank, (long long)sampler.local_batch_size());
+  if (writer) std::fprintf(stderr, "twist: %s, %lld images %lldx%lldx%lld, %s x%.2f, C=%lld, batch %lld, %lld steps "
                "(%lld per epoch), %lld threads -> %s\n",
                train_set.name.c_str(), (long long)train_set.size(), (long long)train_set.channels(),
                (long long)train_set.height(), (long long)train_set.width(), cfg.arch.c_str(), cfg.width,
@@ -196,9 +244,11 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   loss_opts.alpha = cfg.alpha;
   loss_opts.beta = cfg.beta;
   loss_opts.temperature = cfg.temperature;
+  if (comm) loss_opts.batch_mean = global_batch_mean(comm);
 
   TrainSummary summary;
   summary.run_dir = dir;
+  summary.rank = denv.rank;
   const int64_t first = step;
   const int64_t end = cfg.stop_after_steps > 0 ? std::min(total, first + cfg.stop_after_steps) : total;
   const auto t_start = std::chrono::steady_clock::now();
@@ -209,15 +259,20 @@ TrainSummary train(TrainConfig cfg, bool resume) {
     SignalScope signals;
     BatchLoader loader(train_set, sampler, crops, norm, static_cast<uint64_t>(cfg.seed), first, end,
                        {static_cast<int>(cfg.loader_workers), 4});
-    Progress progress(first, total, Progress::stderr_is_terminal());
+    std::optional<Progress> progress;  // rank 0 speaks for the run
+    if (writer) progress.emplace(first, total, Progress::stderr_is_terminal());
     model->train();
     double sum_total = 0, sum_c = 0, sum_s = 0, sum_d = 0;
     int64_t n_sum = 0;
     while (step < end) {
+      if (comm) comm->report_step(step);
       Batch batch = loader.next();
       auto logits = model->forward(batch.views);
       TwistLossTerms terms = twist_loss(logits, loss_opts);
-      const double loss = terms.total.item<double>();
+      // The run's loss terms, and whether any rank got a signal: every rank
+      // takes the same decisions (stop, NaN) at the same step.
+      const StepStats stats = reduce_step_stats(terms, g_signal != 0, comm);
+      const double loss = stats.total;
       if (!std::isfinite(loss)) {
         throw Error("the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
                     " at step " + std::to_string(step) + "; the run stopped and '" + ckpt_path +
@@ -225,14 +280,12 @@ TrainSummary train(TrainConfig cfg, bool resume) {
       }
       optimizer.zero_grad();
       terms.total.backward();
+      averager.average();
       optimizer.step(lr[step], wd[step]);
       ++step;
       if (step - first == untimed) t_timed = std::chrono::steady_clock::now();
 
-      // One read of each term per step: .item() synchronizes.
-      const double consistency = terms.consistency.item<double>();
-      const double sharpness = terms.sharpness.item<double>();
-      const double diversity = terms.diversity.item<double>();
+      const double consistency = stats.consistency, sharpness = stats.sharpness, diversity = stats.diversity;
       sum_total += loss;
       sum_c += consistency;
       sum_s += sharpness;
@@ -247,14 +300,16 @@ TrainSummary train(TrainConfig cfg, bool resume) {
       char detail[160];
       std::snprintf(detail, sizeof detail, "loss %.4f (kl %.3f H %.3f Hmean %.3f)", loss, consistency,
                     sharpness, diversity);
-      progress.update(step, ips, detail);
+      if (progress) progress->update(step, ips, detail);
 
       if (step % cfg.log_every == 0 || step == end) {
         torch::NoGradGuard no_grad;
         auto p0 = torch::softmax(logits[0].detach() / cfg.temperature, 1);
         const double in_use = torch::bincount(p0.argmax(1), {}, cfg.classes).gt(0).sum().item<double>();
         const double mean_entropy = entropy(p0.mean(0, true)).item<double>();
-        metrics.write({{"step", double(step)},
+        // Fig. 3 of the paper: spread of the pre-softmax outputs of the first view.
+        const OutputSpread spread = output_spread(logits[0].detach());
+        if (metrics) metrics->write({{"step", double(step)},
                        {"epoch", double(step) / double(spe)},
                        {"loss", sum_total / n_sum},
                        {"consistency", sum_c / n_sum},
@@ -264,20 +319,22 @@ TrainSummary train(TrainConfig cfg, bool resume) {
                        {"weight_decay", wd[step - 1]},
                        {"images_per_s", ips},
                        {"classes_in_use", in_use},
-                       {"mean_entropy", mean_entropy}});
+                       {"mean_entropy", mean_entropy},
+                       {"row_std", spread.row_std},
+                       {"col_std", spread.col_std}});
         sum_total = sum_c = sum_s = sum_d = 0;
         n_sum = 0;
       }
       const bool periodic = cfg.checkpoint_every > 0 ? step % cfg.checkpoint_every == 0 : step % spe == 0;
       if (periodic && step < end) save(step);
-      if (g_signal != 0) {
-        std::fprintf(stderr, "\ntwist: signal %d received, stopping after step %lld\n", int(g_signal),
-                     (long long)step);
-        summary.signal = g_signal;
+      if (stats.signalled) {
+        const int sig = g_signal != 0 ? int(g_signal) : SIGTERM;  // another rank's signal
+        std::fprintf(stderr, "\ntwist: signal %d received, stopping after step %lld\n", sig, (long long)step);
+        summary.signal = sig;
         break;
       }
     }
-    progress.finish();
+    if (progress) progress->finish();
     summary.images_per_s = [&] {
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_timed).count();
       const int64_t n = step - first - untimed;
@@ -294,6 +351,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
     return s / double(recent.size());
   }();
   summary.stopped_early = step < total;
+  if (!writer) return summary;  // rank 0 evaluates, once
   if (summary.stopped_early) {
     std::fprintf(stderr, "twist: stopped at step %lld of %lld; continue with: twist train --resume --out %s\n",
                  (long long)step, (long long)total, dir.c_str());
