@@ -118,6 +118,10 @@ const std::vector<Field>& fields() {
             "> 0: end the run (and its schedules) after this many steps"),
       field("seed", &TrainConfig::seed, K::Recipe,
             "seeds initialisation, sampling and augmentation"),
+      field("skip_nonfinite", &TrainConfig::skip_nonfinite, K::Recipe,
+            "a step whose loss or gradient is NaN or infinite stops the run; > 0: skip up to this "
+            "many such steps instead (no update; counted as skipped_steps in metrics.jsonl and "
+            "summary.json), for rare spikes in long runs"),
       field("out", &TrainConfig::out, K::Runtime, "run directory (default runs/<date-time>)"),
       field("threads", &TrainConfig::threads, K::Runtime, "intra-op threads; 0 = all cores"),
       field("loader_workers", &TrainConfig::loader_workers, K::Runtime,
@@ -127,6 +131,9 @@ const std::vector<Field>& fields() {
       field("log_every", &TrainConfig::log_every, K::Runtime, "steps between metrics.jsonl lines"),
       field("checkpoint_every", &TrainConfig::checkpoint_every, K::Runtime,
             "steps between checkpoints; 0 = every epoch"),
+      field("checkpoint_minutes", &TrainConfig::checkpoint_minutes, K::Runtime,
+            "> 0: also checkpoint after this many minutes of wall time since the last checkpoint "
+            "(bounds what a crash costs when epochs are long)"),
       field("stop_after_steps", &TrainConfig::stop_after_steps, K::Runtime,
             "> 0: stop this invocation after N steps with a checkpoint; continue with --resume "
             "(for time-limited jobs)"),
@@ -256,6 +263,8 @@ void validate(const TrainConfig& c) {
   need(c.loader_workers >= 1, "loader_workers", "must be at least 1");
   need(c.log_every >= 1, "log_every", "must be at least 1");
   need(c.checkpoint_every >= 0, "checkpoint_every", "must be >= 0");
+  need(c.checkpoint_minutes >= 0, "checkpoint_minutes", "must be >= 0");
+  need(c.skip_nonfinite >= 0, "skip_nonfinite", "must be >= 0");
   need(c.stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
   need(c.knn_k >= 1, "knn_k", "must be at least 1");
 }
