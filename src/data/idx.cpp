@@ -50,8 +50,10 @@ torch::Tensor parse_idx(const uint8_t* bytes, size_t size, const std::string& pa
   // Magic number: two zero bytes, the type (0x08 = unsigned byte), the rank.
   check(bytes[0] == 0 && bytes[1] == 0,
         "'" + path + "' is not an IDX file: wrong magic number");
-  check(bytes[2] == 0x08, "'" + path + "' holds IDX type 0x" +
-                              std::to_string(bytes[2]) + "; only unsigned bytes (0x08) are supported");
+  char type[8];
+  std::snprintf(type, sizeof type, "0x%02X", bytes[2]);
+  check(bytes[2] == 0x08, "'" + path + "' holds IDX type " + type +
+                              "; only unsigned bytes (0x08) are supported");
   const int rank = bytes[3];
   check(rank >= 1 && rank <= 4, "'" + path + "' has " + std::to_string(rank) +
                                      " dimensions; expected 1 to 4");

@@ -1,5 +1,6 @@
 #include "twist/config.h"
 
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -33,9 +34,13 @@ Field field(const char* key, T TrainConfig::*member, ConfigKind kind, const char
   f.set = [member, k](TrainConfig& c, const json& v) {
     if constexpr (std::is_same_v<T, int64_t>) {
       if (v.is_number_integer()) { c.*member = v.get<int64_t>(); return; }
-      if (v.is_number_float() && v.get<double>() == double(int64_t(v.get<double>()))) {
-        c.*member = int64_t(v.get<double>());
-        return;
+      // 64.0 is an int; 64.5 and 1e300 are not (casting 1e300 would be undefined).
+      if (v.is_number_float()) {
+        const double d = v.get<double>();
+        if (std::abs(d) < 9.0e18 && d == std::trunc(d)) {
+          c.*member = static_cast<int64_t>(d);
+          return;
+        }
       }
     } else if constexpr (std::is_same_v<T, double>) {
       if (v.is_number()) { c.*member = v.get<double>(); return; }
