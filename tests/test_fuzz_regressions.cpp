@@ -7,6 +7,7 @@
 
 #include "test_util.h"
 #include "twist/checkpoint.h"
+#include "twist/config.h"
 #include "twist/data.h"
 #include "twist/error.h"
 
@@ -39,6 +40,17 @@ TEST(FuzzRegressions, IdxSizesThatOverflow) {
       twist::parse_idx(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
     });
     EXPECT_NE(e.find("impossible size"), std::string::npos) << path << ": " << e;
+  }
+}
+
+// fuzz_config's input format: a first byte, then a JSON config file.
+TEST(FuzzRegressions, ConfigNumbersOutOfRange) {
+  auto files = inputs("config");
+  ASSERT_FALSE(files.empty());
+  for (const auto& path : files) {
+    const std::string json = twist::testing::read_text(path).substr(1);
+    const std::string e = error_of([&] { twist::config_from_json(json, path); });
+    EXPECT_NE(e.find("'" + path + "' is not valid JSON"), std::string::npos) << e;
   }
 }
 

@@ -206,7 +206,7 @@ TrainConfig config_from_json(const std::string& text, const std::string& source,
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1E99999
     throw Error("'" + source + "' is not valid JSON: " + e.what());
   }
   check(j.is_object(), "'" + source + "' must hold one JSON object of settings");
