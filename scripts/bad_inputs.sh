@@ -44,6 +44,7 @@ row() {  # row DESCRIPTION ARGS...
     bad_rows=$((bad_rows + 1))
   fi
   local cmd="twist $*"
+  msg=${msg//|/\\|}
   printf '| %d | %s | `%s` | %d | %s |\n' "$n" "$what" "${cmd//$T/\$T}" "$status" "${msg//$T/\$T}" | sed 's/\\x/\\\\x/g'
 }
 
@@ -88,6 +89,8 @@ printf '{"lernrate": 0.1}' > typo.json; row "config file with an unknown key" tr
 printf '{"lr": "high"}' > type.json; row "config value of the wrong type" train --config $T/type.json --out r27
 printf '{"batch_size": 1e300}' > huge.json; row "integer setting of 1e300" train --config $T/huge.json --out r28
 printf '{"batch_size": 64.5}' > frac.json; row "integer setting of 64.5" train --config $T/frac.json --out r29
+printf '{"lr": 6666666666E66666}' > overflow.json
+row "number beyond double's range (fuzz finding)" train --config $T/overflow.json --out r30
 
 # --- run directories and checkpoints ------------------------------------
 "$twist" train --data idx:$T/good "${tiny[@]}" --max-steps 6 --stop-after-steps 3 --out run > /dev/null 2>&1
