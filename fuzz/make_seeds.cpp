@@ -10,6 +10,7 @@
 #include "twist/checkpoint.h"
 #include "twist/config.h"
 #include "twist/data.h"
+#include "twist/npy.h"
 #include "twist/train.h"
 
 namespace {
@@ -70,6 +71,15 @@ int main(int argc, char** argv) {
   std::filesystem::remove(path);
   write(out + "/fuzz_checkpoint/tiny.pt", framed);
   write(out + "/fuzz_checkpoint_payload/tiny.archive", twist::checkpoint_payload(framed, "seed"));
+  // .npy files of each supported type; images as binary PGM and PPM (no
+  // encoder needed); an index list.
+  std::filesystem::create_directories(out + "/fuzz_npy");
+  twist::write_npy(out + "/fuzz_npy/f32.npy", torch::arange(6, torch::kFloat32).view({2, 3}));
+  twist::write_npy(out + "/fuzz_npy/u8.npy", torch::arange(4, torch::kInt64).to(torch::kUInt8));
+  twist::write_npy(out + "/fuzz_npy/i64.npy", torch::arange(3, torch::kInt64));
+  write(out + "/fuzz_image/grey.pgm", std::string("P5\n3 2\n255\n") + std::string("\x00\x40\x80\xc0\xff\x10", 6));
+  write(out + "/fuzz_image/rgb.ppm", std::string("P6\n2 1\n255\n") + std::string("\xff\x00\x00\x00\xff\x00", 6));
+  write(out + "/fuzz_index_list/list.txt", "# labelled images\n0\n17\n999\n");
   std::printf("seeds written to %s\n", out.c_str());
   return 0;
 }
