@@ -10,6 +10,7 @@
 #include "twist/config.h"
 #include "twist/data.h"
 #include "twist/error.h"
+#include "twist/image.h"
 
 namespace {
 
@@ -51,6 +52,18 @@ TEST(FuzzRegressions, ConfigNumbersOutOfRange) {
     const std::string json = twist::testing::read_text(path).substr(1);
     const std::string e = error_of([&] { twist::config_from_json(json, path); });
     EXPECT_NE(e.find("'" + path + "' is not valid JSON"), std::string::npos) << e;
+  }
+}
+
+// A few bytes of PPM header promising millions of pixels: stb decoded them
+// (zeros for the missing data) and fitting the result took minutes.
+TEST(FuzzRegressions, ImageHeadersPromisingMorePixelsThanTheFileHolds) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without image decoding";
+  auto files = inputs("image");
+  ASSERT_FALSE(files.empty());
+  for (const auto& path : files) {
+    const std::string e = error_of([&] { twist::read_image(path); });
+    EXPECT_NE(e.find("'" + path + "' is not a valid PGM/PPM: bad header"), std::string::npos) << e;
   }
 }
 
