@@ -118,6 +118,11 @@ ck tmpdir; mkdir tmpdir/checkpoint.pt.tmp
 row "checkpoint cannot be written (checkpoint.pt.tmp is a directory)" train --resume --out $T/tmpdir --checkpoint-every 1
 ck full; rm full/metrics.jsonl; ln -s /dev/full full/metrics.jsonl
 row "disk full for metrics.jsonl (/dev/full)" train --resume --out $T/full
+row "evaluating a run whose checkpoint has one byte changed" eval knn --run $T/flip
+printf 'P65 3565555 \0\377' > tiny.ppm
+row "14-byte PPM promising 5x3565555 pixels (fuzz finding)" predict --run $T/run $T/tiny.ppm
+printf 'hello' > notimage.png
+row "image file that is not an image" predict --run $T/run $T/notimage.png
 row "loss NaN at the first step" train --data idx:$T/good "${tiny[@]}" --temperature 1e-40 --out $T/nan
 row "loss NaN, 2 skips allowed" train --data idx:$T/good "${tiny[@]}" --temperature 1e-40 --skip-nonfinite 2 --out $T/nan2
 
