@@ -169,7 +169,7 @@ TEST_F(CommandsE2E, BadInputGivesOneClearError) {
   const std::vector<Case> cases = {
       {"eval knn --run " + path("missing"), "does not exist"},
       {"eval knn --run " + path("data"), "is not a twist run directory"},
-      {"eval cluster --run " + path("foreign"), "is corrupt or not a twist checkpoint"},
+      {"eval cluster --run " + path("foreign"), "checkpoint.pt' is not a twist checkpoint (wrong magic number)"},
       {"eval knn" + run() + " --data idx:" + path("nolabels"), "has no labels"},
       {"eval linear" + run() + " --data idx:" + path("nolabels"), "has no labels"},
       {"eval knn" + run() + " --k 1000", "--k 1000 must be between 1 and the 256 training images"},

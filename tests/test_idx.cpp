@@ -66,7 +66,8 @@ TEST(Idx, RejectsMalformedFiles) {
   bad = good;
   bad[2] = 0x0D;  // float data
   write_bytes(d / "type", bad);
-  EXPECT_NE(error_of([&] { twist::read_idx(d / "type"); }).find("only unsigned bytes"), std::string::npos);
+  EXPECT_NE(error_of([&] { twist::read_idx(d / "type"); }).find("holds IDX type 0x0D; only unsigned bytes"),
+            std::string::npos);
 
   bad.assign(good.begin(), good.end() - 3);
   write_bytes(d / "short", bad);

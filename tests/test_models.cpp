@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "twist/config.h"
+#include "twist/error.h"
 #include "twist/models.h"
 
 namespace {
@@ -148,6 +149,10 @@ TEST(Config, FlagsJsonAndErrors) {
   EXPECT_THROW(twist::config_from_json("{\"lr\": \"high\"}", "x"), std::exception);
   EXPECT_THROW(twist::config_from_json("[1]", "x"), std::exception);
   EXPECT_THROW(twist::config_from_json("{nope", "x"), std::exception);
+  // Whole floats are ints; out-of-range ones are errors, not an undefined cast.
+  EXPECT_EQ(twist::config_from_json("{\"batch_size\": 64.0}", "x").batch_size, 64);
+  EXPECT_THROW(twist::config_from_json("{\"batch_size\": 1e300}", "x"), twist::Error);
+  EXPECT_THROW(twist::config_from_json("{\"batch_size\": -1e19}", "x"), twist::Error);
   c.batch_size = 1;
   EXPECT_THROW(twist::validate(c), std::exception);
 }

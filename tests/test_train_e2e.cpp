@@ -13,12 +13,7 @@ namespace {
 using namespace twist::testing;
 using json = nlohmann::json;
 
-// Small and fast: 256 images of 16x16 in 4 classes, batch 32 (8 steps/epoch).
-std::string tiny(const std::string& data) {
-  return "--data idx:" + data +
-         " --batch-size 32 --width 0.125 --hidden 32 --classes 4 --warmup-epochs 1 --epochs 5"
-         " --log-every 1 --threads 2 --knn-k 5";
-}
+std::string tiny(const std::string& data) { return tiny_train_args(data); }
 
 double loss_at_step(const std::string& metrics_path, int64_t step) {
   std::istringstream lines(read_text(metrics_path));

@@ -59,6 +59,12 @@ void write_pattern_dataset(const std::string& dir, int64_t n_train, int64_t n_te
   write_idx(dir + "/t10k-labels-idx1-ubyte", y);
 }
 
+std::string tiny_train_args(const std::string& data) {
+  return "--data idx:" + data +
+         " --batch-size 32 --width 0.125 --hidden 32 --classes 4 --warmup-epochs 1 --epochs 5"
+         " --log-every 1 --threads 2 --knn-k 5";
+}
+
 CommandResult run_command(const std::string& command) {
   FILE* p = ::popen((command + " 2>&1").c_str(), "r");
   if (!p) return {-1, "popen failed"};

@@ -21,6 +21,10 @@ struct TempDir {
 void write_pattern_dataset(const std::string& dir, int64_t n_train, int64_t n_test,
                            int64_t classes = 4, int64_t side = 16, uint64_t seed = 0);
 
+// Flags of a small, fast training run on a write_pattern_dataset(dir, 256, ...)
+// directory: 16x16 images in 4 classes, batch 32 (8 steps per epoch).
+std::string tiny_train_args(const std::string& data_dir);
+
 struct CommandResult {
   int exit_code;
   std::string output;  // stdout and stderr together

@@ -46,6 +46,7 @@ struct TrainConfig {
   double epochs = 4;
   int64_t max_steps = 0;  // > 0: the run (and its schedules) end here
   int64_t seed = 0;
+  int64_t skip_nonfinite = 0;  // steps with a non-finite loss/gradient that may be skipped; 0: stop at the first
   // running
   std::string out;                // run directory; empty: runs/<time>
   int64_t threads = 0;            // 0: every available core
@@ -53,6 +54,7 @@ struct TrainConfig {
   bool channels_last = true;      // NHWC convolutions (faster on CPU)
   int64_t log_every = 20;         // steps between metrics.jsonl lines
   int64_t checkpoint_every = 0;   // steps; 0: at the end of each epoch
+  double checkpoint_minutes = 0;  // > 0: also every this many minutes of wall time
   int64_t stop_after_steps = 0;   // > 0: stop this invocation after N steps, resumable
   bool eval = true;               // evaluate on the held-out split at the end
   // distributed (RANK/WORLD_SIZE set): batch_size is the global batch

@@ -74,6 +74,9 @@ extern const char* const kFashionMnistDir;
 // number, the dimension count and that the payload length matches the
 // header exactly. Returns a uint8 tensor with the file's dimensions.
 torch::Tensor read_idx(const std::string& path);
+// The same checks on the (decompressed) bytes of an IDX file in memory;
+// `name` is used in messages.
+torch::Tensor parse_idx(const uint8_t* bytes, size_t size, const std::string& name);
 
 // Writes a raw (not gzipped) IDX file of a uint8 tensor; for tests and tools.
 void write_idx(const std::string& path, const torch::Tensor& data);

@@ -5,12 +5,17 @@
 
 namespace twist {
 
-// Writes `bytes` to `path` atomically; throws twist::Error naming the path
-// (and leaves any previous file intact) when the write fails.
+// Writes `bytes` to `path`.tmp, fsyncs it, renames it over `path` and fsyncs
+// the directory. Any failure (no space, no permission, `path`.tmp not a
+// file) removes the temporary file, leaves `path` as it was and throws
+// twist::Error naming `path` and the system's reason.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 
 // Makes a finished temporary file `tmp` the file `path`: fsync, rename,
-// fsync of the directory. Removes `tmp` and throws when the rename fails.
+// fsync of the directory. Removes `tmp` and throws when that fails.
 void commit_file(const std::string& tmp, const std::string& path);
+
+// Reads a whole file; throws twist::Error naming `what` and `path`.
+std::string read_file_bytes(const std::string& path, const std::string& what);
 
 }  // namespace twist

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "twist/checkpoint.h"
 #include "twist/config.h"
 #include "twist/data.h"
 #include "twist/io.h"
@@ -16,24 +17,9 @@ namespace twist {
 
 TwistModelOptions model_options(const TrainConfig& config, int64_t in_channels);
 
-struct CheckpointState {
-  int64_t step = 0;
-  std::string config_json;
-  Normalization norm;
-};
-
-// Writes to `path`.tmp, flushes to disk, then renames over `path`: a crash
-// leaves either the old or the new checkpoint, never half of one.
-void save_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer,
-                     const CheckpointState& state);
-// Reads the state; loads weights into `model` (and momentum into `optimizer`
-// when given). Throws twist::Error naming the file on any problem.
-CheckpointState read_checkpoint_state(const std::string& path);
-void load_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer);
-
-
 struct TrainSummary {
   int64_t steps = 0;
+  int64_t skipped_steps = 0;  // steps skipped for a non-finite loss or gradient (skip_nonfinite)
   double epochs = 0;
   double images_per_s = 0;
   double final_loss = 0;

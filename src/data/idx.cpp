@@ -37,25 +37,28 @@ std::vector<uint8_t> read_all(const std::string& path) {
   return out;
 }
 
+constexpr uint64_t kMaxElements = uint64_t(1) << 40;
+
 uint32_t big_endian(const uint8_t* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
 }
 
 }  // namespace
 
-torch::Tensor read_idx(const std::string& path) {
-  std::vector<uint8_t> bytes = read_all(path);
-  check(bytes.size() >= 4, "'" + path + "' is not an IDX file: too short for a header");
+torch::Tensor parse_idx(const uint8_t* bytes, size_t size, const std::string& path) {
+  check(size >= 4, "'" + path + "' is not an IDX file: too short for a header");
   // Magic number: two zero bytes, the type (0x08 = unsigned byte), the rank.
   check(bytes[0] == 0 && bytes[1] == 0,
         "'" + path + "' is not an IDX file: wrong magic number");
-  check(bytes[2] == 0x08, "'" + path + "' holds IDX type 0x" +
-                              std::to_string(bytes[2]) + "; only unsigned bytes (0x08) are supported");
+  char type[8];
+  std::snprintf(type, sizeof type, "0x%02X", bytes[2]);
+  check(bytes[2] == 0x08, "'" + path + "' holds IDX type " + type +
+                              "; only unsigned bytes (0x08) are supported");
   const int rank = bytes[3];
   check(rank >= 1 && rank <= 4, "'" + path + "' has " + std::to_string(rank) +
                                      " dimensions; expected 1 to 4");
   const size_t header = 4 + 4 * static_cast<size_t>(rank);
-  check(bytes.size() >= header, "'" + path + "' is truncated inside its header");
+  check(size >= header, "'" + path + "' is truncated inside its header");
   std::vector<int64_t> dims;
   uint64_t count = 1;
   for (int d = 0; d < rank; ++d) {
@@ -63,16 +66,23 @@ torch::Tensor read_idx(const std::string& path) {
     check(n > 0 && n < (1u << 31), "'" + path + "' declares dimension " + std::to_string(d) +
                                        " of size " + std::to_string(n));
     dims.push_back(n);
+    // Checked before multiplying: the product of four 31-bit sizes can wrap
+    // around 64 bits to a small number that matches a short payload.
+    check(count <= kMaxElements / n, "'" + path + "' declares an impossible size");
     count *= n;
-    check(count < (uint64_t(1) << 40), "'" + path + "' declares an impossible size");
   }
-  const uint64_t payload = bytes.size() - header;
+  const uint64_t payload = size - header;
   check(payload == count, "'" + path + "' has " + std::to_string(payload) +
                               " bytes of data but its header declares " + std::to_string(count) +
                               (payload < count ? " (truncated?)" : " (trailing bytes)"));
   torch::Tensor t = torch::empty(dims, torch::kUInt8);
-  std::memcpy(t.data_ptr<uint8_t>(), bytes.data() + header, count);
+  std::memcpy(t.data_ptr<uint8_t>(), bytes + header, count);
   return t;
+}
+
+torch::Tensor read_idx(const std::string& path) {
+  std::vector<uint8_t> bytes = read_all(path);
+  return parse_idx(bytes.data(), bytes.size(), path);
 }
 
 void write_idx(const std::string& path, const torch::Tensor& data) {

@@ -1,5 +1,6 @@
 #include "twist/config.h"
 
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -33,9 +34,13 @@ Field field(const char* key, T TrainConfig::*member, ConfigKind kind, const char
   f.set = [member, k](TrainConfig& c, const json& v) {
     if constexpr (std::is_same_v<T, int64_t>) {
       if (v.is_number_integer()) { c.*member = v.get<int64_t>(); return; }
-      if (v.is_number_float() && v.get<double>() == double(int64_t(v.get<double>()))) {
-        c.*member = int64_t(v.get<double>());
-        return;
+      // 64.0 is an int; 64.5 and 1e300 are not (casting 1e300 would be undefined).
+      if (v.is_number_float()) {
+        const double d = v.get<double>();
+        if (std::abs(d) < 9.0e18 && d == std::trunc(d)) {
+          c.*member = static_cast<int64_t>(d);
+          return;
+        }
       }
     } else if constexpr (std::is_same_v<T, double>) {
       if (v.is_number()) { c.*member = v.get<double>(); return; }
@@ -118,6 +123,10 @@ const std::vector<Field>& fields() {
             "> 0: end the run (and its schedules) after this many steps"),
       field("seed", &TrainConfig::seed, K::Recipe,
             "seeds initialisation, sampling and augmentation"),
+      field("skip_nonfinite", &TrainConfig::skip_nonfinite, K::Recipe,
+            "a step whose loss or gradient is NaN or infinite stops the run; > 0: skip up to this "
+            "many such steps instead (no update; counted as skipped_steps in metrics.jsonl and "
+            "summary.json), for rare spikes in long runs"),
       field("out", &TrainConfig::out, K::Runtime, "run directory (default runs/<date-time>)"),
       field("threads", &TrainConfig::threads, K::Runtime, "intra-op threads; 0 = all cores"),
       field("loader_workers", &TrainConfig::loader_workers, K::Runtime,
@@ -127,6 +136,9 @@ const std::vector<Field>& fields() {
       field("log_every", &TrainConfig::log_every, K::Runtime, "steps between metrics.jsonl lines"),
       field("checkpoint_every", &TrainConfig::checkpoint_every, K::Runtime,
             "steps between checkpoints; 0 = every epoch"),
+      field("checkpoint_minutes", &TrainConfig::checkpoint_minutes, K::Runtime,
+            "> 0: also checkpoint after this many minutes of wall time since the last checkpoint "
+            "(bounds what a crash costs when epochs are long)"),
       field("stop_after_steps", &TrainConfig::stop_after_steps, K::Runtime,
             "> 0: stop this invocation after N steps with a checkpoint; continue with --resume "
             "(for time-limited jobs)"),
@@ -203,7 +215,7 @@ TrainConfig config_from_json(const std::string& text, const std::string& source,
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1E99999
     throw Error("'" + source + "' is not valid JSON: " + e.what());
   }
   check(j.is_object(), "'" + source + "' must hold one JSON object of settings");
@@ -265,6 +277,8 @@ void validate(const TrainConfig& c) {
   need(c.loader_workers >= 1, "loader_workers", "must be at least 1");
   need(c.log_every >= 1, "log_every", "must be at least 1");
   need(c.checkpoint_every >= 0, "checkpoint_every", "must be >= 0");
+  need(c.checkpoint_minutes >= 0, "checkpoint_minutes", "must be >= 0");
+  need(c.skip_nonfinite >= 0, "skip_nonfinite", "must be >= 0");
   need(c.stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
   need(c.knn_k >= 1, "knn_k", "must be at least 1");
   need(c.dist_timeout > 0, "dist_timeout", "must be positive (seconds)");

@@ -14,10 +14,12 @@
 #include "metrics_log.h"
 #include "twist/augment.h"
 #include "twist/dist.h"
+#include "twist/checkpoint_timer.h"
 #include "twist/error.h"
 #include "twist/eval.h"
 #include "twist/loader.h"
 #include "twist/loss.h"
+#include "twist/nonfinite.h"
 #include "twist/progress.h"
 #include "twist/train.h"
 
@@ -128,6 +130,7 @@ std::string TrainSummary::to_json() const {
   j["epochs"] = epochs;
   j["images_per_s"] = images_per_s;
   j["final_loss"] = final_loss;
+  j["skipped_steps"] = skipped_steps;
   j["train_seconds"] = train_seconds;
   j["complete"] = !stopped_early;
   if (evaluated) {
@@ -211,9 +214,13 @@ TrainSummary train(TrainConfig cfg, bool resume) {
       cfg.weight_decay, cfg.weight_decay_end < 0 ? cfg.weight_decay : cfg.weight_decay_end, total);
 
   int64_t step = 0;
+  int64_t skipped = 0;     // steps skipped for a non-finite loss or gradient, over the whole run
+  int64_t saved_step = -1;  // the step of the checkpoint on disk; -1: none yet
   if (resume) {
     load_checkpoint(ckpt_path, model, &optimizer);
     step = resumed.step;
+    skipped = resumed.skipped_steps;
+    saved_step = step;
   }
   GradientAverager averager(model->parameters(), comm);
   if (comm) {
@@ -225,8 +232,11 @@ TrainSummary train(TrainConfig cfg, bool resume) {
     write_file_atomic(dir + "/config.json", config_to_json(cfg) + "\n");
     metrics = std::make_unique<MetricsLog>(dir + "/metrics.jsonl", resume);
   }
+  auto t_saved = std::chrono::steady_clock::now();
   auto save = [&](int64_t at_step) {
-    if (writer) save_checkpoint(ckpt_path, model, &optimizer, {at_step, config_to_json(cfg), norm});
+    if (writer) save_checkpoint(ckpt_path, model, &optimizer, {at_step, skipped, config_to_json(cfg), norm});
+    saved_step = at_step;
+    t_saved = std::chrono::steady_clock::now();
   };
 
   if (comm)
@@ -270,63 +280,96 @@ TrainSummary train(TrainConfig cfg, bool resume) {
       auto logits = model->forward(batch.views);
       TwistLossTerms terms = twist_loss(logits, loss_opts);
       // The run's loss terms, and whether any rank got a signal: every rank
-      // takes the same decisions (stop, NaN) at the same step.
+      // takes the same decisions (stop, skip, NaN) at the same step.
       const StepStats stats = reduce_step_stats(terms, g_signal != 0, comm);
       const double loss = stats.total;
-      if (!std::isfinite(loss)) {
-        throw Error("the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
-                    " at step " + std::to_string(step) + "; the run stopped and '" + ckpt_path +
-                    "' keeps the last good state. Lower --lr or raise --warmup-epochs.");
+      // A non-finite loss or gradient is caught before it reaches the weights.
+      // The loss is the ranks' mean and the gradients are averaged before the
+      // check, so a bad value on one rank is seen by all.
+      std::string bad = nonfinite_loss(loss);
+      if (bad.empty()) {
+        optimizer.zero_grad();
+        terms.total.backward();
+        averager.average();
+        bad = nonfinite_gradient(model->named_parameters());
       }
-      optimizer.zero_grad();
-      terms.total.backward();
-      averager.average();
-      optimizer.step(lr[step], wd[step]);
+      if (!bad.empty()) {
+        ++skipped;
+        // Steps count from 1, as in metrics.jsonl and checkpoints.
+        const std::string where = "step " + std::to_string(step + 1) + ": " + bad;
+        if (skipped > cfg.skip_nonfinite) {
+          const std::string kept =
+              saved_step >= 0 ? "'" + ckpt_path + "' keeps the last good state (step " +
+                                    std::to_string(saved_step) + ")"
+                              : "no checkpoint had been written yet";
+          const std::string allowance =
+              cfg.skip_nonfinite > 0
+                  ? "; " + std::to_string(cfg.skip_nonfinite) + " such steps were skipped already (--skip-nonfinite)"
+                  : "";
+          throw Error(where + allowance + "; the run stopped and " + kept +
+                      ". Lower --lr, raise --warmup-epochs, or let rare bad steps pass with "
+                      "--skip-nonfinite N.");
+        }
+        std::fprintf(stderr, "\ntwist: warning: %s; step skipped (%lld of at most %lld)\n", where.c_str(),
+                     (long long)skipped, (long long)cfg.skip_nonfinite);
+      } else {
+        optimizer.step(lr[step], wd[step]);
+      }
       ++step;
       if (step - first == untimed) t_timed = std::chrono::steady_clock::now();
 
-      const double consistency = stats.consistency, sharpness = stats.sharpness, diversity = stats.diversity;
-      sum_total += loss;
-      sum_c += consistency;
-      sum_s += sharpness;
-      sum_d += diversity;
-      ++n_sum;
-      recent.push_back(loss);
-      if (recent.size() > 20) recent.erase(recent.begin());
+      if (bad.empty()) {
+        sum_total += loss;
+        sum_c += stats.consistency;
+        sum_s += stats.sharpness;
+        sum_d += stats.diversity;
+        ++n_sum;
+        recent.push_back(loss);
+        if (recent.size() > 20) recent.erase(recent.begin());
+      }
 
       const double timed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_timed).count();
       const int64_t timed_steps = step - first - untimed;
       const double ips = timed_steps > 0 && timed_s > 0 ? timed_steps * cfg.batch_size / timed_s : 0.0;
-      char detail[160];
-      std::snprintf(detail, sizeof detail, "loss %.4f (kl %.3f H %.3f Hmean %.3f)", loss, consistency,
-                    sharpness, diversity);
-      if (progress) progress->update(step, ips, detail);
+      if (progress && n_sum > 0) {
+        char detail[160];
+        std::snprintf(detail, sizeof detail, "loss %.4f (kl %.3f H %.3f Hmean %.3f)", sum_total / n_sum,
+                      sum_c / n_sum, sum_s / n_sum, sum_d / n_sum);
+        progress->update(step, ips, detail);
+      } else if (progress) {
+        progress->update(step, ips, "step skipped");
+      }
 
       if (step % cfg.log_every == 0 || step == end) {
-        torch::NoGradGuard no_grad;
-        auto p0 = torch::softmax(logits[0].detach() / cfg.temperature, 1);
-        const double in_use = torch::bincount(p0.argmax(1), {}, cfg.classes).gt(0).sum().item<double>();
-        const double mean_entropy = entropy(p0.mean(0, true)).item<double>();
-        // Fig. 3 of the paper: spread of the pre-softmax outputs of the first view.
-        const OutputSpread spread = output_spread(logits[0].detach());
-        if (metrics) metrics->write({{"step", double(step)},
-                       {"epoch", double(step) / double(spe)},
-                       {"loss", sum_total / n_sum},
-                       {"consistency", sum_c / n_sum},
-                       {"sharpness", sum_s / n_sum},
-                       {"diversity", sum_d / n_sum},
-                       {"lr", lr[step - 1]},
-                       {"weight_decay", wd[step - 1]},
-                       {"images_per_s", ips},
-                       {"classes_in_use", in_use},
-                       {"mean_entropy", mean_entropy},
-                       {"row_std", spread.row_std},
-                       {"col_std", spread.col_std}});
+        std::vector<std::pair<std::string, double>> line = {{"step", double(step)},
+                                                            {"epoch", double(step) / double(spe)}};
+        if (n_sum > 0) {
+          torch::NoGradGuard no_grad;
+          auto p0 = torch::softmax(logits[0].detach() / cfg.temperature, 1);
+          const double in_use = torch::bincount(p0.argmax(1), {}, cfg.classes).gt(0).sum().item<double>();
+          const double mean_entropy = entropy(p0.mean(0, true)).item<double>();
+          // Fig. 3 of the paper: spread of the pre-softmax outputs of the first view.
+          const OutputSpread spread = output_spread(logits[0].detach());
+          line.insert(line.end(), {{"loss", sum_total / n_sum},
+                                   {"consistency", sum_c / n_sum},
+                                   {"sharpness", sum_s / n_sum},
+                                   {"diversity", sum_d / n_sum},
+                                   {"classes_in_use", in_use},
+                                   {"mean_entropy", mean_entropy},
+                                   {"row_std", spread.row_std},
+                                   {"col_std", spread.col_std}});
+        }
+        line.insert(line.end(), {{"lr", lr[step - 1]},
+                                 {"weight_decay", wd[step - 1]},
+                                 {"images_per_s", ips},
+                                 {"skipped_steps", double(skipped)}});
+        if (metrics) metrics->write(line);
         sum_total = sum_c = sum_s = sum_d = 0;
         n_sum = 0;
       }
-      const bool periodic = cfg.checkpoint_every > 0 ? step % cfg.checkpoint_every == 0 : step % spe == 0;
-      if (periodic && step < end) save(step);
+      const double since_save = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_saved).count();
+      if (step < end && checkpoint_due(step, cfg.checkpoint_every, spe, cfg.checkpoint_minutes, since_save))
+        save(step);
       if (stats.signalled) {
         const int sig = g_signal != 0 ? int(g_signal) : SIGTERM;  // another rank's signal
         std::fprintf(stderr, "\ntwist: signal %d received, stopping after step %lld\n", sig, (long long)step);
@@ -344,6 +387,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   save(step);
   summary.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   summary.steps = step;
+  summary.skipped_steps = skipped;
   summary.epochs = double(step) / double(spe);
   summary.final_loss = recent.empty() ? std::nan("") : [&] {
     double s = 0;

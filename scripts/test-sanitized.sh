@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# AddressSanitizer + UndefinedBehaviorSanitizer build of the tests (in
+# build-asan/, -DTWIST_SANITIZE=ON), then the test suite under it. Run by
+# .ci/run after scripts/test.sh; times: docs/reliability.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+generator=()
+if command -v ninja >/dev/null; then generator=(-G Ninja); fi
+if [ ! -f build-asan/CMakeCache.txt ]; then
+  cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTWIST_SANITIZE=ON \
+    -DTWIST_BUILD_BENCH=OFF
+fi
+cmake --build build-asan --parallel "$(nproc)" --target twist_tests twist_cli twist_pattern_data
+# LibTorch is not instrumented and keeps allocations for the life of the
+# process (operator registry, thread pools, autograd engine): LeakSanitizer
+# reports those at exit, so leak checking is off. Every other ASan check
+# (overflows, use after free, double free) and UBSan stay on and fatal.
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# The installed-package test rebuilds the example without sanitizers: not
+# a sanitizer check, and scripts/test.sh runs it.
+ctest --test-dir build-asan --output-on-failure --parallel "$(nproc)" --timeout 1200 \
+  -E '^InstalledPackage\.'

@@ -1,0 +1,82 @@
+// Every input with which a fuzz target (fuzz/) once crashed twist, kept in
+// tests/fuzz_regressions/<parser>/: each must now be rejected with one
+// twist::Error, the way a user's bad file is.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "test_util.h"
+#include "twist/checkpoint.h"
+#include "twist/config.h"
+#include "twist/data.h"
+#include "twist/error.h"
+#include "twist/image.h"
+
+namespace {
+
+std::vector<std::string> inputs(const std::string& parser) {
+  std::vector<std::string> paths;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(TWIST_SOURCE_DIR) +
+                                                           "/tests/fuzz_regressions/" + parser))
+    paths.push_back(e.path().string());
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const twist::Error& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+TEST(FuzzRegressions, IdxSizesThatOverflow) {
+  auto files = inputs("idx");
+  ASSERT_FALSE(files.empty());
+  for (const auto& path : files) {
+    const std::string bytes = twist::testing::read_text(path);
+    const std::string e = error_of([&] {
+      twist::parse_idx(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
+    });
+    EXPECT_NE(e.find("impossible size"), std::string::npos) << path << ": " << e;
+  }
+}
+
+// fuzz_config's input format: a first byte, then a JSON config file.
+TEST(FuzzRegressions, ConfigNumbersOutOfRange) {
+  auto files = inputs("config");
+  ASSERT_FALSE(files.empty());
+  for (const auto& path : files) {
+    const std::string json = twist::testing::read_text(path).substr(1);
+    const std::string e = error_of([&] { twist::config_from_json(json, path); });
+    EXPECT_NE(e.find("'" + path + "' is not valid JSON"), std::string::npos) << e;
+  }
+}
+
+// A few bytes of PPM header promising millions of pixels: stb decoded them
+// (zeros for the missing data) and fitting the result took minutes.
+TEST(FuzzRegressions, ImageHeadersPromisingMorePixelsThanTheFileHolds) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without image decoding";
+  auto files = inputs("image");
+  ASSERT_FALSE(files.empty());
+  for (const auto& path : files) {
+    const std::string e = error_of([&] { twist::read_image(path); });
+    EXPECT_NE(e.find("'" + path + "' is not a valid PGM/PPM: bad header"), std::string::npos) << e;
+  }
+}
+
+// Archives that pass the CRC (a crafted file) but make LibTorch's reader
+// throw something other than c10::Error.
+TEST(FuzzRegressions, CheckpointArchivesLibTorchRejects) {
+  auto files = inputs("checkpoint_payload");
+  ASSERT_FALSE(files.empty());
+  for (const auto& path : files) {
+    const std::string framed = twist::frame_checkpoint(twist::testing::read_text(path));
+    const std::string e = error_of([&] { twist::parse_checkpoint_state(framed, path); });
+    EXPECT_NE(e.find("checkpoint '" + path + "'"), std::string::npos) << e;
+  }
+}
+
+}  // namespace
