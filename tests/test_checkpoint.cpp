@@ -14,6 +14,7 @@
 namespace {
 
 using twist::testing::TempDir;
+using twist::testing::error_of;
 using twist::testing::read_text;
 using twist::testing::write_text;
 
@@ -23,15 +24,6 @@ twist::TrainConfig tiny_config() {
   c.hidden = 8;
   c.classes = 3;
   return c;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const twist::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 struct Saved {

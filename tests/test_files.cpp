@@ -27,15 +27,6 @@ namespace {
 using namespace twist;
 using namespace twist::testing;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const twist::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 // --- .npy -------------------------------------------------------------------
 
 TEST(Npy, RoundTripsAndWritesNumpysHeader) {

@@ -9,6 +9,7 @@
 
 #include "twist/augment.h"
 #include "twist/data.h"
+#include "twist/error.h"
 
 namespace twist::testing {
 
@@ -91,5 +92,14 @@ void write_text(const std::string& path, const std::string& text) {
 }
 
 bool exists(const std::string& path) { return std::filesystem::exists(path); }
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const twist::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 }  // namespace twist::testing

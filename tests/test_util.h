@@ -3,6 +3,7 @@
 // running the twist binary.
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 
 namespace twist::testing {
@@ -37,5 +38,8 @@ CommandResult run_twist(const std::string& args);
 std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
 bool exists(const std::string& path);
+
+// The message of the twist::Error that `f` throws, or "(no error)".
+std::string error_of(const std::function<void()>& f);
 
 }  // namespace twist::testing
