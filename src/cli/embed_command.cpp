@@ -30,9 +30,7 @@ std::function<int()> add_embed_command(CLI::App& app) {
     Run run = open_run_for(st->args);
     const std::string spec = run_data_spec(run, st->args.data);
     Dataset d = load_dataset(spec, "train");
-    check(d.channels() == int64_t(run.state.norm.mean.size()),
-          "data set '" + spec + "' has " + std::to_string(d.channels()) + " channels, the model in '" + run.dir +
-              "' takes " + std::to_string(run.state.norm.mean.size()));
+    check_channels(run, d, spec);
     std::fprintf(stderr, "twist: embedding %s (%lld images)\n", d.name.c_str(), (long long)d.size());
     Embeddings e = embed(run.model, d, run.state.norm);
     torch::Tensor x = st->what == "features" ? e.features

@@ -71,8 +71,6 @@ int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
   } else {
     r = train_classifier(run.model->backbone, s.train, s.eval, run.state.norm, classes, o);
   }
-  Json history = Json::array();
-  for (const auto& e : r.history) history.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"top1", e.top1}, {"top5", e.top5}});
   Json j;
   j["top1"] = r.top1;
   j["top5"] = r.top5;
@@ -84,7 +82,7 @@ int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
   j["batch_size"] = o.batch_size;
   j["lr"] = o.lr;
   j["split"] = s.eval_name;
-  j["history"] = history;
+  j["history"] = history_json(r.history);
   emit(a, run, precomputed ? "eval_linear_precomputed.json" : "eval_linear.json",
        std::string("Linear probe (frozen backbone, ") + (precomputed ? "precomputed features" : "augmented views") +
            "), " + s.eval_name + " split",

@@ -78,9 +78,6 @@ std::function<int()> add_finetune_command(CLI::App& app) {
                  (long long)st->o.epochs);
     const int64_t classes = std::max(s.train.num_classes, s.eval.num_classes);
     ClassifierResult r = train_classifier(run.model->backbone, labelled, s.eval, run.state.norm, classes, st->o);
-    nlohmann::ordered_json history = nlohmann::ordered_json::array();
-    for (const auto& e : r.history)
-      history.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"top1", e.top1}, {"top5", e.top5}});
     nlohmann::ordered_json j;
     j["top1"] = r.top1;
     j["top5"] = r.top5;
@@ -93,7 +90,7 @@ std::function<int()> add_finetune_command(CLI::App& app) {
     j["lr"] = st->o.lr;
     j["backbone_lr"] = st->o.backbone_lr;
     j["split"] = s.eval_name;
-    j["history"] = history;
+    j["history"] = history_json(r.history);
     const std::string tag = from_list ? "list" : fraction_tag(st->fraction);
     emit(a, run, "finetune_" + tag + ".json",
          "Fine-tuned on " + std::to_string(subset.numel()) + " labels (" + fixed(100 * used, 2) + "%), " +

@@ -37,12 +37,22 @@ TrainEvalSplits labelled_splits(const Run& run, const RunArgs& a, const std::str
   check(s.eval.size() > 0, "data set '" + spec + "' has no test split: " + what +
                                " needs one (or hold out training images with --val-split N)");
   check(s.eval.has_labels(), "data set '" + s.eval.name + "' has no labels: " + what + " needs them");
-  check(s.train.channels() == int64_t(run.state.norm.mean.size()),
-        "data set '" + spec + "' has " + std::to_string(s.train.channels()) + " channels, the model in '" + run.dir +
-            "' takes " + std::to_string(run.state.norm.mean.size()));
+  check_channels(run, s.train, spec);
   std::fprintf(stderr, "twist: %s on %s (%lld images) against %s (%lld images)\n", what.c_str(), s.eval.name.c_str(),
                (long long)s.eval.size(), s.train.name.c_str(), (long long)s.train.size());
   return s;
+}
+
+void check_channels(const Run& run, const Dataset& data, const std::string& spec) {
+  check(data.channels() == int64_t(run.state.norm.mean.size()),
+        "data set '" + spec + "' has " + std::to_string(data.channels()) + " channels, the model in '" + run.dir +
+            "' takes " + std::to_string(run.state.norm.mean.size()));
+}
+
+nlohmann::ordered_json history_json(const std::vector<EpochScore>& history) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& e : history) out.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"top1", e.top1}, {"top5", e.top5}});
+  return out;
 }
 
 int64_t run_image_size(const Run& run) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "twist/data.h"
+#include "twist/probe.h"
 #include "twist/run.h"
 
 namespace twist::cli {
@@ -32,6 +33,12 @@ Run open_run_for(const RunArgs& args);
 // --val-split N, the same held-out images training used) as the query set.
 // Both must have labels; errors name the data set and what is missing.
 TrainEvalSplits labelled_splits(const Run& run, const RunArgs& args, const std::string& what);
+
+// Throws unless the data set has as many channels as the run's model takes.
+void check_channels(const Run& run, const Dataset& data, const std::string& spec);
+
+// A classifier's per-epoch scores as a JSON array (epoch, loss, top1, top5).
+nlohmann::ordered_json history_json(const std::vector<EpochScore>& history);
 
 // The side length the model was trained at.
 int64_t run_image_size(const Run& run);
