@@ -9,7 +9,8 @@ packages=(
   libgloo-dev            # the c10d headers that libtorch-dev ships include it
   zlib1g-dev             # gzipped IDX files
   libcli11-dev nlohmann-json3-dev
-  libstb-dev             # image decoding for twist predict (header-only stb_image)
+  libstb-dev             # PNG and BMP decoding (header-only stb_image)
+  libturbojpeg0-dev      # JPEG decoding (libjpeg-turbo)
   libgtest-dev
   python3-numpy python3-torchvision  # tests cross-check .npy and the torchvision export in Python
   dataset-fashion-mnist  # the default data set

@@ -152,6 +152,18 @@ TEST(Image, ReadsPgmAndRejectsNonImages) {
   ASSERT_EQ(img.sizes(), (std::vector<int64_t>{1, 2, 3}));
   EXPECT_EQ(img[0][1][2].item<int>(), 255);
   EXPECT_EQ(img[0][1][0].item<int>(), 0x30);
+  // PPM with a comment, 16-bit samples (big-endian, maxval 1023) and a
+  // 4-bit PGM: values scaled to 0..255.
+  write_text(dir / "b.ppm", std::string("P6 # made by hand\n1 1 1023\n") + std::string("\x03\xff\x00\x00\x02\x00", 6));
+  auto ppm = read_image(dir / "b.ppm");
+  ASSERT_EQ(ppm.sizes(), (std::vector<int64_t>{3, 1, 1}));
+  EXPECT_EQ(ppm[0][0][0].item<int>(), 255);
+  EXPECT_EQ(ppm[1][0][0].item<int>(), 0);
+  EXPECT_EQ(ppm[2][0][0].item<int>(), 128);  // 512 * 255 / 1023 = 127.6
+  write_text(dir / "c.pgm", std::string("P5\n2 1\n15\n") + std::string("\x0f\x05", 2));
+  auto four = read_image(dir / "c.pgm");
+  EXPECT_EQ(four[0][0][0].item<int>(), 255);
+  EXPECT_EQ(four[0][0][1].item<int>(), 85);
   write_text(dir / "text.png", "this is not an image\n");
   EXPECT_NE(error_of([&] { read_image(dir / "text.png"); }).find("text.png' is not an image"), std::string::npos);
   write_text(dir / "empty.jpg", "");
@@ -177,9 +189,30 @@ TEST(Image, ReadsPngAndJpeg) {
   // JPEG is lossy: a flat grey image comes back within a few levels.
   std::vector<uint8_t> flat(16 * 16, 90);
   ASSERT_TRUE(stbi_write_jpg((dir / "a.jpg").c_str(), 16, 16, 1, flat.data(), 100));
+  if (!jpeg_decoding_available()) GTEST_SKIP() << "built without JPEG decoding (libturbojpeg0-dev)";
   auto jpg = read_image(dir / "a.jpg");  // stb writes every JPEG as 3-component YCbCr
   ASSERT_EQ(jpg.sizes(), (std::vector<int64_t>{3, 16, 16}));
   EXPECT_NEAR(jpg.to(torch::kFloat32).mean().item<double>(), 90.0, 2.0);
+  // A colour gradient keeps its order (R rises left to right, B falls).
+  std::vector<uint8_t> rgb;
+  // 256 x 64 with noise in green, so that most of the file is entropy-coded data.
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 256; ++x) rgb.insert(rgb.end(), {uint8_t(x), uint8_t((x * 7919 + y * 104729) % 251), uint8_t(255 - x)});
+  ASSERT_TRUE(stbi_write_jpg((dir / "g.jpg").c_str(), 256, 64, 3, rgb.data(), 95));
+  auto g = read_image(dir / "g.jpg").to(torch::kFloat32);
+  ASSERT_EQ(g.sizes(), (std::vector<int64_t>{3, 64, 256}));
+  EXPECT_NEAR(g[0].narrow(1, 0, 16).mean().item<double>(), 7.5, 6.0);
+  EXPECT_NEAR(g[0].narrow(1, 240, 16).mean().item<double>(), 247.5, 6.0);
+  EXPECT_NEAR(g[2].narrow(1, 0, 16).mean().item<double>(), 247.5, 6.0);
+  // Cut short, or with its entropy-coded data overwritten: one clear error
+  // (libjpeg-turbo would fill the missing part with grey and only warn).
+  const std::string whole = read_text(dir / "g.jpg");
+  write_text(dir / "cut.jpg", whole.substr(0, whole.size() / 2));
+  const std::string cut = error_of([&] { read_image(dir / "cut.jpg"); });
+  EXPECT_NE(cut.find("cannot decode JPEG '" + (dir / "cut.jpg") + "'"), std::string::npos) << cut;
+  write_text(dir / "head.jpg", whole.substr(0, 3));
+  const std::string head = error_of([&] { read_image(dir / "head.jpg"); });
+  EXPECT_NE(head.find("is not a JPEG twist can read"), std::string::npos) << head;
 }
 #endif
 

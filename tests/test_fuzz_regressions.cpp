@@ -55,8 +55,10 @@ TEST(FuzzRegressions, ConfigNumbersOutOfRange) {
   }
 }
 
-// A few bytes of PPM header promising millions of pixels: stb decoded them
-// (zeros for the missing data) and fitting the result took minutes.
+// PGM/PPM headers: a few bytes promising millions of pixels (stb decoded
+// them as zeros and fitting the result took minutes), sides that overflow
+// 64 bits, and a width that overflowed an int inside stb's own header
+// parser (a comment ended by '\r'). twist now parses PGM/PPM itself.
 TEST(FuzzRegressions, ImageHeadersPromisingMorePixelsThanTheFileHolds) {
   if (!twist::image_decoding_available()) GTEST_SKIP() << "built without image decoding";
   auto files = inputs("image");
@@ -64,6 +66,20 @@ TEST(FuzzRegressions, ImageHeadersPromisingMorePixelsThanTheFileHolds) {
   for (const auto& path : files) {
     const std::string e = error_of([&] { twist::read_image(path); });
     EXPECT_NE(e.find("'" + path + "' is not a valid PGM/PPM: bad header"), std::string::npos) << e;
+  }
+}
+
+// A JPEG whose Huffman table makes Debian's stb_image index past a 257-byte
+// array (stbi__build_huffman; UBSan, stb_image.h:1990). JPEG now goes to
+// libjpeg-turbo, which rejects it.
+TEST(FuzzRegressions, JpegHuffmanTableStbReadOutOfBounds) {
+  if (!twist::jpeg_decoding_available()) GTEST_SKIP() << "built without JPEG decoding (libturbojpeg0-dev)";
+  auto files = inputs("image-jpeg");
+  ASSERT_FALSE(files.empty());
+  for (const auto& path : files) {
+    const std::string e = error_of([&] { twist::read_image(path); });
+    EXPECT_NE(e.find("'" + path + "'"), std::string::npos) << e;
+    EXPECT_NE(e.find("JPEG"), std::string::npos) << e;
   }
 }
 

@@ -18,7 +18,10 @@ torch::Tensor read_image(const std::string& path);
 // when enlarging) and the centre size x size cut out. uint8 C x size x size.
 torch::Tensor fit_image(const torch::Tensor& image_u8, int64_t channels, int64_t size);
 
-// True when this build can decode image files.
+// True when this build can decode PNG, PGM/PPM and BMP files (stb_image).
 bool image_decoding_available();
+
+// True when this build can decode JPEG files (libjpeg-turbo).
+bool jpeg_decoding_available();
 
 }  // namespace twist

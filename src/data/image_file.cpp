@@ -1,17 +1,26 @@
-// Image decoding through stb_image (Debian's libstb-dev, header-only here).
+// Image decoding: JPEG through libjpeg-turbo's TurboJPEG API (Debian's
+// libturbojpeg0-dev), PNG and BMP through stb_image (libstb-dev,
+// header-only), binary PGM/PPM by twist itself. Debian's stb_image reads out
+// of bounds on a crafted JPEG (stbi__build_huffman) and overflows an int on
+// a PGM/PPM header (stbi__pnm_getinteger), both found by fuzz/fuzz_image and
+// kept in tests/fuzz_regressions/: stb sees neither format here.
 #include <sys/stat.h>
 
-#include <fstream>
+#include <cctype>
+#include <memory>
 
 #include "twist/error.h"
 #include "twist/image.h"
+#include "twist/io.h"
+
+#ifdef TWIST_WITH_TURBOJPEG
+#include <turbojpeg.h>
+#endif
 
 #ifdef TWIST_WITH_STB
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
 #define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNM
 #define STBI_ONLY_BMP
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -35,70 +44,137 @@ bool image_decoding_available() {
 #endif
 }
 
-#ifdef TWIST_WITH_STB
+bool jpeg_decoding_available() {
+#ifdef TWIST_WITH_TURBOJPEG
+  return true;
+#else
+  return false;
+#endif
+}
+
 namespace {
 
-// stb_image decodes a binary PGM/PPM whose pixel data is cut short without
-// complaint (the missing pixels come back as zeros): check the length here.
-void check_pnm_length(const std::string& path, int64_t file_size) {
-  std::ifstream f(path, std::ios::binary);
-  // The magic is two bytes, as stb reads it: "P65 ..." is a P6 of width 5
-  // (reading a whitespace-separated word here once let such a 14-byte file
-  // through and stb allocated a 5 x 3565555 image: a fuzz finding).
-  char m[2];
-  if (!f.read(m, 2)) return;
-  const std::string magic(m, 2);
-  if (magic != "P5" && magic != "P6") return;
-  auto next_number = [&]() -> int64_t {
-    while (f >> std::ws && f.peek() == '#') {
-      std::string comment;
-      std::getline(f, comment);
+constexpr int64_t kMaxSide = int64_t(1) << 28;
+constexpr int64_t kMaxPixels = int64_t(1) << 28;
+
+void check_image_size(const std::string& path, int64_t w, int64_t h) {
+  check(w > 0 && h > 0 && w * h <= kMaxPixels,
+        "image '" + path + "' has an unsupported size " + std::to_string(w) + "x" + std::to_string(h));
+}
+
+torch::Tensor to_chw(const torch::Tensor& hwc) { return hwc.permute({2, 0, 1}).contiguous(); }
+
+// Binary PGM (P5) and PPM (P6), 8 or 16 bits per sample: the header is
+// whitespace-separated width, height and maxval, with '#' comments to the
+// end of a line, then one whitespace byte and the samples. Each number is
+// bounded while it is read; values are scaled to 0..255 by maxval.
+torch::Tensor read_pnm(const std::string& path, const std::string& bytes) {
+  const size_t n = bytes.size();
+  size_t pos = 2;
+  auto number = [&]() -> int64_t {
+    while (pos < n) {
+      const unsigned char c = static_cast<unsigned char>(bytes[pos]);
+      if (std::isspace(c)) {
+        ++pos;
+      } else if (c == '#') {
+        while (pos < n && bytes[pos] != '\n' && bytes[pos] != '\r') ++pos;
+      } else {
+        break;
+      }
     }
-    int64_t v = -1;
-    f >> v;
-    return f ? v : -1;
+    if (pos >= n || !std::isdigit(static_cast<unsigned char>(bytes[pos]))) return -1;
+    int64_t v = 0;
+    while (pos < n && std::isdigit(static_cast<unsigned char>(bytes[pos]))) {
+      v = v * 10 + (bytes[pos++] - '0');
+      if (v >= kMaxSide) return -1;
+    }
+    return v;
   };
-  const int64_t w = next_number(), h = next_number(), maxval = next_number();
-  // Sides bounded before multiplying (a fuzz finding: 3333330 x 1111111111111112 overflowed).
-  check(w > 0 && h > 0 && w < (int64_t(1) << 28) && h < (int64_t(1) << 28) && maxval > 0 && maxval < 65536,
+  const int64_t w = number(), h = number(), maxval = number();
+  check(w > 0 && h > 0 && maxval > 0 && maxval < 65536 && pos < n &&
+            std::isspace(static_cast<unsigned char>(bytes[pos])),
         "'" + path + "' is not a valid PGM/PPM: bad header");
-  f.get();  // the single whitespace byte after maxval
-  const int64_t pixel_bytes = w * h * (magic == "P6" ? 3 : 1) * (maxval > 255 ? 2 : 1);
-  check(file_size - int64_t(f.tellg()) >= pixel_bytes,
-        "'" + path + "' is truncated: its header promises " + std::to_string(w) + "x" + std::to_string(h) +
-            " pixels (" + std::to_string(pixel_bytes) + " bytes)");
+  ++pos;  // the single whitespace byte after maxval
+  check_image_size(path, w, h);
+  const int64_t channels = bytes[1] == '6' ? 3 : 1, sample = maxval > 255 ? 2 : 1;
+  const int64_t pixel_bytes = w * h * channels * sample;
+  check(int64_t(n - pos) >= pixel_bytes, "'" + path + "' is truncated: its header promises " + std::to_string(w) +
+                                             "x" + std::to_string(h) + " pixels (" + std::to_string(pixel_bytes) +
+                                             " bytes)");
+  auto raw = torch::from_blob(const_cast<char*>(bytes.data() + pos), {pixel_bytes}, torch::kUInt8);
+  torch::Tensor v = raw.to(torch::kInt32);
+  if (sample == 2) v = v.view({-1, 2}).select(1, 0) * 256 + v.view({-1, 2}).select(1, 1);  // big-endian
+  if (maxval != 255) v = (v.to(torch::kFloat64) * (255.0 / double(maxval))).round().clamp(0, 255);
+  return to_chw(v.to(torch::kUInt8).view({h, w, channels}));
+}
+
+torch::Tensor read_jpeg(const std::string& path, const std::string& bytes) {
+#ifdef TWIST_WITH_TURBOJPEG
+  const auto* buf = reinterpret_cast<const unsigned char*>(bytes.data());
+  const auto len = static_cast<unsigned long>(bytes.size());
+  std::unique_ptr<void, int (*)(tjhandle)> handle(tjInitDecompress(), tjDestroy);
+  check(handle != nullptr, "cannot start the JPEG decoder");
+  auto reason = [&] { return std::string(tjGetErrorStr2(handle.get())); };
+  int w = 0, h = 0, subsamp = 0, colorspace = 0;
+  if (tjDecompressHeader3(handle.get(), buf, len, &w, &h, &subsamp, &colorspace) != 0)
+    throw Error("'" + path + "' is not a JPEG twist can read: " + reason());
+  // A file cut inside its header can come back "successfully" with no size.
+  check(w > 0 && h > 0, "'" + path + "' is not a JPEG twist can read: its header ends before the image size");
+  check_image_size(path, w, h);
+  const bool grey = colorspace == TJCS_GRAY;
+  auto hwc = torch::empty({h, w, grey ? 1 : 3}, torch::kUInt8);
+  // Warnings (a truncated file, corrupt entropy data) count as failures: the
+  // decoder would otherwise fill what it could not read with grey.
+  if (tjDecompress2(handle.get(), buf, len, hwc.data_ptr<uint8_t>(), w, 0, h, grey ? TJPF_GRAY : TJPF_RGB,
+                    TJFLAG_STOPONWARNING) != 0)
+    throw Error("cannot decode JPEG '" + path + "': " + reason());
+  return to_chw(hwc);
+#else
+  (void)bytes;
+  throw Error("cannot read JPEG '" + path +
+              "': this twist was built without libjpeg-turbo (install libturbojpeg0-dev and rebuild)");
+#endif
+}
+
+torch::Tensor read_png_or_bmp(const std::string& path, const std::string& bytes) {
+#ifdef TWIST_WITH_STB
+  // stb's reason for the last failure (nullptr when there was none).
+  auto reason = [] {
+    const char* r = stbi_failure_reason();
+    return std::string(r ? r : "unknown error");
+  };
+  const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int len = static_cast<int>(bytes.size());
+  int w = 0, h = 0, c = 0;
+  // Ask for the file's own channel count, then reduce to grey or RGB.
+  if (stbi_info_from_memory(buf, len, &w, &h, &c) != 1)
+    throw Error("'" + path + "' is not an image twist can read (PNG, JPEG, PGM/PPM or BMP): " + reason());
+  check_image_size(path, w, h);
+  const int want = (c == 1 || c == 2) ? 1 : 3;
+  unsigned char* data = stbi_load_from_memory(buf, len, &w, &h, &c, want);
+  if (data == nullptr) throw Error("cannot decode image '" + path + "': " + reason());
+  auto hwc = torch::from_blob(data, {h, w, want}, torch::kUInt8).clone();
+  stbi_image_free(data);
+  return to_chw(hwc);
+#else
+  (void)bytes;
+  throw Error("cannot read '" + path + "': this twist was built without PNG/BMP decoding (install libstb-dev and rebuild)");
+#endif
 }
 
 }  // namespace
-#endif
 
 torch::Tensor read_image(const std::string& path) {
   struct stat st;
   check(::stat(path.c_str(), &st) == 0, "image '" + path + "' does not exist");
   check(S_ISREG(st.st_mode), "image '" + path + "' is not a file");
   check(st.st_size > 0, "image '" + path + "' is empty");
-#ifdef TWIST_WITH_STB
-  check_pnm_length(path, st.st_size);
-  // stb's reason for the last failure (nullptr when there was none).
-  auto reason = [] {
-    const char* r = stbi_failure_reason();
-    return std::string(r ? r : "unknown error");
-  };
-  int w = 0, h = 0, c = 0;
-  // Ask for the file's own channel count, then reduce to grey or RGB.
-  if (stbi_info(path.c_str(), &w, &h, &c) != 1)
-    throw Error("'" + path + "' is not an image twist can read (PNG, JPEG, PGM/PPM or BMP): " + reason());
-  check(w > 0 && h > 0 && int64_t(w) * h <= (int64_t(1) << 28),
-        "image '" + path + "' has an unsupported size " + std::to_string(w) + "x" + std::to_string(h));
-  const int want = (c == 1 || c == 2) ? 1 : 3;
-  unsigned char* data = stbi_load(path.c_str(), &w, &h, &c, want);
-  if (data == nullptr) throw Error("cannot decode image '" + path + "': " + reason());
-  auto hwc = torch::from_blob(data, {h, w, want}, torch::kUInt8).clone();
-  stbi_image_free(data);
-  return hwc.permute({2, 0, 1}).contiguous();
-#else
-  throw Error("cannot read '" + path + "': this twist was built without image decoding (install libstb-dev and rebuild)");
-#endif
+  check(st.st_size < (int64_t(1) << 31), "image '" + path + "' is larger than 2 GiB");
+  const std::string bytes = read_file_bytes(path, "image");
+  auto starts = [&](const char* magic, size_t k) { return bytes.size() >= k && bytes.compare(0, k, magic, k) == 0; };
+  if (starts("\xFF\xD8\xFF", 3)) return read_jpeg(path, bytes);
+  if (starts("P5", 2) || starts("P6", 2)) return read_pnm(path, bytes);
+  return read_png_or_bmp(path, bytes);
 }
 
 torch::Tensor fit_image(const torch::Tensor& image_u8, int64_t channels, int64_t size) {
