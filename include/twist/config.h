@@ -56,6 +56,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;   // steps; 0: at the end of each epoch
   double checkpoint_minutes = 0;  // > 0: also every this many minutes of wall time
   int64_t stop_after_steps = 0;   // > 0: stop this invocation after N steps, resumable
+  bool report = true;             // write report.html at the end (twist report)
   bool eval = true;               // evaluate on the held-out split at the end
   // distributed (RANK/WORLD_SIZE set): batch_size is the global batch
   bool sync_bn = false;           // head's hidden BatchNorms over the global batch

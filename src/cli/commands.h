@@ -13,5 +13,6 @@ std::function<int()> add_predict_command(CLI::App& app);
 std::function<int()> add_embed_command(CLI::App& app);
 std::function<int()> add_export_command(CLI::App& app);
 std::function<int()> add_launch_command(CLI::App& app);
+std::function<int()> add_report_command(CLI::App& app);
 
 }  // namespace twist::cli

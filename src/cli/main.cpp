@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
       {"predict", twist::cli::add_predict_command(app)},
       {"embed", twist::cli::add_embed_command(app)},
       {"export", twist::cli::add_export_command(app)},
+      {"report", twist::cli::add_report_command(app)},
       {"launch", twist::cli::add_launch_command(app)},
   };
   try {

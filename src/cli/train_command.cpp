@@ -6,6 +6,8 @@
 #include "commands.h"
 #include "twist/config.h"
 #include "twist/error.h"
+#include "twist/report.h"
+#include "twist/run.h"
 #include "twist/train.h"
 
 namespace twist::cli {
@@ -97,7 +99,20 @@ std::function<int()> add_train_command(CLI::App& app) {
       print_table(s);
     }
     // Stopped by a signal: checkpointed, but say so to the shell (128 + signal).
-    return s.signal != 0 ? 128 + s.signal : 0;
+    if (s.signal != 0) return 128 + s.signal;
+    if (s.rank == 0 && !s.stopped_early && cfg.report) {
+      try {
+        ReportResult r = write_report(open_run(s.run_dir));
+        std::fprintf(stderr, "twist: report written to %s (open it in a browser)\n", r.path.c_str());
+      } catch (const Error& e) {
+        std::fprintf(stderr,
+                     "\ntwist: error: the run finished and its files are kept, but its report failed: %s\n"
+                     "(write it again with: twist report --run %s)\n",
+                     e.what(), s.run_dir.c_str());
+        return 1;
+      }
+    }
+    return 0;
   };
 }
 

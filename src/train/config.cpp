@@ -145,6 +145,8 @@ const std::vector<Field>& fields() {
       field("eval", &TrainConfig::eval, K::Runtime,
             "evaluate kNN and cluster metrics on the held-out split at the end"),
       field("knn_k", &TrainConfig::knn_k, K::Runtime, "neighbours of the kNN evaluation"),
+      field("report", &TrainConfig::report, K::Runtime,
+            "write report.html (curves, figures, image grids; twist report) at the end of the run"),
       field("sync_bn", &TrainConfig::sync_bn, K::Recipe,
             "distributed runs: the head's hidden BatchNorms use the global batch's statistics "
             "(the backbone's stay per rank)"),
