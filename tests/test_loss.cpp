@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "twist/collapse.h"
 #include "twist/loss.h"
 
 namespace {
@@ -150,3 +151,47 @@ TEST(TwistLoss, RejectsBadInput) {
 }
 
 }  // namespace
+
+// --- collapse watch ----------------------------------------------------------
+
+TEST(CollapseWatch, FiresOnceAfterPatienceWithTheLikelyCause) {
+  twist::CollapseSettings s;
+  s.classes = 10;
+  s.batch = 256;
+  s.beta = 0;
+  twist::CollapseWatch w(s);
+  EXPECT_NEAR(w.entropy_threshold(), 0.5 * std::log(10.0), 1e-12);
+  // Healthy, then two low rows interrupted by a healthy one: no warning.
+  EXPECT_EQ(w.observe(10, 10, 2.2), "");
+  EXPECT_EQ(w.observe(20, 2, 0.5), "");
+  EXPECT_EQ(w.observe(30, 2, 0.6), "");
+  EXPECT_EQ(w.observe(40, 9, 2.0), "");
+  EXPECT_EQ(w.observe(50, 1, 0.01), "");
+  EXPECT_EQ(w.observe(60, 1, 0.0), "");
+  const std::string m = w.observe(70, 1, 0.0);
+  EXPECT_NE(m.find("collapsing at step 70: 1 of 10 classes in use"), std::string::npos) << m;
+  EXPECT_NE(m.find("beta = 0"), std::string::npos) << m;
+  EXPECT_TRUE(w.fired());
+  EXPECT_EQ(w.observe(80, 1, 0.0), "");  // once
+}
+
+TEST(CollapseWatch, ThresholdFollowsTheBatchWhenClassesOutnumberIt) {
+  twist::CollapseSettings s;
+  s.classes = 4096;
+  s.batch = 64;  // at most 64 classes can appear in a batch
+  s.patience = 1;
+  twist::CollapseWatch w(s);
+  EXPECT_NEAR(w.entropy_threshold(), 0.5 * std::log(64.0), 1e-12);
+  EXPECT_EQ(w.observe(1, 60, 4.0), "");  // ln 64 = 4.16: healthy for a batch of 64
+  s.alpha = 2;
+  s.beta = 1;
+  twist::CollapseWatch v(s);
+  const std::string m = v.observe(5, 3, 1.0);
+  EXPECT_NE(m.find("below alpha"), std::string::npos) << m;
+  s.alpha = 1;
+  s.nbs = false;
+  EXPECT_NE(twist::CollapseWatch(s).observe(5, 3, 1.0).find("NBS"), std::string::npos);
+  s.nbs = true;
+  EXPECT_NE(twist::CollapseWatch(s).observe(5, 3, 1.0).find("learning rate"), std::string::npos);
+  EXPECT_EQ(twist::CollapseWatch(s).observe(5, 3, NAN), "");  // a NaN is the non-finite check's business
+}

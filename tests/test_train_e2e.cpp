@@ -48,6 +48,7 @@ TEST_F(TrainE2E, ResumeMatchesUninterruptedRun) {
     EXPECT_TRUE(summary.contains(key)) << key;
   EXPECT_EQ(summary["steps"].get<int64_t>(), 40);
   EXPECT_GT(summary["knn_top1"].get<double>(), 0.25);  // above chance on 4 classes
+  EXPECT_EQ(summary["collapse_step"].get<int64_t>(), 0);  // a healthy run: no collapse warning
   // --json prints exactly the summary object on stdout (progress is on stderr).
   EXPECT_TRUE(exists(out("full") + "/config.json"));
   EXPECT_TRUE(exists(out("full") + "/checkpoint.pt"));
@@ -65,6 +66,20 @@ TEST_F(TrainE2E, ResumeMatchesUninterruptedRun) {
   EXPECT_NEAR(a, b, 1e-5 * std::abs(a)) << "resumed run diverged from the uninterrupted one";
   EXPECT_NEAR(loss_at_step(out("full") + "/metrics.jsonl", 25), loss_at_step(out("split") + "/metrics.jsonl", 25),
               1e-5 * std::abs(a));
+}
+
+// beta = 0 with NBS off: every image ends up in one class, and the run says
+// so with the likely cause (with NBS on, the tiny run keeps all 4 classes).
+TEST_F(TrainE2E, CollapseWithoutDiversityIsReported) {
+  auto r = run_twist("train " + tiny(data()) + " --beta 0 --nbs false --epochs 10 --log-every 4 --out " +
+                     out("collapse"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("twist: warning: the predictions are collapsing at step"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Likely cause: beta = 0"), std::string::npos) << r.output;
+  auto summary = json::parse(read_text(out("collapse") + "/summary.json"));
+  EXPECT_GT(summary["collapse_step"].get<int64_t>(), 0);
+  EXPECT_EQ(summary["clusters_used"].get<int64_t>(), 1);
+  EXPECT_NE(read_text(out("collapse") + "/report.html").find("<b>Collapse:</b>"), std::string::npos);
 }
 
 TEST_F(TrainE2E, BadInputGivesOneClearError) {

@@ -32,6 +32,8 @@ struct TrainSummary {
   bool clustered = false;
   double nmi = 0, ami = 0, ari = 0, acc = 0;
   int64_t clusters_used = 0;
+  int64_t collapse_step = 0;   // the logged step where the collapse warning fired, else 0
+  std::string collapse_warning;  // its message
   bool stopped_early = false;  // stop_after_steps or a signal: resumable
   int signal = 0;              // the SIGINT/SIGTERM that stopped the run, else 0
   std::string run_dir;

@@ -272,6 +272,9 @@ ReportResult write_report(const Run& run, const ReportOptions& o) {
       body += svg_line_chart(sd);
     }
     body += "</div>\n";
+    if (summary.is_object() && summary.contains("collapse_warning") && summary["collapse_warning"].is_string())
+      body += "<p class=\"warn\"><b>Collapse:</b> " + html_escape(summary["collapse_warning"].get<std::string>()) +
+              "</p>\n";
     if (metrics.skipped > 0)
       body += "<p class=\"warn\">" + std::to_string(metrics.skipped) +
               " line(s) of metrics.jsonl did not parse and are left out.</p>\n";

@@ -13,6 +13,7 @@
 
 #include "metrics_log.h"
 #include "twist/augment.h"
+#include "twist/collapse.h"
 #include "twist/dist.h"
 #include "twist/checkpoint_timer.h"
 #include "twist/error.h"
@@ -133,6 +134,8 @@ std::string TrainSummary::to_json() const {
   j["skipped_steps"] = skipped_steps;
   j["train_seconds"] = train_seconds;
   j["complete"] = !stopped_early;
+  j["collapse_step"] = collapse_step;
+  if (collapse_step > 0) j["collapse_warning"] = collapse_warning;
   if (evaluated) {
     j["eval_split"] = eval_split;
     j["knn_top1"] = knn_top1;
@@ -258,6 +261,14 @@ TrainSummary train(TrainConfig cfg, bool resume) {
 
   TrainSummary summary;
   summary.run_dir = dir;
+  CollapseSettings collapse_settings;
+  collapse_settings.classes = cfg.classes;
+  collapse_settings.batch = sampler.local_batch_size();
+  collapse_settings.alpha = cfg.alpha;
+  collapse_settings.beta = cfg.beta;
+  collapse_settings.temperature = cfg.temperature;
+  collapse_settings.nbs = cfg.nbs;
+  CollapseWatch collapse(collapse_settings);
   summary.rank = denv.rank;
   const int64_t first = step;
   const int64_t end = cfg.stop_after_steps > 0 ? std::min(total, first + cfg.stop_after_steps) : total;
@@ -350,6 +361,12 @@ TrainSummary train(TrainConfig cfg, bool resume) {
           const double mean_entropy = entropy(p0.mean(0, true)).item<double>();
           // Fig. 3 of the paper: spread of the pre-softmax outputs of the first view.
           const OutputSpread spread = output_spread(logits[0].detach());
+          const std::string warning = collapse.observe(step, in_use, mean_entropy);
+          if (!warning.empty()) {
+            summary.collapse_step = step;
+            summary.collapse_warning = warning;
+            if (writer) std::fprintf(stderr, "\ntwist: warning: %s\n", warning.c_str());
+          }
           line.insert(line.end(), {{"loss", sum_total / n_sum},
                                    {"consistency", sum_c / n_sum},
                                    {"sharpness", sum_s / n_sum},

@@ -1,0 +1,40 @@
+#pragma once
+// Watching a run for collapse: TWIST's failure mode is a head that puts
+// every image in one class (or a few), which the diversity term (beta)
+// exists to prevent. The trainer feeds each logged step's classes in use
+// and entropy of the batch's mean distribution; the first time both stay
+// low for a few logged steps in a row, it warns with the likely cause.
+#include <cstdint>
+#include <string>
+
+namespace twist {
+
+struct CollapseSettings {
+  int64_t classes = 10;     // C
+  int64_t batch = 256;      // images per step the statistics are taken over
+  double alpha = 1, beta = 1;
+  double temperature = 1;
+  bool nbs = true;
+  int64_t patience = 3;     // logged steps in a row
+};
+
+class CollapseWatch {
+ public:
+  explicit CollapseWatch(const CollapseSettings& s);
+  // One logged step. Returns the warning the first time collapse has lasted
+  // `patience` logged steps, "" otherwise (and after it has fired once).
+  std::string observe(int64_t step, double classes_in_use, double mean_entropy);
+  bool fired() const { return fired_; }
+  // The entropy below which the mean distribution counts as collapsed: half
+  // the largest reachable, 0.5 ln(min(C, batch)) (a batch of B images can
+  // spread over at most B classes).
+  double entropy_threshold() const { return threshold_; }
+
+ private:
+  CollapseSettings s_;
+  double threshold_;
+  int64_t run_ = 0;
+  bool fired_ = false;
+};
+
+}  // namespace twist
