@@ -5,12 +5,14 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 
 #include "test_util.h"
+#include "twist/data.h"
 #include "twist/image.h"
 #include "twist/report.h"
 
@@ -233,6 +235,19 @@ TEST_F(ReportE2E, TrainWritesAValidSelfContainedReportOfTheLoggedValues) {
   ASSERT_EQ(loss2.size(), rows.size());
   EXPECT_EQ(loss2[8], 123.5);
   EXPECT_EQ(count_of(html2, "<div class=\"ex\">"), 3);
+
+  // Unlabelled images: grids by cluster size, no class names, no histograms.
+  std::filesystem::create_directories(dir / "nolabels");
+  auto data = load_dataset("idx:" + (dir / "data"));
+  write_idx(dir / "nolabels/train-images-idx3-ubyte", data.images.squeeze(1));
+  auto u = run_twist("report --run " + (dir / "run") + " --threads 2 --data idx:" + (dir / "nolabels") + " --out " +
+                     (dir / "unlabelled.html"));
+  ASSERT_EQ(u.exit_code, 0) << u.output;
+  const std::string html3 = read_text(dir / "unlabelled.html");
+  EXPECT_NE(html3.find("the data set has no labels, so clusters are not named"), std::string::npos);
+  EXPECT_NE(html3.find("The similarity histograms need labels"), std::string::npos);
+  EXPECT_EQ(html3.find("\u2192"), std::string::npos);
+  EXPECT_GE(count_of(html3, "<div class=\"cls\">"), 1);
 
   // Bad input: one clear error each, exit 1.
   auto missing = run_twist("report --run " + (dir / "nothing"));

@@ -211,7 +211,8 @@ ReportResult write_report(const Run& run, const ReportOptions& o) {
   result.images = shown.size();
   std::fprintf(stderr, "twist: report: running the model on %lld images of %s\n", (long long)shown.size(),
                shown.name.c_str());
-  Embeddings e = embed(const_cast<TwistModel&>(run.model), shown, run.state.norm);
+  TwistModel model = run.model;  // a handle to the same module
+  Embeddings e = embed(model, shown, run.state.norm);
   auto probs = torch::softmax(e.logits / cfg.temperature, 1);
   auto pred = e.logits.argmax(1).to(torch::kInt64).contiguous();
   const bool labelled = shown.has_labels();
