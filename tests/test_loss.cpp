@@ -160,16 +160,17 @@ TEST(CollapseWatch, FiresOnceAfterPatienceWithTheLikelyCause) {
   s.batch = 256;
   s.beta = 0;
   twist::CollapseWatch w(s);
-  EXPECT_NEAR(w.entropy_threshold(), 0.5 * std::log(10.0), 1e-12);
+  EXPECT_NEAR(w.entropy_threshold(), std::log(5.0), 1e-12);
   // Healthy, then two low rows interrupted by a healthy one: no warning.
   EXPECT_EQ(w.observe(10, 10, 2.2), "");
   EXPECT_EQ(w.observe(20, 2, 0.5), "");
-  EXPECT_EQ(w.observe(30, 2, 0.6), "");
-  EXPECT_EQ(w.observe(40, 9, 2.0), "");
+  EXPECT_EQ(w.observe(30, 5, 1.6), "");  // just below ln 5 = 1.609
+  EXPECT_EQ(w.observe(40, 9, 1.7), "");
   EXPECT_EQ(w.observe(50, 1, 0.01), "");
   EXPECT_EQ(w.observe(60, 1, 0.0), "");
   const std::string m = w.observe(70, 1, 0.0);
-  EXPECT_NE(m.find("collapsing at step 70: 1 of 10 classes in use"), std::string::npos) << m;
+  EXPECT_NE(m.find("collapsing onto few classes at step 70: 1 of 10 classes in use"), std::string::npos) << m;
+  EXPECT_NE(m.find("as spread as 1.0 equally used classes"), std::string::npos) << m;
   EXPECT_NE(m.find("beta = 0"), std::string::npos) << m;
   EXPECT_TRUE(w.fired());
   EXPECT_EQ(w.observe(80, 1, 0.0), "");  // once
@@ -181,8 +182,9 @@ TEST(CollapseWatch, ThresholdFollowsTheBatchWhenClassesOutnumberIt) {
   s.batch = 64;  // at most 64 classes can appear in a batch
   s.patience = 1;
   twist::CollapseWatch w(s);
-  EXPECT_NEAR(w.entropy_threshold(), 0.5 * std::log(64.0), 1e-12);
+  EXPECT_NEAR(w.entropy_threshold(), std::log(32.0), 1e-12);
   EXPECT_EQ(w.observe(1, 60, 4.0), "");  // ln 64 = 4.16: healthy for a batch of 64
+  EXPECT_NE(w.observe(2, 20, 3.0), "");  // e^3 = 20 effective classes: below 32
   s.alpha = 2;
   s.beta = 1;
   twist::CollapseWatch v(s);

@@ -2,8 +2,8 @@
 // Watching a run for collapse: TWIST's failure mode is a head that puts
 // every image in one class (or a few), which the diversity term (beta)
 // exists to prevent. The trainer feeds each logged step's classes in use
-// and entropy of the batch's mean distribution; the first time both stay
-// low for a few logged steps in a row, it warns with the likely cause.
+// and entropy of the batch's mean distribution; the first time the entropy
+// stays low for a few logged steps in a row, it warns with the likely cause.
 #include <cstdint>
 #include <string>
 
@@ -25,9 +25,9 @@ class CollapseWatch {
   // `patience` logged steps, "" otherwise (and after it has fired once).
   std::string observe(int64_t step, double classes_in_use, double mean_entropy);
   bool fired() const { return fired_; }
-  // The entropy below which the mean distribution counts as collapsed: half
-  // the largest reachable, 0.5 ln(min(C, batch)) (a batch of B images can
-  // spread over at most B classes).
+  // The entropy below which the mean distribution counts as collapsed:
+  // ln(min(C, batch) / 2), i.e. fewer than half the classes a batch can show
+  // (a batch of B images spreads over at most B classes) in effective use.
   double entropy_threshold() const { return threshold_; }
 
  private:

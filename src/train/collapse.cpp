@@ -7,7 +7,7 @@
 namespace twist {
 
 CollapseWatch::CollapseWatch(const CollapseSettings& s)
-    : s_(s), threshold_(0.5 * std::log(double(std::max<int64_t>(2, std::min(s.classes, s.batch))))) {}
+    : s_(s), threshold_(std::log(double(std::max<int64_t>(2, std::min(s.classes, s.batch))) / 2)) {}
 
 std::string CollapseWatch::observe(int64_t step, double classes_in_use, double mean_entropy) {
   if (fired_) return "";
@@ -19,10 +19,12 @@ std::string CollapseWatch::observe(int64_t step, double classes_in_use, double m
   fired_ = true;
   char head[400];
   std::snprintf(head, sizeof head,
-                "the predictions are collapsing at step %lld: %.0f of %lld classes in use, entropy of the mean "
-                "distribution %.3f nats (uniform: ln %lld = %.3f; collapsed below %.3f for %lld logged steps). ",
-                (long long)step, classes_in_use, (long long)s_.classes, std::max(0.0, mean_entropy), (long long)s_.classes,
-                std::log(double(s_.classes)), threshold_, (long long)s_.patience);
+                "the predictions are collapsing onto few classes at step %lld: %.0f of %lld classes in use, "
+                "entropy of the mean distribution %.3f nats, as spread as %.1f equally used classes (uniform: "
+                "ln %lld = %.3f; below %.3f, half the classes a batch can show, for %lld logged steps). ",
+                (long long)step, classes_in_use, (long long)s_.classes, std::max(0.0, mean_entropy),
+                std::exp(std::max(0.0, mean_entropy)), (long long)s_.classes, std::log(double(s_.classes)), threshold_,
+                (long long)s_.patience);
   std::string cause;
   if (s_.beta <= 0) {
     cause = "Likely cause: beta = 0, so nothing keeps the batch's mean distribution spread over the classes; "
