@@ -57,6 +57,25 @@ int main(int argc, char** argv) {
 
   write(out + "/fuzz_data_spec/fmnist", "fashion-mnist@test");
   write(out + "/fuzz_data_spec/idx", "idx:/data/mnist@train");
+  write(out + "/fuzz_data_spec/cifar10", "cifar10:/data/cifar-10-batches-bin@test");
+  write(out + "/fuzz_data_spec/stl10", "stl10:/data/stl10_binary@train+unlabeled");
+
+  // CIFAR: two CIFAR-10 records, two CIFAR-100 records (the first byte
+  // picks the layout). STL-10: two images, and labels 1 and 10.
+  auto records = [](int label_bytes, int n) {
+    std::string r;
+    for (int i = 0; i < n; ++i) {
+      for (int l = 0; l < label_bytes; ++l) r.push_back(char(3 + i + l));
+      for (int p = 0; p < 3072; ++p) r.push_back(char(p * 7 + i));
+    }
+    return r;
+  };
+  write(out + "/fuzz_cifar/cifar10", std::string(1, '\0') + records(1, 2));
+  write(out + "/fuzz_cifar/cifar100", std::string(1, '\1') + records(2, 2));
+  std::string stl(1, '\0');
+  for (int p = 0; p < 2 * 3 * 96 * 96; ++p) stl.push_back(char(p * 13));
+  write(out + "/fuzz_stl10/images", stl);
+  write(out + "/fuzz_stl10/labels", std::string("\1\1\12", 3));
 
   // A checkpoint of the smallest model: the framed file and its archive.
   twist::TrainConfig c;

@@ -126,6 +126,25 @@ row "image file that is not an image" predict --run $T/run $T/notimage.png
 row "loss NaN at the first step" train --data idx:$T/good "${tiny[@]}" --temperature 1e-40 --out $T/nan
 row "loss NaN, 2 skips allowed" train --data idx:$T/good "${tiny[@]}" --temperature 1e-40 --skip-nonfinite 2 --out $T/nan2
 
+# --- CIFAR-10/100 and STL-10 binary files --------------------------------
+# rec N LABEL: N CIFAR-10 records (the label byte, then 3072 zero pixels).
+rec() { for _ in $(seq "$1"); do printf "\\x$(printf %02x "$2")"; head -c 3072 /dev/zero; done; }
+mkdir -p c10; for b in 1 2 3 4 5; do rec 2 3 > c10/data_batch_$b.bin; done; rec 2 1 > c10/test_batch.bin
+cp -r c10 c10miss; rm c10miss/data_batch_4.bin
+row "CIFAR-10 batch missing" train --data cifar10:$T/c10miss --out r47
+cp -r c10 c10odd; printf 'x' >> c10odd/data_batch_2.bin
+row "CIFAR-10 batch with a byte too many" train --data cifar10:$T/c10odd --out r48
+cp -r c10 c10lbl; { rec 1 3; rec 1 12; } > c10lbl/data_batch_5.bin
+row "CIFAR-10 label 12" train --data cifar10:$T/c10lbl --out r49
+cp -r c10 c10empty; : > c10empty/data_batch_1.bin
+row "CIFAR-10 batch empty" train --data cifar10:$T/c10empty --out r50
+mkdir -p c100; { printf '\x01\x64'; head -c 3072 /dev/zero; } > c100/train.bin
+row "CIFAR-100 fine label 100" train --data cifar100:$T/c100 --out r51
+mkdir -p stl; head -c $((2 * 27648)) /dev/zero > stl/train_X.bin; printf '\x01' > stl/train_y.bin
+row "STL-10: 1 label for 2 images" train --data stl10:$T/stl --out r52
+row "STL-10 split without unlabeled_X.bin" train --data stl10:$T/stl@train+unlabeled --out r53
+row "STL-10 unknown split" train --data stl10:$T/stl@val --out r54
+
 echo
 echo "$n inputs; $bad_rows without one clear error (exit status other than 1 or 2, or a crash)."
 [ "$bad_rows" -eq 0 ]

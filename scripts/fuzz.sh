@@ -15,7 +15,7 @@ shift $(( $# >= 2 ? 2 : 1 ))
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(fuzz_idx fuzz_config fuzz_data_spec fuzz_checkpoint fuzz_checkpoint_payload fuzz_npy
-           fuzz_image fuzz_index_list)
+           fuzz_image fuzz_index_list fuzz_cifar fuzz_stl10)
 fi
 "$build/fuzz/fuzz_make_seeds" "$build/fuzz-corpus" "$PWD" > /dev/null
 mkdir -p "$build/fuzz-logs"

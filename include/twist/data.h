@@ -1,7 +1,9 @@
 #pragma once
 // Data sets held in memory as uint8 images, and the data-spec strings that
 // name them on the command line (DESIGN.md §5): "fashion-mnist",
-// "idx:DIR", each with an optional "@train" / "@test" suffix.
+// "idx:DIR", "cifar10:DIR", "cifar100:DIR", "stl10:DIR", each with an
+// optional "@train" / "@test" suffix (STL-10 also "@unlabeled" and
+// "@train+unlabeled").
 #include <torch/torch.h>
 
 #include <string>
@@ -32,13 +34,17 @@ struct Normalization {
 Normalization channel_statistics(const Dataset& data);
 
 struct DataSpec {
-  std::string kind;   // "idx"
+  std::string kind;   // "idx", "cifar10", "cifar100" or "stl10"
   std::string path;   // directory
-  std::string split;  // "train" or "test"; empty when the spec names none
+  std::string split;  // "train", "test" (stl10: "unlabeled", "train+unlabeled"); empty when none
   std::string text;   // the spec as given, for messages
 };
 
-// Parses "fashion-mnist[@split]" or "idx:DIR[@split]"; throws twist::Error.
+// Parses "fashion-mnist[@split]", "idx:DIR[@split]", "cifar10:DIR[@split]",
+// "cifar100:DIR[@split]" or "stl10:DIR[@split]"; throws twist::Error.
+// Without a split every kind loads "train", the labelled training images,
+// STL-10 included: its 105,000-image pretraining set of the paper is
+// "stl10:DIR@train+unlabeled" (unlabelled), evaluated with "stl10:DIR".
 DataSpec parse_data_spec(const std::string& spec);
 
 // Loads the split the spec names, else `default_split`.
@@ -80,5 +86,25 @@ torch::Tensor parse_idx(const uint8_t* bytes, size_t size, const std::string& na
 
 // Writes a raw (not gzipped) IDX file of a uint8 tensor; for tests and tools.
 void write_idx(const std::string& path, const torch::Tensor& data);
+
+// --- CIFAR-10/100 and STL-10, binary versions ----------------------------
+// load_dataset reads these from files of fixed-size records; the parsers
+// below do the same checks on bytes in memory (`name` is used in messages).
+struct LabelledImages {
+  torch::Tensor images;  // N x C x H x W, uint8
+  torch::Tensor labels;  // N, int64
+};
+// CIFAR records: `label_bytes` label bytes (CIFAR-10: the label; CIFAR-100:
+// coarse, then fine label), then 3072 pixel bytes: the 32 x 32 red plane,
+// green plane and blue plane, each row by row. The last label byte is kept
+// and must be below `num_classes`; the size must be a positive multiple of
+// the record size. Returns N x 3 x 32 x 32 images.
+LabelledImages parse_cifar(const uint8_t* bytes, size_t size, int label_bytes, int64_t num_classes,
+                           const std::string& name);
+// STL-10 *_X.bin: 3 x 96 x 96 bytes per image, channel by channel, each
+// channel column by column. Returns row-major N x 3 x 96 x 96 images.
+torch::Tensor parse_stl10_images(const uint8_t* bytes, size_t size, const std::string& name);
+// STL-10 *_y.bin: one byte per image, 1 to 10. Returns int64 labels 0 to 9.
+torch::Tensor parse_stl10_labels(const uint8_t* bytes, size_t size, const std::string& name);
 
 }  // namespace twist

@@ -1,5 +1,4 @@
-#include <sys/stat.h>
-
+#include "binary_records.h"
 #include "twist/data.h"
 #include "twist/error.h"
 
@@ -9,15 +8,12 @@ const char* const kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 namespace {
 
-bool file_exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
+using detail::dir_exists;
+using detail::file_exists;
 
-bool dir_exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
+const char* const kSpecForms =
+    "fashion-mnist, idx:DIR, cifar10:DIR, cifar100:DIR or stl10:DIR, optionally with @train or @test "
+    "(stl10 also @unlabeled or @train+unlabeled)";
 
 // MNIST-family file names: train-*, and t10k-* (or test-*) for the test split.
 std::string find_idx_file(const std::string& dir, const std::string& split, const std::string& what) {
@@ -67,25 +63,36 @@ DataSpec parse_data_spec(const std::string& spec) {
   if (at != std::string::npos) {
     s.split = spec.substr(at + 1);
     body = spec.substr(0, at);
-    check(s.split == "train" || s.split == "test",
-          "data spec '" + spec + "': unknown split '" + s.split + "' (use @train or @test)");
   }
   if (body == "fashion-mnist") {
     s.kind = "idx";
     s.path = kFashionMnistDir;
-  } else if (body.rfind("idx:", 0) == 0) {
-    s.kind = "idx";
-    s.path = body.substr(4);
-    check(!s.path.empty(), "data spec '" + spec + "': idx: needs a directory, e.g. idx:/data/mnist");
   } else {
-    throw Error("unknown data spec '" + spec +
-                "': expected fashion-mnist or idx:DIR, optionally with @train or @test");
+    for (const char* kind : {"idx", "cifar10", "cifar100", "stl10"}) {
+      const std::string prefix = std::string(kind) + ":";
+      if (body.rfind(prefix, 0) != 0) continue;
+      s.kind = kind;
+      s.path = body.substr(prefix.size());
+      check(!s.path.empty(), "data spec '" + spec + "': " + prefix + " needs a directory, e.g. " + prefix +
+                                 "/data/" + (s.kind == "idx" ? std::string("mnist") : s.kind));
+    }
+    check(!s.kind.empty(), "unknown data spec '" + spec + "': expected " + kSpecForms);
   }
+  if (s.kind == "stl10")
+    check(s.split.empty() || s.split == "train" || s.split == "test" || s.split == "unlabeled" ||
+              s.split == "train+unlabeled",
+          "data spec '" + spec + "': unknown split '" + s.split +
+              "' (use @train, @test, @unlabeled or @train+unlabeled)");
+  else
+    check(s.split.empty() || s.split == "train" || s.split == "test",
+          "data spec '" + spec + "': unknown split '" + s.split + "' (use @train or @test)");
   return s;
 }
 
 bool has_split(const std::string& spec, const std::string& split) {
   DataSpec s = parse_data_spec(spec);
+  if (s.kind == "cifar10" || s.kind == "cifar100") return detail::cifar_has_split(s.kind, s.path, split);
+  if (s.kind == "stl10") return detail::stl10_has_split(s.path, split);
   return !find_idx_file(s.path, split, "images-idx3-ubyte").empty();
 }
 
@@ -98,6 +105,8 @@ Dataset load_dataset(const std::string& spec_text, const std::string& default_sp
                            : "";
     throw Error("data directory '" + spec.path + "' does not exist" + hint);
   }
+  if (spec.kind == "cifar10" || spec.kind == "cifar100") return detail::load_cifar(spec.kind, spec.path, split);
+  if (spec.kind == "stl10") return detail::load_stl10(spec.path, split);
   const std::string img_path = find_idx_file(spec.path, split, "images-idx3-ubyte");
   check(!img_path.empty(), "no " + split + " images in '" + spec.path + "': expected " +
                                (split == "train" ? "train" : "t10k") +

@@ -58,7 +58,9 @@ const std::vector<Field>& fields() {
   using K = ConfigKind;
   static const std::vector<Field> f = {
       field("data", &TrainConfig::data, K::Recipe,
-            "data set: fashion-mnist | idx:DIR, optionally @train"),
+            "data set: fashion-mnist | idx:DIR | cifar10:DIR | cifar100:DIR | stl10:DIR (binary versions), "
+            "optionally @train; stl10:DIR@train+unlabeled pretrains on STL-10's 105,000 images as the "
+            "paper does (unlabelled: evaluate with twist eval --data stl10:DIR)"),
       field("val_split", &TrainConfig::val_split, K::Recipe,
             "hold out this many training images (seeded, fixed) and evaluate on them instead of "
             "the test split: use it to choose settings, so the test split only reports"),
