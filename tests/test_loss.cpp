@@ -176,6 +176,27 @@ TEST(CollapseWatch, FiresOnceAfterPatienceWithTheLikelyCause) {
   EXPECT_EQ(w.observe(80, 1, 0.0), "");  // once
 }
 
+// alpha = 0: each image's distribution drifts to uniform while the batch
+// mean stays uniform too (bench/ablations.sh's "alpha 0" row logged 2.244
+// nats of ln 10 = 2.303 from step 100).
+TEST(CollapseWatch, FlatPredictionsAreTheOtherCollapse) {
+  twist::CollapseSettings s;
+  s.classes = 10;
+  s.alpha = 0;
+  twist::CollapseWatch w(s);
+  EXPECT_NEAR(w.flat_threshold(), 0.9 * std::log(10.0), 1e-12);
+  EXPECT_EQ(w.observe(20, 10, 2.12, 0.99), "");
+  EXPECT_EQ(w.observe(40, 10, 2.18, 2.17), "");
+  EXPECT_EQ(w.observe(60, 7, 2.28, 2.24), "");
+  const std::string m = w.observe(80, 8, 2.28, 2.25);
+  EXPECT_NE(m.find("going flat at step 80"), std::string::npos) << m;
+  EXPECT_NE(m.find("alpha = 0"), std::string::npos) << m;
+  s.alpha = 1;
+  s.patience = 1;
+  EXPECT_NE(twist::CollapseWatch(s).observe(1, 10, 2.3, 2.2).find("--temperature"), std::string::npos);
+  EXPECT_EQ(twist::CollapseWatch(s).observe(1, 10, 2.3, 1.5), "");  // sharp enough, spread: healthy
+}
+
 TEST(CollapseWatch, ThresholdFollowsTheBatchWhenClassesOutnumberIt) {
   twist::CollapseSettings s;
   s.classes = 4096;

@@ -21,19 +21,26 @@ struct CollapseSettings {
 class CollapseWatch {
  public:
   explicit CollapseWatch(const CollapseSettings& s);
-  // One logged step. Returns the warning the first time collapse has lasted
-  // `patience` logged steps, "" otherwise (and after it has fired once).
-  std::string observe(int64_t step, double classes_in_use, double mean_entropy);
+  // One logged step: the classes in use, the entropy of the batch's mean
+  // distribution and the mean entropy of each image's distribution (the
+  // sharpness term). Returns the warning the first time a collapse has
+  // lasted `patience` logged steps, "" otherwise (and after one fired):
+  // onto few classes (the mean's entropy low), or to flat predictions (each
+  // image's entropy near ln C: the other trivial solution, every image
+  // given the uniform distribution).
+  std::string observe(int64_t step, double classes_in_use, double mean_entropy, double sample_entropy = 0);
   bool fired() const { return fired_; }
   // The entropy below which the mean distribution counts as collapsed:
   // ln(min(C, batch) / 2), i.e. fewer than half the classes a batch can show
   // (a batch of B images spreads over at most B classes) in effective use.
   double entropy_threshold() const { return threshold_; }
+  // Each image's entropy above this (0.9 ln C) counts as flat.
+  double flat_threshold() const { return flat_threshold_; }
 
  private:
   CollapseSettings s_;
-  double threshold_;
-  int64_t run_ = 0;
+  double threshold_, flat_threshold_;
+  int64_t run_ = 0, flat_run_ = 0;
   bool fired_ = false;
 };
 

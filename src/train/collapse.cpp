@@ -7,10 +7,27 @@
 namespace twist {
 
 CollapseWatch::CollapseWatch(const CollapseSettings& s)
-    : s_(s), threshold_(std::log(double(std::max<int64_t>(2, std::min(s.classes, s.batch))) / 2)) {}
+    : s_(s),
+      threshold_(std::log(double(std::max<int64_t>(2, std::min(s.classes, s.batch))) / 2)),
+      flat_threshold_(0.9 * std::log(double(std::max<int64_t>(2, s.classes)))) {}
 
-std::string CollapseWatch::observe(int64_t step, double classes_in_use, double mean_entropy) {
+std::string CollapseWatch::observe(int64_t step, double classes_in_use, double mean_entropy, double sample_entropy) {
   if (fired_) return "";
+  flat_run_ = std::isfinite(sample_entropy) && sample_entropy > flat_threshold_ ? flat_run_ + 1 : 0;
+  if (flat_run_ >= s_.patience) {
+    fired_ = true;
+    char head[400];
+    std::snprintf(head, sizeof head,
+                  "the predictions are going flat at step %lld: the mean entropy of each image's distribution is "
+                  "%.3f nats, above %.3f (0.9 ln %lld) for %lld logged steps: every image gets nearly the uniform "
+                  "distribution, which makes the two views agree without learning anything. ",
+                  (long long)step, sample_entropy, flat_threshold_, (long long)s_.classes, (long long)s_.patience);
+    return head + std::string(s_.alpha <= 0
+                                  ? "Likely cause: alpha = 0, so nothing makes each prediction sharp (the "
+                                    "paper's default is --alpha 1)."
+                                  : "Possible causes: a temperature too high for C (--temperature), or alpha too "
+                                    "small against the consistency term (--alpha).");
+  }
   if (!std::isfinite(mean_entropy) || mean_entropy >= threshold_) {
     run_ = 0;
     return "";

@@ -361,7 +361,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
           const double mean_entropy = entropy(p0.mean(0, true)).item<double>();
           // Fig. 3 of the paper: spread of the pre-softmax outputs of the first view.
           const OutputSpread spread = output_spread(logits[0].detach());
-          const std::string warning = collapse.observe(step, in_use, mean_entropy);
+          const std::string warning = collapse.observe(step, in_use, mean_entropy, sum_s / n_sum);
           if (!warning.empty()) {
             summary.collapse_step = step;
             summary.collapse_warning = warning;
