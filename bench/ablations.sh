@@ -24,7 +24,7 @@ printf '| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
 for row in "${rows[@]}"; do
   name=${row%%|*}
   flags=${row#*|}
-  dir=$out/$(echo "$name" | tr -c 'a-z0-9\n' '-' | sed 's/--*/-/g; s/-$//')
+  dir=$out/$(echo "$name" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '-' | sed 's/--*/-/g; s/-$//')
   rm -rf "$dir"
   # shellcheck disable=SC2086
   if ! "$twist" train --epochs "$epochs" --val-split 10000 --out "$dir" --json $flags > "$dir.json" 2> "$dir.log"; then
