@@ -23,14 +23,7 @@ std::vector<std::string> inputs(const std::string& parser) {
   return paths;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const twist::Error& e) {
-    return e.what();
-  }
-  return "(accepted)";
-}
+using twist::testing::error_of;
 
 TEST(FuzzRegressions, IdxSizesThatOverflow) {
   auto files = inputs("idx");
