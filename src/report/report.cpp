@@ -325,7 +325,9 @@ ReportResult write_report(const Run& run, const ReportOptions& o) {
                 "beat.</p>\n";
     }
     if (summary.is_object()) {
-      body += "<p class=\"muted\">" + with_commas(int64_t(number_or_nan(summary, "steps"))) + " steps, " +
+      const double steps = number_or_nan(summary, "steps");
+      body += "<p class=\"muted\">" + (std::isfinite(steps) ? with_commas(int64_t(steps)) : std::string("?")) +
+              " steps, " +
               fmt("%.2f", number_or_nan(summary, "epochs")) + " epochs, " +
               fmt("%.0f", number_or_nan(summary, "images_per_s")) + " images/s, final loss " +
               fmt("%.4f", number_or_nan(summary, "final_loss")) + ".</p>\n";
