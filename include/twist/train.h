@@ -6,16 +6,28 @@
 #include <string>
 #include <vector>
 
+#include "twist/augment.h"
 #include "twist/checkpoint.h"
 #include "twist/config.h"
 #include "twist/data.h"
 #include "twist/io.h"
+#include "twist/loss.h"
 #include "twist/models.h"
 #include "twist/optim.h"
 
 namespace twist {
 
+// What a training step is built from, read off a config; `twist bench` builds
+// the same step from the same functions.
 TwistModelOptions model_options(const TrainConfig& config, int64_t in_channels);
+// The two global views (and the local ones) at `image_size` / local_size.
+MultiCropOptions crop_options(const TrainConfig& config, int64_t image_size);
+LarsOptions optimizer_options(const TrainConfig& config);
+TwistLossOptions loss_options(const TrainConfig& config);
+
+// Sets LibTorch's intra-op thread count: `requested`, or when 0 the
+// machine's cores shared among the processes that run on it. Returns it.
+int64_t use_threads(int64_t requested, int processes_per_machine = 1);
 
 struct TrainSummary {
   int64_t steps = 0;

@@ -11,3 +11,4 @@
 #include "twist/optim.h"
 #include "twist/progress.h"
 #include "twist/train.h"
+#include "twist/train_step.h"

@@ -1,10 +1,10 @@
 #include "run_args.h"
 
 #include <cstdio>
-#include <thread>
 
 #include "twist/error.h"
 #include "twist/io.h"
+#include "twist/train.h"
 
 namespace twist::cli {
 
@@ -22,8 +22,7 @@ void add_run_args(CLI::App* cmd, RunArgs& a, bool with_data) {
 }
 
 Run open_run_for(const RunArgs& a) {
-  const int64_t threads = a.threads > 0 ? a.threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
-  at::set_num_threads(static_cast<int>(threads));
+  use_threads(a.threads);
   return open_run(a.run);
 }
 

@@ -135,6 +135,9 @@ const std::vector<Field>& fields() {
             "background threads preparing augmented batches"),
       field("channels_last", &TrainConfig::channels_last, K::Runtime,
             "NHWC memory format for convolutions (faster with oneDNN; same results up to rounding)"),
+      field("precision", &TrainConfig::precision, K::Recipe,
+            "fp32 | bf16: bf16 runs convolutions and matrix products in bfloat16 (autocast; "
+            "parameters, gradients and the loss stay float32); fast on CPUs with AVX512-BF16/AMX"),
       field("log_every", &TrainConfig::log_every, K::Runtime, "steps between metrics.jsonl lines"),
       field("checkpoint_every", &TrainConfig::checkpoint_every, K::Runtime,
             "steps between checkpoints; 0 = every epoch"),
@@ -284,6 +287,8 @@ void validate(const TrainConfig& c) {
   need(c.checkpoint_minutes >= 0, "checkpoint_minutes", "must be >= 0");
   need(c.skip_nonfinite >= 0, "skip_nonfinite", "must be >= 0");
   need(c.stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
+  need(c.precision == "fp32" || c.precision == "bf16", "precision",
+       "'" + c.precision + "' is not one of fp32, bf16");
   need(c.knn_k >= 1, "knn_k", "must be at least 1");
   need(c.dist_timeout > 0, "dist_timeout", "must be positive (seconds)");
 }

@@ -20,9 +20,9 @@
 #include "twist/eval.h"
 #include "twist/loader.h"
 #include "twist/loss.h"
-#include "twist/nonfinite.h"
 #include "twist/progress.h"
 #include "twist/train.h"
+#include "twist/train_step.h"
 
 namespace twist {
 namespace {
@@ -54,6 +54,36 @@ std::string timestamp_dir() {
 
 bool file_exists(const std::string& p) { return std::filesystem::exists(p); }
 
+// Model keys must match the checkpoint; recipe changes are allowed but said.
+void check_resume_config(const TrainConfig& now, const TrainConfig& saved, const std::string& dir) {
+  for (const auto& k : config_keys()) {
+    const std::string a = get_config_value(now, k.key), b = get_config_value(saved, k.key);
+    if (a == b) continue;
+    if (k.kind == ConfigKind::Model) {
+      throw Error("cannot resume '" + dir + "': its checkpoint is a model with " + k.key + "=" + b +
+                  ", this run asks for " + k.key + "=" + a);
+    }
+    if (k.kind == ConfigKind::Recipe)
+      std::fprintf(stderr, "warning: resuming with %s=%s (the run started with %s)\n", k.key.c_str(),
+                   a.c_str(), b.c_str());
+  }
+}
+
+}  // namespace
+
+TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
+  TwistModelOptions o;
+  o.backbone.arch = c.arch;
+  o.backbone.width = c.width;
+  o.backbone.stem = c.stem;
+  o.backbone.in_channels = in_channels;
+  o.backbone.channels_last = c.channels_last;
+  o.head.hidden = c.hidden;
+  o.head.classes = c.classes;
+  o.head.nbs = c.nbs;
+  return o;
+}
+
 MultiCropOptions crop_options(const TrainConfig& c, int64_t image_size) {
   MultiCropOptions m = MultiCropOptions::paper(image_size, static_cast<int>(c.local_crops), c.local_size);
   for (size_t v = 0; v < m.views.size(); ++v) {
@@ -73,55 +103,27 @@ MultiCropOptions crop_options(const TrainConfig& c, int64_t image_size) {
   return m;
 }
 
-// Model keys must match the checkpoint; recipe changes are allowed but said.
-void check_resume_config(const TrainConfig& now, const TrainConfig& saved, const std::string& dir) {
-  for (const auto& k : config_keys()) {
-    const std::string a = get_config_value(now, k.key), b = get_config_value(saved, k.key);
-    if (a == b) continue;
-    if (k.kind == ConfigKind::Model) {
-      throw Error("cannot resume '" + dir + "': its checkpoint is a model with " + k.key + "=" + b +
-                  ", this run asks for " + k.key + "=" + a);
-    }
-    if (k.kind == ConfigKind::Recipe)
-      std::fprintf(stderr, "warning: resuming with %s=%s (the run started with %s)\n", k.key.c_str(),
-                   a.c_str(), b.c_str());
-  }
-}
-
-// The loss terms averaged over ranks (one small all-reduce; .item() reads
-// synchronize anyway) and whether any rank was signalled.
-struct StepStats {
-  double total, consistency, sharpness, diversity;
-  bool signalled;
-};
-
-StepStats reduce_step_stats(const TwistLossTerms& t, bool signalled, const std::shared_ptr<Communicator>& comm) {
-  auto v = torch::stack({t.total.detach(), t.consistency.detach(), t.sharpness.detach(), t.diversity.detach(),
-                         torch::full({}, signalled ? 1.0 : 0.0, t.total.options())})
-               .to(torch::kDouble)
-               .contiguous();
-  const double w = comm ? comm->world_size() : 1;
-  if (comm) {
-    std::vector<torch::Tensor> one{v};
-    comm->all_reduce_sum(one);
-  }
-  auto a = v.accessor<double, 1>();
-  return {a[0] / w, a[1] / w, a[2] / w, a[3] / w, a[4] > 0};
-}
-
-}  // namespace
-
-TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
-  TwistModelOptions o;
-  o.backbone.arch = c.arch;
-  o.backbone.width = c.width;
-  o.backbone.stem = c.stem;
-  o.backbone.in_channels = in_channels;
-  o.backbone.channels_last = c.channels_last;
-  o.head.hidden = c.hidden;
-  o.head.classes = c.classes;
-  o.head.nbs = c.nbs;
+LarsOptions optimizer_options(const TrainConfig& c) {
+  LarsOptions o;
+  o.momentum = c.momentum;
+  o.adapt = c.optimizer == "lars";
   return o;
+}
+
+TwistLossOptions loss_options(const TrainConfig& c) {
+  TwistLossOptions o;
+  o.alpha = c.alpha;
+  o.beta = c.beta;
+  o.temperature = c.temperature;
+  return o;
+}
+
+int64_t use_threads(int64_t requested, int processes_per_machine) {
+  const int64_t threads =
+      requested > 0 ? requested
+                    : std::max<int64_t>(1, std::thread::hardware_concurrency() / std::max(1, processes_per_machine));
+  at::set_num_threads(static_cast<int>(threads));
+  return threads;
 }
 
 std::string TrainSummary::to_json() const {
@@ -187,10 +189,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   }
 
   // Processes of one machine share its cores.
-  const int64_t threads =
-      cfg.threads > 0 ? cfg.threads
-                      : std::max<int64_t>(1, std::thread::hardware_concurrency() / denv.local_world_size);
-  at::set_num_threads(static_cast<int>(threads));
+  const int64_t threads = use_threads(cfg.threads, denv.local_world_size);
 
   TrainEvalSplits data = load_train_eval_splits(cfg.data, cfg.val_split, cfg.eval);
   const Dataset& train_set = data.train;
@@ -200,10 +199,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
 
   torch::manual_seed(static_cast<uint64_t>(cfg.seed));
   TwistModel model(model_options(cfg, train_set.channels()));
-  LarsOptions lo;
-  lo.momentum = cfg.momentum;
-  lo.adapt = cfg.optimizer == "lars";
-  Lars optimizer(model->parameters(), lo);
+  Lars optimizer(model->parameters(), optimizer_options(cfg));
 
   const EpochSampler sampler(train_set.size(), cfg.batch_size, static_cast<uint64_t>(cfg.seed), denv.rank,
                              denv.world_size);
@@ -225,7 +221,6 @@ TrainSummary train(TrainConfig cfg, bool resume) {
     skipped = resumed.skipped_steps;
     saved_step = step;
   }
-  GradientAverager averager(model->parameters(), comm);
   if (comm) {
     model->head->set_communicator(comm, cfg.nbs_per_rank, cfg.sync_bn);
     broadcast_module(*model, *comm);
@@ -253,11 +248,9 @@ TrainSummary train(TrainConfig cfg, bool resume) {
                (long long)threads, dir.c_str());
   if (resume) std::fprintf(stderr, "twist: resuming at step %lld\n", (long long)step);
 
-  TwistLossOptions loss_opts;
-  loss_opts.alpha = cfg.alpha;
-  loss_opts.beta = cfg.beta;
-  loss_opts.temperature = cfg.temperature;
+  TwistLossOptions loss_opts = loss_options(cfg);
   if (comm) loss_opts.batch_mean = global_batch_mean(comm);
+  TrainStep train_step(model, optimizer, loss_opts, parse_precision(cfg.precision), comm);
 
   TrainSummary summary;
   summary.run_dir = dir;
@@ -288,22 +281,13 @@ TrainSummary train(TrainConfig cfg, bool resume) {
     while (step < end) {
       if (comm) comm->report_step(step);
       Batch batch = loader.next();
-      auto logits = model->forward(batch.views);
-      TwistLossTerms terms = twist_loss(logits, loss_opts);
-      // The run's loss terms, and whether any rank got a signal: every rank
-      // takes the same decisions (stop, skip, NaN) at the same step.
-      const StepStats stats = reduce_step_stats(terms, g_signal != 0, comm);
+      // Forward, loss, backward and update; a step whose loss or gradient is
+      // not finite leaves the weights alone and says why in `bad`.
+      const StepOutcome outcome = train_step(batch.views, lr[step], wd[step], g_signal != 0);
+      const std::vector<torch::Tensor>& logits = outcome.logits;
+      const StepStats& stats = outcome.stats;
       const double loss = stats.total;
-      // A non-finite loss or gradient is caught before it reaches the weights.
-      // The loss is the ranks' mean and the gradients are averaged before the
-      // check, so a bad value on one rank is seen by all.
-      std::string bad = nonfinite_loss(loss);
-      if (bad.empty()) {
-        optimizer.zero_grad();
-        terms.total.backward();
-        averager.average();
-        bad = nonfinite_gradient(model->named_parameters());
-      }
+      const std::string& bad = outcome.bad;
       if (!bad.empty()) {
         ++skipped;
         // Steps count from 1, as in metrics.jsonl and checkpoints.
@@ -323,8 +307,6 @@ TrainSummary train(TrainConfig cfg, bool resume) {
         }
         std::fprintf(stderr, "\ntwist: warning: %s; step skipped (%lld of at most %lld)\n", where.c_str(),
                      (long long)skipped, (long long)cfg.skip_nonfinite);
-      } else {
-        optimizer.step(lr[step], wd[step]);
       }
       ++step;
       if (step - first == untimed) t_timed = std::chrono::steady_clock::now();

@@ -1,0 +1,119 @@
+#include "twist/train_step.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
+#include "twist/error.h"
+#include "twist/nonfinite.h"
+
+// LibTorch 2.4 replaced the per-device autocast setters by ones that take the
+// device (the old ones remain, deprecated); 1.13 has only the old ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define TWIST_AUTOCAST_BY_DEVICE 1
+#endif
+
+namespace twist {
+namespace {
+
+bool cpu_autocast_enabled() {
+#ifdef TWIST_AUTOCAST_BY_DEVICE
+  return at::autocast::is_autocast_enabled(at::kCPU);
+#else
+  return at::autocast::is_cpu_enabled();
+#endif
+}
+
+at::ScalarType cpu_autocast_dtype() {
+#ifdef TWIST_AUTOCAST_BY_DEVICE
+  return at::autocast::get_autocast_dtype(at::kCPU);
+#else
+  return at::autocast::get_autocast_cpu_dtype();
+#endif
+}
+
+void set_cpu_autocast(bool enabled, at::ScalarType dtype) {
+#ifdef TWIST_AUTOCAST_BY_DEVICE
+  at::autocast::set_autocast_enabled(at::kCPU, enabled);
+  at::autocast::set_autocast_dtype(at::kCPU, dtype);
+#else
+  at::autocast::set_cpu_enabled(enabled);
+  at::autocast::set_autocast_cpu_dtype(dtype);
+#endif
+}
+
+// One small all-reduce of the loss terms and the signal flag (the .item()
+// reads synchronize anyway).
+StepStats reduce_step_stats(const TwistLossTerms& t, bool signalled, const std::shared_ptr<Communicator>& comm) {
+  auto v = torch::stack({t.total.detach(), t.consistency.detach(), t.sharpness.detach(), t.diversity.detach(),
+                         torch::full({}, signalled ? 1.0 : 0.0, t.total.options())})
+               .to(torch::kDouble)
+               .contiguous();
+  const double w = comm ? comm->world_size() : 1;
+  if (comm) {
+    std::vector<torch::Tensor> one{v};
+    comm->all_reduce_sum(one);
+  }
+  auto a = v.accessor<double, 1>();
+  return {a[0] / w, a[1] / w, a[2] / w, a[3] / w, a[4] > 0};
+}
+
+}  // namespace
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::fp32;
+  if (name == "bf16") return Precision::bf16;
+  throw Error("precision '" + name + "' is not one of fp32, bf16");
+}
+
+AutocastScope::AutocastScope(Precision precision) : active_(precision == Precision::bf16) {
+  if (!active_) return;
+  was_enabled_ = cpu_autocast_enabled();
+  was_dtype_ = cpu_autocast_dtype();
+  set_cpu_autocast(true, at::kBFloat16);
+  at::autocast::increment_nesting();
+}
+
+AutocastScope::~AutocastScope() {
+  if (!active_) return;
+  // As torch.autocast's __exit__: the outermost scope drops the cached
+  // bfloat16 copies of the weights, which the optimizer is about to change.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  set_cpu_autocast(was_enabled_, was_dtype_);
+}
+
+TrainStep::TrainStep(TwistModel model, Lars& optimizer, TwistLossOptions loss, Precision precision,
+                     std::shared_ptr<Communicator> comm)
+    : model_(std::move(model)),
+      optimizer_(optimizer),
+      loss_(std::move(loss)),
+      precision_(precision),
+      comm_(comm),
+      averager_(model_->parameters(), comm) {}
+
+StepOutcome TrainStep::operator()(const std::vector<torch::Tensor>& views, double lr, double weight_decay,
+                                  bool signalled) {
+  StepOutcome out;
+  {
+    AutocastScope autocast(precision_);
+    out.logits = model_->forward(views);
+  }
+  // The loss in float32 whatever the forward's precision: its logs and the
+  // entropy of the batch mean lose too much in bfloat16's 8 bits.
+  for (auto& l : out.logits) l = l.to(torch::kFloat32);
+  TwistLossTerms terms = twist_loss(out.logits, loss_);
+  out.stats = reduce_step_stats(terms, signalled, comm_);
+  // A non-finite loss or gradient is caught before it reaches the weights.
+  // The loss is the ranks' mean and the gradients are averaged before the
+  // check, so a bad value on one rank is seen by all.
+  out.bad = nonfinite_loss(out.stats.total);
+  if (out.bad.empty()) {
+    optimizer_.zero_grad();
+    terms.total.backward();
+    averager_.average();
+    out.bad = nonfinite_gradient(model_->named_parameters());
+  }
+  if (out.bad.empty()) optimizer_.step(lr, weight_decay);
+  return out;
+}
+
+}  // namespace twist
