@@ -1,9 +1,9 @@
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <memory>
 
 #include "commands.h"
+#include "config_flags.h"
 #include "twist/config.h"
 #include "twist/error.h"
 #include "twist/report.h"
@@ -12,12 +12,6 @@
 
 namespace twist::cli {
 namespace {
-
-std::string flag_name(std::string key) {
-  for (char& c : key)
-    if (c == '_') c = '-';
-  return "--" + key;
-}
 
 void print_table(const TrainSummary& s) {
   std::printf("\nTWIST run %s: %lld steps (%.2f epochs), %.0f images/s, final loss %.4f\n",
@@ -49,42 +43,29 @@ std::function<int()> add_train_command(CLI::App& app) {
       "Pretrain a TWIST model without labels. With no flags: the default recipe on Fashion-MNIST\n"
       "(configs/fashion-mnist.json), evaluated on its test split at the end.");
   struct State {
-    std::string config_file;
+    ConfigFlags flags;
     bool resume = false;
     bool json = false;
     bool print_config = false;
-    std::map<std::string, std::string> values;
-    std::map<std::string, CLI::Option*> options;
   };
   auto st = std::make_shared<State>();
-  cmd->add_option("--config", st->config_file, "JSON file of settings (same keys as the flags)")
-      ->check(CLI::ExistingFile);
   cmd->add_flag("--resume", st->resume,
                 "continue the run in --out DIR from its checkpoint (same schedules and random state)");
   cmd->add_flag("--json", st->json, "print the summary as one JSON object on stdout");
   cmd->add_flag("--print-config", st->print_config,
                 "print the resolved settings as JSON (a config file) and exit without training");
-  const TrainConfig defaults;
-  for (const auto& k : config_keys()) {
-    std::string help = k.help + " [" + get_config_value(defaults, k.key) + "]";
-    st->options[k.key] = cmd->add_option(flag_name(k.key), st->values[k.key], help)
-                             ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
-                             ->type_name(k.type == "string" ? "TEXT" : k.type == "int" ? "INT"
-                                         : k.type == "float" ? "FLOAT" : "BOOL");
-  }
+  add_config_flags(cmd, st->flags);
   return [st]() {
     TrainConfig cfg;
     // Layers: defaults, then the resumed run's settings, then --config, then flags.
     if (st->resume) {
-      auto it = st->options.find("out");
-      check(it->second->count() > 0, "--resume needs the run directory: --out DIR");
-      const std::string saved = st->values["out"] + "/config.json";
-      check(std::filesystem::exists(saved), "nothing to resume in '" + st->values["out"] + "': no config.json");
+      check(st->flags.given("out"), "--resume needs the run directory: --out DIR");
+      const std::string out = st->flags.values.at("out");
+      const std::string saved = out + "/config.json";
+      check(std::filesystem::exists(saved), "nothing to resume in '" + out + "': no config.json");
       cfg = load_config_file(saved, cfg);
     }
-    if (!st->config_file.empty()) cfg = load_config_file(st->config_file, cfg);
-    for (const auto& [key, opt] : st->options)
-      if (opt->count() > 0) set_config_value(cfg, key, st->values[key]);
+    cfg = st->flags.apply(cfg);
     if (st->print_config) {
       validate(cfg);
       std::printf("%s\n", config_to_json(cfg).c_str());
