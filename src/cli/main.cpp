@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
       {"export", twist::cli::add_export_command(app)},
       {"report", twist::cli::add_report_command(app)},
       {"launch", twist::cli::add_launch_command(app)},
+      {"bench", twist::cli::add_bench_command(app)},
   };
   try {
     app.parse(argc, argv);

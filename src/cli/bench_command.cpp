@@ -1,0 +1,236 @@
+// twist bench: training throughput of one configuration, compute-only
+// (synthetic views: forward, loss, backward, update) against end to end
+// (real images through the loader and augmentation into the same step), in
+// alternating rounds, because timings on shared machines swing by 2x.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "commands.h"
+#include "config_flags.h"
+#include "twist/error.h"
+#include "twist/loader.h"
+#include "twist/train.h"
+#include "twist/train_step.h"
+
+namespace twist::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Settings that change what one training step computes or how its data is
+// made, and the three runtime settings that change its speed. The run's
+// length, schedules, checkpoints and evaluation do not apply.
+bool shapes_a_step(const ConfigKey& k) {
+  static const char* const run_length[] = {"epochs", "max_steps", "warmup_epochs", "min_lr_ratio",
+                                           "weight_decay_end", "skip_nonfinite", "sync_bn", "nbs_per_rank"};
+  if (k.kind == ConfigKind::Runtime)
+    return k.key == "threads" || k.key == "loader_workers" || k.key == "channels_last";
+  return std::none_of(std::begin(run_length), std::end(run_length), [&](const char* n) { return k.key == n; });
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// The most resident memory the process ever held (ru_maxrss is in KiB on Linux).
+double peak_rss_mb() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;
+}
+
+// Resident memory now: growth from round to round would be a leak.
+double rss_mb() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  if (!(statm >> pages >> resident)) return -1;
+  return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+// "2x28" or "2x28+6x14": views per side length, in order.
+std::string describe_views(const MultiCropOptions& crops) {
+  std::string s;
+  for (size_t i = 0; i < crops.views.size();) {
+    size_t j = i;
+    while (j < crops.views.size() && crops.views[j].size == crops.views[i].size) ++j;
+    s += (s.empty() ? "" : "+") + std::to_string(j - i) + "x" + std::to_string(crops.views[i].size);
+    i = j;
+  }
+  return s;
+}
+
+struct Round {
+  double compute = 0, end_to_end = 0;  // source images per second
+  double waiting = 0;                  // fraction of the end-to-end time spent waiting for a batch
+  double rss = 0;                      // MB after the round
+};
+
+}  // namespace
+
+std::function<int()> add_bench_command(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand(
+      "bench",
+      "Training throughput of one configuration (the flags of twist train that shape a step):\n"
+      "compute-only (synthetic views through forward, loss, backward and update) against end to\n"
+      "end (the data set through the loader and augmentation into the same step), alternating in\n"
+      "rounds. Images/s count source images, as twist train's metrics do, not views.");
+  struct State {
+    ConfigFlags flags;
+    int64_t rounds = 5, steps = 20, warmup = 3;
+    bool json = false;
+  };
+  auto st = std::make_shared<State>();
+  cmd->add_option("--rounds", st->rounds, "rounds, each timing compute-only then end to end; medians are reported");
+  cmd->add_option("--steps", st->steps, "training steps timed per round and mode (more: steadier figures)");
+  cmd->add_option("--warmup", st->warmup, "untimed steps of each mode before the first round (allocator, caches)");
+  cmd->add_flag("--json", st->json, "print one JSON object on stdout (progress stays on stderr)");
+  add_config_flags(cmd, st->flags, shapes_a_step);
+  return [st]() {
+    check(st->rounds >= 1, "--rounds must be at least 1, got " + std::to_string(st->rounds));
+    check(st->steps >= 1, "--steps must be at least 1, got " + std::to_string(st->steps));
+    check(st->warmup >= 0, "--warmup must be >= 0, got " + std::to_string(st->warmup));
+    const TrainConfig cfg = st->flags.apply({});
+    validate(cfg);
+    const Precision precision = parse_precision(cfg.precision);
+    const int64_t threads = use_threads(cfg.threads);
+
+    // The step and the data exactly as twist train builds them.
+    const Dataset data = load_train_eval_splits(cfg.data, cfg.val_split, false).train;
+    const Normalization norm = channel_statistics(data);
+    const int64_t image_size = cfg.image_size > 0 ? cfg.image_size : data.height();
+    const MultiCropOptions crops = crop_options(cfg, image_size);
+    const uint64_t seed = static_cast<uint64_t>(cfg.seed);
+    const EpochSampler sampler(data.size(), cfg.batch_size, seed);
+    torch::manual_seed(seed);
+    TwistModel model(model_options(cfg, data.channels()));
+    Lars optimizer(model->parameters(), optimizer_options(cfg));
+    TrainStep train_step(model, optimizer, loss_options(cfg), precision);
+    model->train();
+    const double lr = scaled_lr(cfg.lr, cfg.batch_size);
+    auto step = [&](const std::vector<torch::Tensor>& views) {
+      const StepOutcome o = train_step(views, lr, cfg.weight_decay);
+      check(o.bad.empty(), "bench step: " + o.bad + "; lower --lr");
+    };
+
+    // Compute-only: fixed views of the shapes the loader makes, normalized scale.
+    std::vector<torch::Tensor> synthetic;
+    for (const auto& v : crops.views) synthetic.push_back(torch::randn({cfg.batch_size, data.channels(), v.size, v.size}));
+    auto compute = [&](int64_t n) {
+      const auto t0 = Clock::now();
+      for (int64_t i = 0; i < n; ++i) step(synthetic);
+      return seconds_since(t0);
+    };
+    // End to end: a fresh loader per round, started when the clock starts, so
+    // the round pays for filling its queue and no batch is prepared while the
+    // compute-only round runs. Data steps continue across rounds.
+    int64_t data_step = 0;
+    auto end_to_end = [&](int64_t n, double* waited) {
+      BatchLoader loader(data, sampler, crops, norm, seed, data_step, data_step + n,
+                         {static_cast<int>(cfg.loader_workers), 4});
+      const auto t0 = Clock::now();
+      for (int64_t i = 0; i < n; ++i) {
+        const auto w0 = Clock::now();
+        Batch batch = loader.next();
+        *waited += seconds_since(w0);
+        step(batch.views);
+      }
+      data_step += n;
+      return seconds_since(t0);
+    };
+
+    const std::string views = describe_views(crops);
+    std::fprintf(stderr,
+                 "twist bench: %s x%g (%s stem), batch %lld, views %s of %lld channel(s), %s%s, %lld threads, "
+                 "%lld loader worker(s), %s (%lld images); %lld rounds of %lld steps per mode, %lld warm-up\n",
+                 cfg.arch.c_str(), cfg.width, cfg.stem.c_str(), (long long)cfg.batch_size, views.c_str(),
+                 (long long)data.channels(), cfg.precision.c_str(), cfg.channels_last ? ", channels-last" : "",
+                 (long long)threads, (long long)cfg.loader_workers, data.name.c_str(), (long long)data.size(),
+                 (long long)st->rounds, (long long)st->steps, (long long)st->warmup);
+    if (st->warmup > 0) {
+      double ignored = 0;
+      compute(st->warmup);
+      end_to_end(st->warmup, &ignored);
+    }
+    const double images = double(st->steps * cfg.batch_size);
+    std::vector<Round> rounds;
+    for (int64_t r = 0; r < st->rounds; ++r) {
+      Round round;
+      round.compute = images / compute(st->steps);
+      double waited = 0;
+      const double e2e_s = end_to_end(st->steps, &waited);
+      round.end_to_end = images / e2e_s;
+      round.waiting = waited / e2e_s;
+      round.rss = rss_mb();
+      rounds.push_back(round);
+      std::fprintf(stderr, "twist bench: round %lld/%lld: compute %.1f images/s, end to end %.1f images/s (%.3f)\n",
+                   (long long)r + 1, (long long)st->rounds, round.compute, round.end_to_end,
+                   round.end_to_end / round.compute);
+    }
+
+    std::vector<double> compute_ips, e2e_ips, fraction, waiting, rss;
+    for (const auto& r : rounds) {
+      compute_ips.push_back(r.compute);
+      e2e_ips.push_back(r.end_to_end);
+      fraction.push_back(r.end_to_end / r.compute);
+      waiting.push_back(r.waiting);
+      rss.push_back(r.rss);
+    }
+    nlohmann::ordered_json j;
+    j["compute_images_per_s"] = median(compute_ips);
+    j["end_to_end_images_per_s"] = median(e2e_ips);
+    // Median of the per-round ratios: each pair ran back to back, so the
+    // ratio is steadier than either figure on a shared machine.
+    j["end_to_end_fraction"] = median(fraction);
+    j["compute_rounds"] = compute_ips;
+    j["end_to_end_rounds"] = e2e_ips;
+    j["end_to_end_fraction_rounds"] = fraction;
+    j["loader_wait_fraction_rounds"] = waiting;
+    j["rss_mb_rounds"] = rss;
+    j["peak_rss_mb"] = peak_rss_mb();
+    j["images_counted"] = "source images (each gives " + std::to_string(crops.views.size()) + " views)";
+    j["arch"] = cfg.arch;
+    j["width"] = cfg.width;
+    j["stem"] = cfg.stem;
+    j["hidden"] = cfg.hidden;
+    j["classes"] = cfg.classes;
+    j["batch_size"] = cfg.batch_size;
+    j["views"] = views;
+    j["channels"] = data.channels();
+    j["precision"] = cfg.precision;
+    j["channels_last"] = cfg.channels_last;
+    j["threads"] = threads;
+    j["loader_workers"] = cfg.loader_workers;
+    j["data"] = data.name;
+    j["rounds"] = st->rounds;
+    j["steps"] = st->steps;
+    j["warmup"] = st->warmup;
+    if (st->json) {
+      std::printf("%s\n", j.dump().c_str());
+      return 0;
+    }
+    std::printf("\ntwist bench: %s x%g, batch %lld, views %s, %s, %lld threads (images/s count source images)\n\n",
+                cfg.arch.c_str(), cfg.width, (long long)cfg.batch_size, views.c_str(), cfg.precision.c_str(),
+                (long long)threads);
+    std::printf("  %-7s %14s %17s %12s %14s %8s\n", "round", "compute img/s", "end-to-end img/s", "e2e/compute",
+                "data waiting", "RSS MB");
+    for (size_t r = 0; r < rounds.size(); ++r)
+      std::printf("  %-7zu %14.1f %17.1f %12.3f %13.1f%% %8.0f\n", r + 1, rounds[r].compute, rounds[r].end_to_end,
+                  fraction[r], 100 * rounds[r].waiting, rounds[r].rss);
+    std::printf("  %-7s %14.1f %17.1f %12.3f\n", "median", median(compute_ips), median(e2e_ips), median(fraction));
+    std::printf("\npeak resident memory %.0f MB\n", peak_rss_mb());
+    return 0;
+  };
+}
+
+}  // namespace twist::cli
