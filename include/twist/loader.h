@@ -48,7 +48,9 @@ struct Batch {
 };
 
 struct LoaderOptions {
-  int workers = 1;   // background threads preparing batches
+  // Background threads preparing batches (single-threaded each). 0: none,
+  // next() makes the batch itself with the caller's intra-op threads.
+  int workers = 1;
   int prefetch = 4;  // batches prepared ahead at most
 };
 

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -212,6 +213,12 @@ std::function<int()> add_bench_command(CLI::App& app) {
     j["threads"] = threads;
     j["loader_workers"] = cfg.loader_workers;
     j["data"] = data.name;
+    // OpenMP's waiting policy decides much of the speed on a shared machine
+    // (bench/README.md): keep what this run had.
+    for (const char* name : {"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"}) {
+      const char* v = std::getenv(name);
+      j["env"][name] = v ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
+    }
     j["rounds"] = st->rounds;
     j["steps"] = st->steps;
     j["warmup"] = st->warmup;

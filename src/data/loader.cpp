@@ -32,7 +32,7 @@ BatchLoader::BatchLoader(const Dataset& data, const EpochSampler& sampler, Multi
       next_step_(first_step),
       end_step_(end_step),
       options_(options) {
-  const int workers = std::max(1, options_.workers);
+  const int workers = std::max(0, options_.workers);
   options_.prefetch = std::max(options_.prefetch, workers);
   for (int w = 0; w < workers; ++w) threads_.emplace_back([this, w] { work(w); });
 }
@@ -74,6 +74,13 @@ Batch BatchLoader::next() {
   std::unique_lock<std::mutex> lock(mu_);
   const int64_t step = next_step_;
   if (step >= end_step_) throw std::out_of_range("BatchLoader::next past the last step");
+  if (threads_.empty()) {
+    // No workers: made here, with the caller's intra-op threads.
+    ++next_step_;
+    lock.unlock();
+    torch::NoGradGuard no_grad;
+    return make_batch(data_, sampler_, crops_, norm_, seed_, step);
+  }
   cv_.wait(lock, [&] { return error_ || ready_.count(step) > 0; });
   if (error_) std::rethrow_exception(error_);
   Batch b = std::move(ready_[step]);

@@ -132,7 +132,8 @@ const std::vector<Field>& fields() {
       field("out", &TrainConfig::out, K::Runtime, "run directory (default runs/<date-time>)"),
       field("threads", &TrainConfig::threads, K::Runtime, "intra-op threads; 0 = all cores"),
       field("loader_workers", &TrainConfig::loader_workers, K::Runtime,
-            "background threads preparing augmented batches"),
+            "background threads preparing augmented batches while the model trains; 0: prepare each "
+            "batch between steps with the intra-op threads (no thread competing with them for cores)"),
       field("channels_last", &TrainConfig::channels_last, K::Runtime,
             "NHWC memory format for convolutions (faster with oneDNN; same results up to rounding)"),
       field("precision", &TrainConfig::precision, K::Recipe,
@@ -281,7 +282,7 @@ void validate(const TrainConfig& c) {
     need(p >= 0 && p <= 1, "jitter_p/grayscale_p", "probabilities must lie in [0, 1]");
   need(c.val_split >= 0, "val_split", "must be >= 0");
   need(c.threads >= 0, "threads", "must be >= 0");
-  need(c.loader_workers >= 1, "loader_workers", "must be at least 1");
+  need(c.loader_workers >= 0, "loader_workers", "must be >= 0");
   need(c.log_every >= 1, "log_every", "must be at least 1");
   need(c.checkpoint_every >= 0, "checkpoint_every", "must be >= 0");
   need(c.checkpoint_minutes >= 0, "checkpoint_minutes", "must be >= 0");
