@@ -7,6 +7,7 @@
 #   e.g. bench/ab.sh "--precision fp32" "--precision bf16" 5 20
 #   Words NAME=VALUE in A or B set that side's environment: bench/ab.sh "" "OMP_WAIT_POLICY=PASSIVE"
 set -euo pipefail
+command -v jq >/dev/null || { echo "$(basename "$0"): needs jq (apt install jq)" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 a=$1
 b=$2

@@ -17,6 +17,7 @@
 # Images/s count source images on both sides. Rounds alternate which side
 # goes first. Prints each round, the medians and their ratios twist / peer.
 set -euo pipefail
+command -v jq >/dev/null || { echo "$(basename "$0"): needs jq (apt install jq)" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 steps=${2:-20}

@@ -52,6 +52,9 @@ struct LoaderOptions {
   // next() makes the batch itself with the caller's intra-op threads.
   int workers = 1;
   int prefetch = 4;  // batches prepared ahead at most
+  // Where the views are made: on a GPU, each batch's uint8 images are copied
+  // there (pinned, non-blocking) and augmented there.
+  torch::Device device = torch::kCPU;
 };
 
 class BatchLoader {
@@ -67,7 +70,7 @@ class BatchLoader {
   // Builds the batch of one step synchronously (what the workers run).
   static Batch make_batch(const Dataset& data, const EpochSampler& sampler,
                           const MultiCropOptions& crops, const Normalization& norm, uint64_t seed,
-                          int64_t step);
+                          int64_t step, torch::Device device = torch::kCPU);
 
  private:
   void work(int worker);

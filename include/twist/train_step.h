@@ -25,18 +25,19 @@ enum class Precision { fp32, bf16 };
 // "fp32" | "bf16"; anything else is a twist::Error naming the value.
 Precision parse_precision(const std::string& name);
 
-// While alive, CPU autocast to bfloat16 for `precision` bf16 (nothing for
-// fp32); restores the previous autocast state and drops the cast-weight cache
+// While alive, autocast to bfloat16 on `device`'s type (CPU or CUDA) for
+// `precision` bf16 (nothing for fp32); restores the previous autocast state and drops the cast-weight cache
 // on exit, so the next step casts the updated weights afresh.
 class AutocastScope {
  public:
-  explicit AutocastScope(Precision precision);
+  explicit AutocastScope(Precision precision, torch::Device device = torch::kCPU);
   ~AutocastScope();
   AutocastScope(const AutocastScope&) = delete;
   AutocastScope& operator=(const AutocastScope&) = delete;
 
  private:
   bool active_ = false;
+  bool cuda_ = false;
   bool was_enabled_ = false;
   at::ScalarType was_dtype_ = at::kBFloat16;
 };

@@ -58,6 +58,12 @@ torch::Tensor augment_view(const torch::Tensor& images_u8, const ViewOptions& v,
   auto sigma = uniform(B, v.sigma_min * sigma_scale, v.sigma_max * sigma_scale, gen);
   sigma = torch::where(coin(B, v.blur_p, gen), sigma, torch::zeros_like(sigma));
   auto sol = coin(B, v.solarize_p, gen);
+  if (!x.device().is_cpu()) {
+    // Drawn on the host generator (so a view is the same wherever it is
+    // made), applied where the images are.
+    const auto d = x.device();
+    for (auto* t : {&boxes, &flip, &fb, &fc, &fs, &fh, &gray, &sigma, &sol}) *t = t->to(d, /*non_blocking=*/true);
+  }
 
   x = crop_resize(x, boxes, v.size, flip);
   // Colour jitter applies its four adjustments in a random order (per batch).

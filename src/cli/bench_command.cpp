@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "config_flags.h"
+#include "twist/device.h"
 #include "twist/error.h"
 #include "twist/loader.h"
 #include "twist/train.h"
@@ -32,7 +33,7 @@ bool shapes_a_step(const ConfigKey& k) {
   static const char* const run_length[] = {"epochs", "max_steps", "warmup_epochs", "min_lr_ratio",
                                            "weight_decay_end", "skip_nonfinite", "sync_bn", "nbs_per_rank"};
   if (k.kind == ConfigKind::Runtime)
-    return k.key == "threads" || k.key == "loader_workers" || k.key == "channels_last";
+    return k.key == "threads" || k.key == "loader_workers" || k.key == "channels_last" || k.key == "device";
   return std::none_of(std::begin(run_length), std::end(run_length), [&](const char* n) { return k.key == n; });
 }
 
@@ -103,6 +104,7 @@ std::function<int()> add_bench_command(CLI::App& app) {
     check(st->warmup >= 0, "--warmup must be >= 0, got " + std::to_string(st->warmup));
     const TrainConfig cfg = st->flags.apply({});
     validate(cfg);
+    const torch::Device device = require_device(cfg.device);
     const Precision precision = parse_precision(cfg.precision);
     const int64_t threads = use_threads(cfg.threads);
 
@@ -115,6 +117,7 @@ std::function<int()> add_bench_command(CLI::App& app) {
     const EpochSampler sampler(data.size(), cfg.batch_size, seed);
     torch::manual_seed(seed);
     TwistModel model(model_options(cfg, data.channels()));
+    model->to(device);
     Lars optimizer(model->parameters(), optimizer_options(cfg));
     TrainStep train_step(model, optimizer, loss_options(cfg), precision);
     model->train();
@@ -126,7 +129,7 @@ std::function<int()> add_bench_command(CLI::App& app) {
 
     // Compute-only: fixed views of the shapes the loader makes, normalized scale.
     std::vector<torch::Tensor> synthetic;
-    for (const auto& v : crops.views) synthetic.push_back(torch::randn({cfg.batch_size, data.channels(), v.size, v.size}));
+    for (const auto& v : crops.views) synthetic.push_back(torch::randn({cfg.batch_size, data.channels(), v.size, v.size}).to(device));
     auto compute = [&](int64_t n) {
       const auto t0 = Clock::now();
       for (int64_t i = 0; i < n; ++i) step(synthetic);
@@ -138,7 +141,7 @@ std::function<int()> add_bench_command(CLI::App& app) {
     int64_t data_step = 0;
     auto end_to_end = [&](int64_t n, double* waited) {
       BatchLoader loader(data, sampler, crops, norm, seed, data_step, data_step + n,
-                         {static_cast<int>(cfg.loader_workers), 4});
+                         {static_cast<int>(cfg.loader_workers), 4, device});
       const auto t0 = Clock::now();
       for (int64_t i = 0; i < n; ++i) {
         const auto w0 = Clock::now();
@@ -153,10 +156,11 @@ std::function<int()> add_bench_command(CLI::App& app) {
     const std::string views = describe_views(crops);
     std::fprintf(stderr,
                  "twist bench: %s x%g (%s stem), batch %lld, views %s of %lld channel(s), %s%s, %lld threads, "
-                 "%lld loader worker(s), %s (%lld images); %lld rounds of %lld steps per mode, %lld warm-up\n",
+                 "%lld loader worker(s), %s, %s (%lld images); %lld rounds of %lld steps per mode, %lld warm-up\n",
                  cfg.arch.c_str(), cfg.width, cfg.stem.c_str(), (long long)cfg.batch_size, views.c_str(),
                  (long long)data.channels(), cfg.precision.c_str(), cfg.channels_last ? ", channels-last" : "",
-                 (long long)threads, (long long)cfg.loader_workers, data.name.c_str(), (long long)data.size(),
+                 (long long)threads, (long long)cfg.loader_workers, device.str().c_str(), data.name.c_str(),
+                 (long long)data.size(),
                  (long long)st->rounds, (long long)st->steps, (long long)st->warmup);
     if (st->warmup > 0) {
       double ignored = 0;
@@ -209,6 +213,7 @@ std::function<int()> add_bench_command(CLI::App& app) {
     j["views"] = views;
     j["channels"] = data.channels();
     j["precision"] = cfg.precision;
+    j["device"] = device.str();
     j["channels_last"] = cfg.channels_last;
     j["threads"] = threads;
     j["loader_workers"] = cfg.loader_workers;

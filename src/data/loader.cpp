@@ -1,5 +1,7 @@
 #include "twist/loader.h"
 
+#include "twist/device.h"
+
 // Worker threads keep their tensor operations single-threaded so they do not
 // compete with the training step's intra-op threads for the same cores.
 // Declared weak: present with GNU and LLVM OpenMP, absent otherwise.
@@ -9,11 +11,11 @@ namespace twist {
 
 Batch BatchLoader::make_batch(const Dataset& data, const EpochSampler& sampler,
                               const MultiCropOptions& crops, const Normalization& norm,
-                              uint64_t seed, int64_t step) {
+                              uint64_t seed, int64_t step, torch::Device device) {
   Batch b;
   b.step = step;
   b.indices = sampler.indices(step);
-  auto images = data.images.index_select(0, b.indices);
+  auto images = to_device(data.images.index_select(0, b.indices), device);
   // One augmentation stream per (step, rank); with one rank, per step.
   auto gen = make_generator(seed, uint64_t(step) * uint64_t(sampler.world()) + uint64_t(sampler.rank()));
   b.views = augment_views(images, crops, norm, gen);
@@ -57,7 +59,7 @@ void BatchLoader::work(int worker) {
       if (stop_) return;
     }
     try {
-      Batch b = make_batch(data_, sampler_, crops_, norm_, seed_, step);
+      Batch b = make_batch(data_, sampler_, crops_, norm_, seed_, step, options_.device);
       std::lock_guard<std::mutex> lock(mu_);
       ready_.emplace(step, std::move(b));
     } catch (...) {
@@ -79,7 +81,7 @@ Batch BatchLoader::next() {
     ++next_step_;
     lock.unlock();
     torch::NoGradGuard no_grad;
-    return make_batch(data_, sampler_, crops_, norm_, seed_, step);
+    return make_batch(data_, sampler_, crops_, norm_, seed_, step, options_.device);
   }
   cv_.wait(lock, [&] { return error_ || ready_.count(step) > 0; });
   if (error_) std::rethrow_exception(error_);

@@ -47,7 +47,9 @@ std::string hex(uint32_t v) {
 torch::serialize::InputArchive open_archive(const std::string& payload, const std::string& name) {
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(payload.data(), payload.size());
+    // Tensors come to the host whatever device wrote them; the trainer moves
+    // the model afterwards.
+    archive.load_from(payload.data(), payload.size(), torch::Device(torch::kCPU));
   } catch (const std::exception&) {
     // c10::Error, and std::runtime_error from TorchScript's type parser.
     throw Error("checkpoint '" + name + "' passed its checksum but is not a LibTorch archive");

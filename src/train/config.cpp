@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "twist/device.h"
 #include "twist/error.h"
 #include "twist/models.h"
 
@@ -139,6 +140,9 @@ const std::vector<Field>& fields() {
       field("precision", &TrainConfig::precision, K::Recipe,
             "fp32 | bf16: bf16 runs convolutions and matrix products in bfloat16 (autocast; "
             "parameters, gradients and the loss stay float32); fast on CPUs with AVX512-BF16/AMX"),
+      field("device", &TrainConfig::device, K::Runtime,
+            "cpu | cuda | cuda:N: where the model trains; on a GPU, in-memory data sets are augmented "
+            "there too (batches copied from pinned memory without waiting)"),
       field("log_every", &TrainConfig::log_every, K::Runtime, "steps between metrics.jsonl lines"),
       field("checkpoint_every", &TrainConfig::checkpoint_every, K::Runtime,
             "steps between checkpoints; 0 = every epoch"),
@@ -290,6 +294,11 @@ void validate(const TrainConfig& c) {
   need(c.stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
   need(c.precision == "fp32" || c.precision == "bf16", "precision",
        "'" + c.precision + "' is not one of fp32, bf16");
+  try {
+    parse_device(c.device);
+  } catch (const Error& e) {
+    need(false, "device", std::string(e.what()).substr(std::string("device ").size()));
+  }
   need(c.knn_k >= 1, "knn_k", "must be at least 1");
   need(c.dist_timeout > 0, "dist_timeout", "must be positive (seconds)");
 }

@@ -15,29 +15,35 @@
 namespace twist {
 namespace {
 
-bool cpu_autocast_enabled() {
+// CPU and CUDA keep separate autocast states.
+bool autocast_enabled(bool cuda) {
 #ifdef TWIST_AUTOCAST_BY_DEVICE
-  return at::autocast::is_autocast_enabled(at::kCPU);
+  return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU);
 #else
-  return at::autocast::is_cpu_enabled();
+  return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
 #endif
 }
 
-at::ScalarType cpu_autocast_dtype() {
+at::ScalarType autocast_dtype(bool cuda) {
 #ifdef TWIST_AUTOCAST_BY_DEVICE
-  return at::autocast::get_autocast_dtype(at::kCPU);
+  return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU);
 #else
-  return at::autocast::get_autocast_cpu_dtype();
+  return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
 #endif
 }
 
-void set_cpu_autocast(bool enabled, at::ScalarType dtype) {
+void set_autocast(bool cuda, bool enabled, at::ScalarType dtype) {
 #ifdef TWIST_AUTOCAST_BY_DEVICE
-  at::autocast::set_autocast_enabled(at::kCPU, enabled);
-  at::autocast::set_autocast_dtype(at::kCPU, dtype);
+  at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, enabled);
+  at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, dtype);
 #else
-  at::autocast::set_cpu_enabled(enabled);
-  at::autocast::set_autocast_cpu_dtype(dtype);
+  if (cuda) {
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  } else {
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  }
 #endif
 }
 
@@ -53,6 +59,7 @@ StepStats reduce_step_stats(const TwistLossTerms& t, bool signalled, const std::
     std::vector<torch::Tensor> one{v};
     comm->all_reduce_sum(one);
   }
+  v = v.cpu();  // a GPU's values are read on the host
   auto a = v.accessor<double, 1>();
   return {a[0] / w, a[1] / w, a[2] / w, a[3] / w, a[4] > 0};
 }
@@ -65,11 +72,12 @@ Precision parse_precision(const std::string& name) {
   throw Error("precision '" + name + "' is not one of fp32, bf16");
 }
 
-AutocastScope::AutocastScope(Precision precision) : active_(precision == Precision::bf16) {
+AutocastScope::AutocastScope(Precision precision, torch::Device device)
+    : active_(precision == Precision::bf16), cuda_(device.is_cuda()) {
   if (!active_) return;
-  was_enabled_ = cpu_autocast_enabled();
-  was_dtype_ = cpu_autocast_dtype();
-  set_cpu_autocast(true, at::kBFloat16);
+  was_enabled_ = autocast_enabled(cuda_);
+  was_dtype_ = autocast_dtype(cuda_);
+  set_autocast(cuda_, true, at::kBFloat16);
   at::autocast::increment_nesting();
 }
 
@@ -78,7 +86,7 @@ AutocastScope::~AutocastScope() {
   // As torch.autocast's __exit__: the outermost scope drops the cached
   // bfloat16 copies of the weights, which the optimizer is about to change.
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  set_cpu_autocast(was_enabled_, was_dtype_);
+  set_autocast(cuda_, was_enabled_, was_dtype_);
 }
 
 TrainStep::TrainStep(TwistModel model, Lars& optimizer, TwistLossOptions loss, Precision precision,
@@ -94,7 +102,7 @@ StepOutcome TrainStep::operator()(const std::vector<torch::Tensor>& views, doubl
                                   bool signalled) {
   StepOutcome out;
   {
-    AutocastScope autocast(precision_);
+    AutocastScope autocast(precision_, views.empty() ? torch::Device(torch::kCPU) : views[0].device());
     out.logits = model_->forward(views);
   }
   // The loss in float32 whatever the forward's precision: its logs and the

@@ -14,6 +14,7 @@
 #include "metrics_log.h"
 #include "twist/augment.h"
 #include "twist/collapse.h"
+#include "twist/device.h"
 #include "twist/dist.h"
 #include "twist/checkpoint_timer.h"
 #include "twist/error.h"
@@ -158,6 +159,10 @@ std::string TrainSummary::to_json() const {
 TrainSummary train(TrainConfig cfg, bool resume) {
   validate(cfg);
   const DistEnv denv = dist_env();
+  torch::Device device = require_device(cfg.device);
+  // One GPU per process: "cuda" in a distributed run is the local rank's.
+  if (device.is_cuda() && !device.has_index() && denv.distributed())
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(denv.local_rank % torch::cuda::device_count()));
   const bool writer = denv.rank == 0;  // only rank 0 writes the run directory
   check(cfg.out.empty() ? !denv.distributed() : true,
         "distributed runs need --out DIR (every rank must name the same run directory)");
@@ -221,6 +226,11 @@ TrainSummary train(TrainConfig cfg, bool resume) {
     skipped = resumed.skipped_steps;
     saved_step = step;
   }
+  // Weights and momentum are loaded on the host, then moved (the optimizer
+  // holds the same parameter tensors, whose data moves with them).
+  model->to(device);
+  for (auto& b : optimizer.buffers())
+    if (b.defined()) b = b.to(device);
   if (comm) {
     model->head->set_communicator(comm, cfg.nbs_per_rank, cfg.sync_bn);
     broadcast_module(*model, *comm);
@@ -241,11 +251,11 @@ TrainSummary train(TrainConfig cfg, bool resume) {
     std::fprintf(stderr, "twist: rank %d of %d (local rank %d), %lld images per rank and step\n", denv.rank,
                  denv.world_size, denv.local_rank, (long long)sampler.local_batch_size());
   if (writer) std::fprintf(stderr, "twist: %s, %lld images %lldx%lldx%lld, %s x%.2f, C=%lld, batch %lld, %lld steps "
-               "(%lld per epoch), %lld threads -> %s\n",
+               "(%lld per epoch), %lld threads, %s -> %s\n",
                train_set.name.c_str(), (long long)train_set.size(), (long long)train_set.channels(),
                (long long)train_set.height(), (long long)train_set.width(), cfg.arch.c_str(), cfg.width,
                (long long)cfg.classes, (long long)cfg.batch_size, (long long)total, (long long)spe,
-               (long long)threads, dir.c_str());
+               (long long)threads, device.str().c_str(), dir.c_str());
   if (resume) std::fprintf(stderr, "twist: resuming at step %lld\n", (long long)step);
 
   TwistLossOptions loss_opts = loss_options(cfg);
@@ -272,7 +282,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   {
     SignalScope signals;
     BatchLoader loader(train_set, sampler, crops, norm, static_cast<uint64_t>(cfg.seed), first, end,
-                       {static_cast<int>(cfg.loader_workers), 4});
+                       {static_cast<int>(cfg.loader_workers), 4, device});
     std::optional<Progress> progress;  // rank 0 speaks for the run
     if (writer) progress.emplace(first, total, Progress::stderr_is_terminal());
     model->train();

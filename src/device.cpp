@@ -1,0 +1,47 @@
+#include "twist/device.h"
+
+#include <cctype>
+
+#include "twist/error.h"
+
+namespace twist {
+
+torch::Device parse_device(const std::string& spec) {
+  const std::string why = "device '" + spec + "' is not one of cpu, cuda, cuda:N";
+  if (spec == "cpu") return torch::Device(torch::kCPU);
+  if (spec == "cuda") return torch::Device(torch::kCUDA);
+  const std::string prefix = "cuda:";
+  if (spec.size() > prefix.size() && spec.compare(0, prefix.size(), prefix) == 0) {
+    const std::string digits = spec.substr(prefix.size());
+    if (digits.size() > 3) throw Error(why);
+    for (char c : digits)
+      if (!std::isdigit(static_cast<unsigned char>(c))) throw Error(why);
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(std::stoi(digits)));
+  }
+  throw Error(why);
+}
+
+bool cuda_available() { return torch::cuda::is_available(); }
+
+torch::Device require_device(const std::string& spec) {
+  const torch::Device device = parse_device(spec);
+  if (!device.is_cuda()) return device;
+  if (!at::hasCUDA())
+    throw Error("--device " + spec + ": this twist was built against a LibTorch without CUDA (Debian's is CPU-only); " +
+                "build against a CUDA LibTorch (README: Building with CUDA) or use --device cpu");
+  const int64_t n = static_cast<int64_t>(torch::cuda::device_count());
+  if (n == 0)
+    throw Error("--device " + spec + ": LibTorch has CUDA but sees no GPU (no driver, or CUDA_VISIBLE_DEVICES " +
+                "hides them); use --device cpu");
+  if (device.has_index() && device.index() >= n)
+    throw Error("--device " + spec + ": there are " + std::to_string(n) + " GPU(s), numbered from 0");
+  return device;
+}
+
+torch::Tensor to_device(const torch::Tensor& t, const torch::Device& device) {
+  if (t.device() == device) return t;
+  if (device.is_cuda() && t.device().is_cpu()) return t.pin_memory().to(device, /*non_blocking=*/true);
+  return t.to(device);
+}
+
+}  // namespace twist
