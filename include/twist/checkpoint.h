@@ -32,13 +32,18 @@ struct CheckpointState {
 // Writes `path` atomically (write_file_atomic): a crash leaves either the old
 // or the new checkpoint, never half of one; a failed write (disk full,
 // permissions) throws twist::Error and leaves the old one in place.
-void save_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer,
-                     const CheckpointState& state);
+// `teacher`: the momentum teacher, when the run has one.
+void save_checkpoint(const std::string& path, TwistModel& model, Optimizer* optimizer,
+                     const CheckpointState& state, TwistModel* teacher = nullptr);
 
-// Reads the state; loads weights into `model` (and momentum into `optimizer`
-// when given). Throws twist::Error naming the file on any problem.
+// Reads the state; loads weights into `model` (and the optimizer's state into
+// `optimizer`, the momentum teacher into `teacher`, when given). Loading for
+// evaluation (no optimizer, no teacher) from a run with a momentum teacher
+// loads the teacher's weights: they are the ones that are evaluated.
+// Throws twist::Error naming the file on any problem.
 CheckpointState read_checkpoint_state(const std::string& path);
-void load_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer);
+void load_checkpoint(const std::string& path, TwistModel& model, Optimizer* optimizer,
+                     TwistModel* teacher = nullptr);
 
 // The same checks on a checkpoint's bytes in memory (`name` is used in
 // messages): the framing (magic, version, length, CRC) and then the state.

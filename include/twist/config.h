@@ -42,6 +42,17 @@ struct TrainConfig {
   double weight_decay_end = -1;  // < 0: constant weight decay
   double momentum = 0.9;
   double warmup_epochs = 1.0;
+  double clip_grad = 0;  // > 0: clip the gradient's global norm to this (ViT recipes: 3.0)
+  // momentum teacher (Eq. 5; the paper's choice for ViTs)
+  bool momentum_teacher = false;
+  double teacher_momentum = 0.996;  // cosine schedule from this to 1
+  // self-labeling, after the main phase (the paper's choice for ResNets)
+  double self_label_epochs = 0;
+  double self_label_lr = 0.05;  // per 256 images
+  double self_label_warmup_epochs = 5;
+  double self_label_quantile_start = 0.5, self_label_quantile_end = 0.6;
+  double self_label_global_scale_min = 0.14;
+  double self_label_local_scale_max = 0.14;
   int64_t batch_size = 256;
   double epochs = 4;
   int64_t max_steps = 0;  // > 0: the run (and its schedules) end here

@@ -45,4 +45,35 @@ TwistLossTerms twist_loss(const std::vector<torch::Tensor>& logits,
 // Number of pairs twist_loss forms for n views (n >= 2).
 int twist_pair_count(int n_views);
 
+// The asymmetric loss of a momentum teacher (Eq. 5). teacher_logits: the
+// teacher's logits of the first T views (the global crops; no gradient);
+// student_logits: the student's logits of every view. Consistency is the
+// mean over pairs (teacher view t, student view s != t) of
+// KL(p_teacher_t || p_student_s); sharpness the mean over student views of
+// their mean entropy; diversity the mean over student views of the entropy
+// of their batch mean. total = consistency + alpha*sharpness - beta*diversity.
+TwistLossTerms twist_teacher_loss(const std::vector<torch::Tensor>& teacher_logits,
+                                  const std::vector<torch::Tensor>& student_logits,
+                                  const TwistLossOptions& options = {});
+
+// Self-labeling (DESIGN.md §1): per sample, the global view with the higher
+// maximum probability is the weak anchor, whose argmax is the label; the
+// other global view is the strong anchor. The `keep_fraction` of the batch
+// with the highest confidence (the weak anchor's maximum probability) keeps
+// its label (at least one sample; ties to the lower index).
+struct SelfLabelSelection {
+  torch::Tensor weak;    // B, int64: which global view (0 or 1) is the weak anchor
+  torch::Tensor labels;  // B, int64: the weak anchor's argmax
+  torch::Tensor kept;    // B, bool
+};
+SelfLabelSelection select_self_labels(const torch::Tensor& p_view0, const torch::Tensor& p_view1,
+                                      double keep_fraction);
+
+struct SelfLabelLoss {
+  torch::Tensor loss;          // mean over the strong anchor and the local views of cross-entropy on the kept samples
+  double kept_fraction = 0;
+};
+// logits[0], logits[1]: the global views; logits[2..]: local views.
+SelfLabelLoss self_label_loss(const std::vector<torch::Tensor>& logits, double keep_fraction);
+
 }  // namespace twist

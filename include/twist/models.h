@@ -121,4 +121,14 @@ struct TwistModelImpl : torch::nn::Module {
 };
 TORCH_MODULE(TwistModel);
 
+// The momentum teacher (DESIGN.md §1, Eq. 5): a model built with the
+// student's options holding a copy of its parameters and buffers; its
+// parameters need no gradient. It stays in training mode while training, as
+// the student does (its NBS uses batch statistics).
+TwistModel make_teacher(TwistModel& student, const TwistModelOptions& options);
+
+// teacher = momentum * teacher + (1 - momentum) * student, for parameters
+// only (buffers such as BatchNorm statistics are the teacher's own).
+void ema_update(TwistModel& teacher, TwistModel& student, double momentum);
+
 }  // namespace twist

@@ -1,12 +1,34 @@
 #pragma once
-// LARS (You et al.) as TWIST's reference code uses it, plain SGD, and
+// LARS (You et al.) as TWIST's reference code uses it, plain SGD, AdamW, and
 // per-iteration schedules precomputed as arrays (DINO's habit): the training
 // loop only indexes them.
 #include <torch/torch.h>
 
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace twist {
+
+// What the training step needs of an optimizer: an update with this step's
+// learning rate and weight decay (both come from per-step schedules), and
+// its per-parameter state, named, for checkpoints.
+class Optimizer {
+ public:
+  explicit Optimizer(std::vector<torch::Tensor> params) : params_(std::move(params)) {}
+  virtual ~Optimizer() = default;
+  virtual void step(double lr, double weight_decay) = 0;
+  void zero_grad();
+  const std::vector<torch::Tensor>& params() const { return params_; }
+  // One slot per parameter under each name (undefined until the first step);
+  // checkpoints store slot i of state `name` as "name.i".
+  virtual std::vector<std::pair<std::string, std::vector<torch::Tensor>*>> state() = 0;
+  // Moves the defined state to `device` (after the parameters were moved).
+  void state_to(const torch::Device& device);
+
+ protected:
+  std::vector<torch::Tensor> params_;
+};
 
 struct LarsOptions {
   double momentum = 0.9;
@@ -19,20 +41,53 @@ struct LarsOptions {
 // linear layers):  d = g + wd*p;  d *= eta*|p|/|d| (when both norms > 0).
 // 1-D parameters (biases, BatchNorm) get neither weight decay nor adaptation.
 // Then mu = momentum*mu + d;  p -= lr*mu.
-class Lars {
+class Lars : public Optimizer {
  public:
   Lars(std::vector<torch::Tensor> params, LarsOptions options = {});
-  void step(double lr, double weight_decay);
-  void zero_grad();
-  const std::vector<torch::Tensor>& params() const { return params_; }
+  void step(double lr, double weight_decay) override;
   // Momentum buffers, for checkpoints (undefined until the first step).
   std::vector<torch::Tensor>& buffers() { return momentum_; }
+  std::vector<std::pair<std::string, std::vector<torch::Tensor>*>> state() override {
+    return {{"momentum", &momentum_}};
+  }
 
  private:
-  std::vector<torch::Tensor> params_;
   std::vector<torch::Tensor> momentum_;
   LarsOptions options_;
 };
+
+struct AdamWOptions {
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+};
+
+// AdamW (Loshchilov & Hutter), the ViT recipes' optimizer (DeiT, DINO):
+// weights with more than one dimension decay as p *= 1 - lr*wd (decoupled
+// from the gradient); biases, norms, the class token and position embeddings
+// do not decay (DINO's rule: 1-D parameters, and the tokens, which are
+// 1 x N x D but act as biases). Then the bias-corrected Adam update:
+// m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;
+// p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+class AdamW : public Optimizer {
+ public:
+  // `no_decay[i]` true: parameter i never decays, whatever its shape (empty:
+  // the dimension rule alone).
+  AdamW(std::vector<torch::Tensor> params, AdamWOptions options = {}, std::vector<bool> no_decay = {});
+  void step(double lr, double weight_decay) override;
+  std::vector<std::pair<std::string, std::vector<torch::Tensor>*>> state() override {
+    return {{"exp_avg", &exp_avg_}, {"exp_avg_sq", &exp_avg_sq_}, {"steps", &steps_}};
+  }
+
+ private:
+  std::vector<torch::Tensor> exp_avg_, exp_avg_sq_;
+  std::vector<torch::Tensor> steps_;  // one int64 scalar per parameter: its updates so far
+  AdamWOptions options_;
+  std::vector<bool> no_decay_;
+};
+
+// The parameters of `module` in order, and which of them are tokens or
+// embeddings (names ending in cls_token or pos_embed), for AdamW's no_decay.
+std::vector<bool> token_parameters(const torch::nn::Module& module);
 
 // Linear warm-up from 0 over `warmup_steps`, then cosine from `base` down to
 // `final_value` at step total_steps-1 (DINO's cosine_scheduler).

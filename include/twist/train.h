@@ -12,6 +12,8 @@
 #include "twist/data.h"
 #include "twist/io.h"
 #include "twist/loss.h"
+#include <memory>
+
 #include "twist/models.h"
 #include "twist/optim.h"
 
@@ -21,8 +23,11 @@ namespace twist {
 // the same step from the same functions.
 TwistModelOptions model_options(const TrainConfig& config, int64_t in_channels);
 // The two global views (and the local ones) at `image_size` / local_size.
-MultiCropOptions crop_options(const TrainConfig& config, int64_t image_size);
+// `self_label`: the harder crops of the self-labeling phase.
+MultiCropOptions crop_options(const TrainConfig& config, int64_t image_size, bool self_label = false);
 LarsOptions optimizer_options(const TrainConfig& config);
+// The configured optimizer (lars, sgd or adamw) over `model`'s parameters.
+std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& config, TwistModel& model);
 TwistLossOptions loss_options(const TrainConfig& config);
 
 // Sets LibTorch's intra-op thread count: `requested`, or when 0 the

@@ -55,23 +55,39 @@ struct StepOutcome {
   // Why the update was not applied ("the loss is NaN", "the gradient of ...
   // is infinite"); empty when it was.
   std::string bad;
+  double grad_norm = -1;      // before clipping, when clipping is on
+  double kept_fraction = -1;  // self-labeling: share of the batch that got a label
 };
 
 class TrainStep {
  public:
   // `comm` null: one process.
-  TrainStep(TwistModel model, Lars& optimizer, TwistLossOptions loss, Precision precision = Precision::fp32,
+  TrainStep(TwistModel model, Optimizer& optimizer, TwistLossOptions loss, Precision precision = Precision::fp32,
             std::shared_ptr<Communicator> comm = nullptr);
   StepOutcome operator()(const std::vector<torch::Tensor>& views, double lr, double weight_decay,
                          bool signalled = false);
 
+  // Gradient clipping by global norm (0: off), after averaging over ranks.
+  void set_clip_grad(double max_norm) { clip_grad_ = max_norm; }
+  // A momentum teacher (Eq. 5): it sees the global views, gives the targets,
+  // and follows the model by EMA after each update with `momentum`.
+  void set_teacher(TwistModel teacher);
+  void set_teacher_momentum(double momentum) { teacher_momentum_ = momentum; }
+  // > 0: the self-labeling loss keeping this fraction of each batch instead
+  // of the TWIST loss; 0: the TWIST loss.
+  void set_self_label(double keep_fraction) { self_label_keep_ = keep_fraction; }
+
  private:
   TwistModel model_;
-  Lars& optimizer_;
+  Optimizer& optimizer_;
   TwistLossOptions loss_;
   Precision precision_;
   std::shared_ptr<Communicator> comm_;
   GradientAverager averager_;
+  double clip_grad_ = 0;
+  TwistModel teacher_{nullptr};
+  double teacher_momentum_ = 0.996;
+  double self_label_keep_ = 0;
 };
 
 }  // namespace twist

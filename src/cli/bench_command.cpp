@@ -31,7 +31,11 @@ using Clock = std::chrono::steady_clock;
 // length, schedules, checkpoints and evaluation do not apply.
 bool shapes_a_step(const ConfigKey& k) {
   static const char* const run_length[] = {"epochs", "max_steps", "warmup_epochs", "min_lr_ratio",
-                                           "weight_decay_end", "skip_nonfinite", "sync_bn", "nbs_per_rank"};
+                                           "weight_decay_end", "skip_nonfinite", "sync_bn", "nbs_per_rank",
+                                           "teacher_momentum", "self_label_epochs", "self_label_lr",
+                                           "self_label_warmup_epochs", "self_label_quantile_start",
+                                           "self_label_quantile_end", "self_label_global_scale_min",
+                                           "self_label_local_scale_max"};
   if (k.kind == ConfigKind::Runtime)
     return k.key == "threads" || k.key == "loader_workers" || k.key == "channels_last" || k.key == "device";
   return std::none_of(std::begin(run_length), std::end(run_length), [&](const char* n) { return k.key == n; });
@@ -118,8 +122,10 @@ std::function<int()> add_bench_command(CLI::App& app) {
     torch::manual_seed(seed);
     TwistModel model(model_options(cfg, data.channels()));
     model->to(device);
-    Lars optimizer(model->parameters(), optimizer_options(cfg));
-    TrainStep train_step(model, optimizer, loss_options(cfg), precision);
+    std::unique_ptr<Optimizer> optimizer = make_optimizer(cfg, model);
+    TrainStep train_step(model, *optimizer, loss_options(cfg), precision);
+    train_step.set_clip_grad(cfg.clip_grad);
+    if (cfg.momentum_teacher) train_step.set_teacher(make_teacher(model, model_options(cfg, data.channels())));
     model->train();
     const double lr = scaled_lr(cfg.lr, cfg.batch_size);
     auto step = [&](const std::vector<torch::Tensor>& views) {

@@ -52,4 +52,47 @@ TwistLossTerms twist_loss(const std::vector<torch::Tensor>& logits, const TwistL
   return {sum.total / n, sum.consistency / n, sum.sharpness / n, sum.diversity / n};
 }
 
+TwistLossTerms twist_teacher_loss(const std::vector<torch::Tensor>& teacher_logits,
+                                  const std::vector<torch::Tensor>& student_logits, const TwistLossOptions& o) {
+  check(teacher_logits.size() >= 1 && teacher_logits.size() <= student_logits.size(),
+        "twist_teacher_loss: the teacher sees the global views, a subset of the student's");
+  check(o.temperature > 0, "twist_teacher_loss: temperature must be positive");
+  std::vector<torch::Tensor> ps, pt;
+  for (const auto& l : student_logits) {
+    check(l.dim() == 2 && l.sizes() == student_logits[0].sizes(),
+          "twist_teacher_loss: every view's logits must be B x C with the same B and C");
+    ps.push_back(torch::softmax(l / o.temperature, 1));
+  }
+  for (const auto& l : teacher_logits) {
+    check(l.sizes() == student_logits[0].sizes(), "twist_teacher_loss: teacher and student logits differ in shape");
+    pt.push_back(torch::softmax(l.detach() / o.temperature, 1));
+  }
+  auto mean = [&](const torch::Tensor& p) { return o.batch_mean ? o.batch_mean(p) : p.mean(0, true); };
+  // Eq. 5: the teacher's distribution of global view t is the target of every
+  // other student view s (KL(teacher || student)); sharpness and diversity
+  // are the student's, averaged over its views.
+  torch::Tensor consistency;
+  int pairs = 0;
+  for (size_t t = 0; t < pt.size(); ++t)
+    for (size_t s = 0; s < ps.size(); ++s) {
+      if (s == t) continue;
+      auto kl = kl_divergence(pt[t], ps[s], o.eps).mean();
+      consistency = pairs++ ? consistency + kl : kl;
+    }
+  check(pairs > 0, "twist_teacher_loss needs a student view the teacher did not see");
+  torch::Tensor sharp, div;
+  for (size_t s = 0; s < ps.size(); ++s) {
+    auto h = entropy(ps[s], o.eps).mean();
+    auto d = entropy(mean(ps[s]), o.eps).squeeze(0);
+    sharp = s ? sharp + h : h;
+    div = s ? div + d : d;
+  }
+  TwistLossTerms r;
+  r.consistency = consistency / double(pairs);
+  r.sharpness = sharp / double(ps.size());
+  r.diversity = div / double(ps.size());
+  r.total = r.consistency + o.alpha * r.sharpness - o.beta * r.diversity;
+  return r;
+}
+
 }  // namespace twist

@@ -4,16 +4,7 @@
 namespace twist {
 
 Lars::Lars(std::vector<torch::Tensor> params, LarsOptions options)
-    : params_(std::move(params)), momentum_(params_.size()), options_(options) {}
-
-void Lars::zero_grad() {
-  for (auto& p : params_) {
-    if (p.grad().defined()) {
-      p.mutable_grad().detach_();
-      p.mutable_grad().zero_();
-    }
-  }
-}
+    : Optimizer(std::move(params)), momentum_(params_.size()), options_(options) {}
 
 void Lars::step(double lr, double weight_decay) {
   torch::NoGradGuard no_grad;

@@ -132,8 +132,8 @@ CheckpointState parse_checkpoint_state(const std::string& bytes, const std::stri
   return read_state(archive, name);
 }
 
-void save_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer,
-                     const CheckpointState& state) {
+void save_checkpoint(const std::string& path, TwistModel& model, Optimizer* optimizer,
+                     const CheckpointState& state, TwistModel* teacher) {
   torch::serialize::OutputArchive archive;
   archive.write("format_version", c10::IValue(int64_t(kCheckpointFormat)));
   archive.write("step", c10::IValue(state.step));
@@ -146,10 +146,17 @@ void save_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer
   archive.write("model", m);
   if (optimizer) {
     torch::serialize::OutputArchive o;
-    auto& bufs = optimizer->buffers();
-    for (size_t i = 0; i < bufs.size(); ++i)
-      if (bufs[i].defined()) o.write("momentum." + std::to_string(i), bufs[i]);
+    for (auto& entry : optimizer->state()) {
+      const auto& slots = *entry.second;
+      for (size_t i = 0; i < slots.size(); ++i)
+        if (slots[i].defined()) o.write(entry.first + "." + std::to_string(i), slots[i]);
+    }
     archive.write("optimizer", o);
+  }
+  if (teacher) {
+    torch::serialize::OutputArchive t;
+    (*teacher)->save(t);
+    archive.write("teacher", t);
   }
   std::string payload;
   archive.save_to([&payload](const void* data, size_t n) {
@@ -163,7 +170,7 @@ CheckpointState read_checkpoint_state(const std::string& path) {
   return parse_checkpoint_state(read_file_bytes(path, "checkpoint"), path);
 }
 
-void load_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer) {
+void load_checkpoint(const std::string& path, TwistModel& model, Optimizer* optimizer, TwistModel* teacher) {
   auto archive = open_archive(checkpoint_payload(read_file_bytes(path, "checkpoint"), path), path);
   read_state(archive, path);
   // Module::load replaces tensors whatever their shape: compare shapes after.
@@ -172,22 +179,39 @@ void load_checkpoint(const std::string& path, TwistModel& model, Lars* optimizer
   for (const auto& t : model->buffers()) shapes.push_back(t.sizes().vec());
   const std::string other = "checkpoint '" + path + "' holds another model (tensor shapes differ)";
   try {
+    // A run with a momentum teacher is evaluated with the teacher (DESIGN.md
+    // §1); resuming needs both.
+    torch::serialize::InputArchive saved_teacher;
+    const bool has_teacher = archive.try_read("teacher", saved_teacher);
     torch::serialize::InputArchive m;
-    archive.read("model", m);
+    if (!optimizer && !teacher && has_teacher) {
+      m = std::move(saved_teacher);
+    } else {
+      archive.read("model", m);
+    }
     model->load(m);
     size_t i = 0;
     for (const auto& t : model->parameters()) check(t.sizes().vec() == shapes[i++], other);
     for (const auto& t : model->buffers()) check(t.sizes().vec() == shapes[i++], other);
+    if (teacher) {
+      check(has_teacher, "checkpoint '" + path + "' has no momentum teacher (the run was trained without one)");
+      (*teacher)->load(saved_teacher);
+      i = 0;
+      for (const auto& t : (*teacher)->parameters()) check(t.sizes().vec() == shapes[i++], other);
+    }
     if (optimizer) {
       torch::serialize::InputArchive o;
       archive.read("optimizer", o);
-      auto& bufs = optimizer->buffers();
       const auto params = model->parameters();
-      for (size_t b = 0; b < bufs.size() && b < params.size(); ++b) {
-        torch::Tensor t;
-        if (o.try_read("momentum." + std::to_string(b), t)) {
-          check(t.sizes() == params[b].sizes(), other);
-          bufs[b] = t;
+      for (auto& entry : optimizer->state()) {
+        auto& slots = *entry.second;
+        for (size_t b = 0; b < slots.size() && b < params.size(); ++b) {
+          torch::Tensor t;
+          if (o.try_read(entry.first + "." + std::to_string(b), t)) {
+            // Per-parameter state has the parameter's shape; counters are scalars.
+            check(t.dim() == 0 || t.sizes() == params[b].sizes(), other);
+            slots[b] = t;
+          }
         }
       }
     }

@@ -107,7 +107,7 @@ const std::vector<Field>& fields() {
       field("solarize", &TrainConfig::solarize, K::Recipe,
             "solarize the second global view with probability 0.2"),
       field("optimizer", &TrainConfig::optimizer, K::Recipe,
-            "lars (layer-wise adaptive, the paper's choice for CNNs) | sgd"),
+            "lars (layer-wise adaptive, the paper's choice for CNNs) | sgd | adamw (the ViT recipes')"),
       field("lr", &TrainConfig::lr, K::Recipe,
             "peak learning rate per 256 images (scaled by batch/256)"),
       field("min_lr_ratio", &TrainConfig::min_lr_ratio, K::Recipe,
@@ -117,6 +117,26 @@ const std::vector<Field>& fields() {
       field("weight_decay_end", &TrainConfig::weight_decay_end, K::Recipe,
             "final weight decay of a cosine schedule; < 0 keeps it constant"),
       field("momentum", &TrainConfig::momentum, K::Recipe, "SGD/LARS momentum"),
+      field("clip_grad", &TrainConfig::clip_grad, K::Recipe,
+            "> 0: clip the gradient's global norm to this before each update (ViT recipes: 3.0)"),
+      field("momentum_teacher", &TrainConfig::momentum_teacher, K::Recipe,
+            "an EMA teacher gives the targets (Eq. 5, the ViT recipe); evaluation uses the teacher"),
+      field("teacher_momentum", &TrainConfig::teacher_momentum, K::Recipe,
+            "the teacher's EMA momentum at the start; a cosine schedule takes it to 1"),
+      field("self_label_epochs", &TrainConfig::self_label_epochs, K::Recipe,
+            "> 0: a self-labeling phase of this many epochs after the main phase (the ResNet recipe)"),
+      field("self_label_lr", &TrainConfig::self_label_lr, K::Recipe,
+            "self-labeling: peak learning rate per 256 images, re-warmed then cosine"),
+      field("self_label_warmup_epochs", &TrainConfig::self_label_warmup_epochs, K::Recipe,
+            "self-labeling: re-warm-up length in epochs (at most a tenth of the phase)"),
+      field("self_label_quantile_start", &TrainConfig::self_label_quantile_start, K::Recipe,
+            "self-labeling: share of each batch kept (the most confident) at the start"),
+      field("self_label_quantile_end", &TrainConfig::self_label_quantile_end, K::Recipe,
+            "self-labeling: share kept at the end (cosine schedule)"),
+      field("self_label_global_scale_min", &TrainConfig::self_label_global_scale_min, K::Recipe,
+            "self-labeling: harder global crops, smallest area fraction (reference code: 0.14)"),
+      field("self_label_local_scale_max", &TrainConfig::self_label_local_scale_max, K::Recipe,
+            "self-labeling: harder local crops, largest area fraction (0.14)"),
       field("warmup_epochs", &TrainConfig::warmup_epochs, K::Recipe,
             "linear learning-rate warm-up, in epochs"),
       field("batch_size", &TrainConfig::batch_size, K::Recipe,
@@ -273,7 +293,22 @@ void validate(const TrainConfig& c) {
   need(c.warmup_epochs >= 0, "warmup_epochs", "must be >= 0");
   need(c.temperature > 0, "temperature", "must be positive");
   need(c.alpha >= 0 && c.beta >= 0, "alpha/beta", "must be >= 0");
-  need(c.optimizer == "lars" || c.optimizer == "sgd", "optimizer", "must be lars or sgd");
+  need(c.optimizer == "lars" || c.optimizer == "sgd" || c.optimizer == "adamw", "optimizer",
+       "must be lars, sgd or adamw");
+  need(c.clip_grad >= 0, "clip_grad", "must be >= 0 (0: no clipping)");
+  need(c.teacher_momentum >= 0 && c.teacher_momentum <= 1, "teacher_momentum", "must lie in [0, 1]");
+  need(c.self_label_epochs >= 0, "self_label_epochs", "must be >= 0");
+  need(!(c.momentum_teacher && c.self_label_epochs > 0), "self_label_epochs",
+       "self-labeling and the momentum teacher are not combined (the paper uses the teacher for ViTs and "
+       "self-labeling for ResNets)");
+  need(c.self_label_lr > 0, "self_label_lr", "must be positive");
+  need(c.self_label_warmup_epochs >= 0, "self_label_warmup_epochs", "must be >= 0");
+  for (double q : {c.self_label_quantile_start, c.self_label_quantile_end})
+    need(q > 0 && q <= 1, "self_label_quantile_start/end", "must lie in (0, 1]");
+  need(c.self_label_global_scale_min > 0 && c.self_label_global_scale_min <= c.global_scale_max,
+       "self_label_global_scale_min", "must lie in (0, global_scale_max]");
+  need(c.self_label_local_scale_max >= c.local_scale_min && c.self_label_local_scale_max <= 1,
+       "self_label_local_scale_max", "must lie in [local_scale_min, 1]");
   need(c.local_crops >= 0, "local_crops", "must be >= 0");
   need(c.local_size >= 4, "local_size", "must be at least 4 pixels");
   need(c.image_size == 0 || c.image_size >= 8, "image_size", "must be 0 or at least 8 pixels");

@@ -89,7 +89,7 @@ AutocastScope::~AutocastScope() {
   set_autocast(cuda_, was_enabled_, was_dtype_);
 }
 
-TrainStep::TrainStep(TwistModel model, Lars& optimizer, TwistLossOptions loss, Precision precision,
+TrainStep::TrainStep(TwistModel model, Optimizer& optimizer, TwistLossOptions loss, Precision precision,
                      std::shared_ptr<Communicator> comm)
     : model_(std::move(model)),
       optimizer_(optimizer),
@@ -98,17 +98,40 @@ TrainStep::TrainStep(TwistModel model, Lars& optimizer, TwistLossOptions loss, P
       comm_(comm),
       averager_(model_->parameters(), comm) {}
 
+void TrainStep::set_teacher(TwistModel teacher) {
+  teacher_ = std::move(teacher);
+  for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
+}
+
 StepOutcome TrainStep::operator()(const std::vector<torch::Tensor>& views, double lr, double weight_decay,
                                   bool signalled) {
   StepOutcome out;
+  const torch::Device device = views.empty() ? torch::Device(torch::kCPU) : views[0].device();
+  std::vector<torch::Tensor> teacher_logits;
   {
-    AutocastScope autocast(precision_, views.empty() ? torch::Device(torch::kCPU) : views[0].device());
+    AutocastScope autocast(precision_, device);
     out.logits = model_->forward(views);
+    if (teacher_ && self_label_keep_ <= 0) {
+      // Eq. 5: the teacher sees the two global views only, and is not trained.
+      torch::NoGradGuard no_grad;
+      teacher_logits = teacher_->forward({views.at(0), views.at(1)});
+    }
   }
   // The loss in float32 whatever the forward's precision: its logs and the
   // entropy of the batch mean lose too much in bfloat16's 8 bits.
   for (auto& l : out.logits) l = l.to(torch::kFloat32);
-  TwistLossTerms terms = twist_loss(out.logits, loss_);
+  for (auto& l : teacher_logits) l = l.to(torch::kFloat32);
+  TwistLossTerms terms;
+  if (self_label_keep_ > 0) {
+    SelfLabelLoss sl = self_label_loss(out.logits, self_label_keep_);
+    terms.total = sl.loss;
+    terms.consistency = terms.sharpness = terms.diversity = torch::zeros({}, sl.loss.options());
+    out.kept_fraction = sl.kept_fraction;
+  } else if (teacher_) {
+    terms = twist_teacher_loss(teacher_logits, out.logits, loss_);
+  } else {
+    terms = twist_loss(out.logits, loss_);
+  }
   out.stats = reduce_step_stats(terms, signalled, comm_);
   // A non-finite loss or gradient is caught before it reaches the weights.
   // The loss is the ranks' mean and the gradients are averaged before the
@@ -120,7 +143,11 @@ StepOutcome TrainStep::operator()(const std::vector<torch::Tensor>& views, doubl
     averager_.average();
     out.bad = nonfinite_gradient(model_->named_parameters());
   }
-  if (out.bad.empty()) optimizer_.step(lr, weight_decay);
+  if (out.bad.empty()) {
+    if (clip_grad_ > 0) out.grad_norm = torch::nn::utils::clip_grad_norm_(optimizer_.params(), clip_grad_);
+    optimizer_.step(lr, weight_decay);
+    if (teacher_) ema_update(teacher_, model_, teacher_momentum_);
+  }
   return out;
 }
 

@@ -85,13 +85,19 @@ TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
   return o;
 }
 
-MultiCropOptions crop_options(const TrainConfig& c, int64_t image_size) {
+MultiCropOptions crop_options(const TrainConfig& c, int64_t image_size, bool self_label) {
   MultiCropOptions m = MultiCropOptions::paper(image_size, static_cast<int>(c.local_crops), c.local_size);
   for (size_t v = 0; v < m.views.size(); ++v) {
     ViewOptions& o = m.views[v];
     const bool global = v < 2;
     o.scale_min = global ? c.global_scale_min : c.local_scale_min;
     o.scale_max = global ? c.global_scale_max : c.local_scale_max;
+    if (self_label) {
+      // Harder crops for self-labeling (DESIGN.md §1): smaller global crops,
+      // and local crops no larger than the smallest global one.
+      if (global) o.scale_min = c.self_label_global_scale_min;
+      else o.scale_max = c.self_label_local_scale_max;
+    }
     o.jitter_p = c.jitter_p;
     o.brightness = c.brightness;
     o.contrast = c.contrast;
@@ -109,6 +115,11 @@ LarsOptions optimizer_options(const TrainConfig& c) {
   o.momentum = c.momentum;
   o.adapt = c.optimizer == "lars";
   return o;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, TwistModel& model) {
+  if (c.optimizer == "adamw") return std::make_unique<AdamW>(model->parameters(), AdamWOptions{}, token_parameters(*model));
+  return std::make_unique<Lars>(model->parameters(), optimizer_options(c));
 }
 
 TwistLossOptions loss_options(const TrainConfig& c) {
@@ -204,24 +215,43 @@ TrainSummary train(TrainConfig cfg, bool resume) {
 
   torch::manual_seed(static_cast<uint64_t>(cfg.seed));
   TwistModel model(model_options(cfg, train_set.channels()));
-  Lars optimizer(model->parameters(), optimizer_options(cfg));
+  std::unique_ptr<Optimizer> optimizer_ptr = make_optimizer(cfg, model);
+  Optimizer& optimizer = *optimizer_ptr;
+  TwistModel teacher{nullptr};
+  if (cfg.momentum_teacher) teacher = make_teacher(model, model_options(cfg, train_set.channels()));
 
   const EpochSampler sampler(train_set.size(), cfg.batch_size, static_cast<uint64_t>(cfg.seed), denv.rank,
                              denv.world_size);
   const int64_t spe = sampler.steps_per_epoch();
-  int64_t total = std::max<int64_t>(1, std::llround(cfg.epochs * double(spe)));
-  if (cfg.max_steps > 0) total = std::min(total, cfg.max_steps);
+  int64_t main_total = std::max<int64_t>(1, std::llround(cfg.epochs * double(spe)));
+  if (cfg.max_steps > 0) main_total = std::min(main_total, cfg.max_steps);
+  // Self-labeling follows the main phase: its steps, re-warmed learning
+  // rate and kept-share schedule continue the arrays after main_total.
+  const int64_t sl_total =
+      cfg.self_label_epochs > 0 ? std::max<int64_t>(1, std::llround(cfg.self_label_epochs * double(spe))) : 0;
+  const int64_t total = main_total + sl_total;
   const int64_t warmup = std::llround(cfg.warmup_epochs * double(spe));
   const double peak = scaled_lr(cfg.lr, cfg.batch_size);
-  const std::vector<double> lr = cosine_schedule(peak, peak * cfg.min_lr_ratio, total, warmup);
-  const std::vector<double> wd = cosine_schedule(
-      cfg.weight_decay, cfg.weight_decay_end < 0 ? cfg.weight_decay : cfg.weight_decay_end, total);
+  std::vector<double> lr = cosine_schedule(peak, peak * cfg.min_lr_ratio, main_total, warmup);
+  const double wd_end = cfg.weight_decay_end < 0 ? cfg.weight_decay : cfg.weight_decay_end;
+  std::vector<double> wd = cosine_schedule(cfg.weight_decay, wd_end, main_total);
+  std::vector<double> keep;  // self-labeling: share of each batch kept, per self-labeling step
+  if (sl_total > 0) {
+    const double sl_peak = scaled_lr(cfg.self_label_lr, cfg.batch_size);
+    const int64_t sl_warmup = std::llround(std::min(cfg.self_label_warmup_epochs, 0.1 * cfg.self_label_epochs) * double(spe));
+    const auto sl_lr = cosine_schedule(sl_peak, sl_peak * cfg.min_lr_ratio, sl_total, sl_warmup);
+    lr.insert(lr.end(), sl_lr.begin(), sl_lr.end());
+    wd.insert(wd.end(), sl_total, wd_end);
+    keep = cosine_schedule(cfg.self_label_quantile_start, cfg.self_label_quantile_end, sl_total);
+  }
+  const std::vector<double> teacher_m =
+      cfg.momentum_teacher ? cosine_schedule(cfg.teacher_momentum, 1.0, main_total) : std::vector<double>{};
 
   int64_t step = 0;
   int64_t skipped = 0;     // steps skipped for a non-finite loss or gradient, over the whole run
   int64_t saved_step = -1;  // the step of the checkpoint on disk; -1: none yet
   if (resume) {
-    load_checkpoint(ckpt_path, model, &optimizer);
+    load_checkpoint(ckpt_path, model, &optimizer, teacher ? &teacher : nullptr);
     step = resumed.step;
     skipped = resumed.skipped_steps;
     saved_step = step;
@@ -229,11 +259,15 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   // Weights and momentum are loaded on the host, then moved (the optimizer
   // holds the same parameter tensors, whose data moves with them).
   model->to(device);
-  for (auto& b : optimizer.buffers())
-    if (b.defined()) b = b.to(device);
+  optimizer.state_to(device);
+  if (teacher) teacher->to(device);
   if (comm) {
     model->head->set_communicator(comm, cfg.nbs_per_rank, cfg.sync_bn);
     broadcast_module(*model, *comm);
+    if (teacher) {
+      teacher->head->set_communicator(comm, cfg.nbs_per_rank, cfg.sync_bn);
+      broadcast_module(*teacher, *comm);
+    }
   }
   std::unique_ptr<MetricsLog> metrics;
   if (writer) {
@@ -242,7 +276,9 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   }
   auto t_saved = std::chrono::steady_clock::now();
   auto save = [&](int64_t at_step) {
-    if (writer) save_checkpoint(ckpt_path, model, &optimizer, {at_step, skipped, config_to_json(cfg), norm});
+    if (writer)
+      save_checkpoint(ckpt_path, model, &optimizer, {at_step, skipped, config_to_json(cfg), norm},
+                      teacher ? &teacher : nullptr);
     saved_step = at_step;
     t_saved = std::chrono::steady_clock::now();
   };
@@ -261,6 +297,12 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   TwistLossOptions loss_opts = loss_options(cfg);
   if (comm) loss_opts.batch_mean = global_batch_mean(comm);
   TrainStep train_step(model, optimizer, loss_opts, parse_precision(cfg.precision), comm);
+  train_step.set_clip_grad(cfg.clip_grad);
+  if (teacher) {
+    train_step.set_teacher(teacher);
+    teacher->train();
+  }
+  const MultiCropOptions sl_crops = crop_options(cfg, image_size, /*self_label=*/true);
 
   TrainSummary summary;
   summary.run_dir = dir;
@@ -281,16 +323,31 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   std::vector<double> recent;  // losses of the last steps, for final_loss
   {
     SignalScope signals;
-    BatchLoader loader(train_set, sampler, crops, norm, static_cast<uint64_t>(cfg.seed), first, end,
-                       {static_cast<int>(cfg.loader_workers), 4, device});
+    // One loader per phase: self-labeling has its own, harder crops.
+    std::unique_ptr<BatchLoader> loader;
+    auto open_loader = [&](int64_t from) {
+      const bool sl = from >= main_total;
+      loader.reset();
+      loader = std::make_unique<BatchLoader>(train_set, sampler, sl ? sl_crops : crops, norm,
+                                             static_cast<uint64_t>(cfg.seed), from,
+                                             sl ? end : std::min(end, main_total),
+                                             LoaderOptions{static_cast<int>(cfg.loader_workers), 4, device});
+      if (sl && writer)
+        std::fprintf(stderr, "\ntwist: self-labeling from step %lld (%lld steps)\n", (long long)from + 1,
+                     (long long)sl_total);
+    };
     std::optional<Progress> progress;  // rank 0 speaks for the run
     if (writer) progress.emplace(first, total, Progress::stderr_is_terminal());
     model->train();
-    double sum_total = 0, sum_c = 0, sum_s = 0, sum_d = 0;
+    double sum_total = 0, sum_c = 0, sum_s = 0, sum_d = 0, sum_kept = 0;
     int64_t n_sum = 0;
     while (step < end) {
       if (comm) comm->report_step(step);
-      Batch batch = loader.next();
+      if (!loader || step == main_total) open_loader(step);
+      const bool self_labeling = step >= main_total;
+      train_step.set_self_label(self_labeling ? keep[step - main_total] : 0.0);
+      if (teacher) train_step.set_teacher_momentum(teacher_m[step]);
+      Batch batch = loader->next();
       // Forward, loss, backward and update; a step whose loss or gradient is
       // not finite leaves the weights alone and says why in `bad`.
       const StepOutcome outcome = train_step(batch.views, lr[step], wd[step], g_signal != 0);
@@ -326,6 +383,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
         sum_c += stats.consistency;
         sum_s += stats.sharpness;
         sum_d += stats.diversity;
+        sum_kept += outcome.kept_fraction;
         ++n_sum;
         recent.push_back(loss);
         if (recent.size() > 20) recent.erase(recent.begin());
@@ -336,14 +394,19 @@ TrainSummary train(TrainConfig cfg, bool resume) {
       const double ips = timed_steps > 0 && timed_s > 0 ? timed_steps * cfg.batch_size / timed_s : 0.0;
       if (progress && n_sum > 0) {
         char detail[160];
-        std::snprintf(detail, sizeof detail, "loss %.4f (kl %.3f H %.3f Hmean %.3f)", sum_total / n_sum,
-                      sum_c / n_sum, sum_s / n_sum, sum_d / n_sum);
+        if (self_labeling)
+          std::snprintf(detail, sizeof detail, "self-labeling loss %.4f (kept %.2f)", sum_total / n_sum,
+                        sum_kept / n_sum);
+        else
+          std::snprintf(detail, sizeof detail, "loss %.4f (kl %.3f H %.3f Hmean %.3f)", sum_total / n_sum,
+                        sum_c / n_sum, sum_s / n_sum, sum_d / n_sum);
         progress->update(step, ips, detail);
       } else if (progress) {
         progress->update(step, ips, "step skipped");
       }
 
-      if (step % cfg.log_every == 0 || step == end) {
+      // The phases do not share a log line.
+      if (step % cfg.log_every == 0 || step == end || (sl_total > 0 && step == main_total)) {
         std::vector<std::pair<std::string, double>> line = {{"step", double(step)},
                                                             {"epoch", double(step) / double(spe)}};
         if (n_sum > 0) {
@@ -353,7 +416,10 @@ TrainSummary train(TrainConfig cfg, bool resume) {
           const double mean_entropy = entropy(p0.mean(0, true)).item<double>();
           // Fig. 3 of the paper: spread of the pre-softmax outputs of the first view.
           const OutputSpread spread = output_spread(logits[0].detach());
-          const std::string warning = collapse.observe(step, in_use, mean_entropy, sum_s / n_sum);
+          // Self-labeling trains on hard labels: the TWIST terms and the
+          // collapse rule (made for them) do not apply.
+          const std::string warning =
+              self_labeling ? std::string() : collapse.observe(step, in_use, mean_entropy, sum_s / n_sum);
           if (!warning.empty()) {
             summary.collapse_step = step;
             summary.collapse_warning = warning;
@@ -367,13 +433,15 @@ TrainSummary train(TrainConfig cfg, bool resume) {
                                    {"mean_entropy", mean_entropy},
                                    {"row_std", spread.row_std},
                                    {"col_std", spread.col_std}});
+          if (self_labeling) line.push_back({"self_label_kept", sum_kept / n_sum});
         }
+        if (teacher) line.push_back({"teacher_momentum", teacher_m[step - 1]});
         line.insert(line.end(), {{"lr", lr[step - 1]},
                                  {"weight_decay", wd[step - 1]},
                                  {"images_per_s", ips},
                                  {"skipped_steps", double(skipped)}});
         if (metrics) metrics->write(line);
-        sum_total = sum_c = sum_s = sum_d = 0;
+        sum_total = sum_c = sum_s = sum_d = sum_kept = 0;
         n_sum = 0;
       }
       const double since_save = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_saved).count();
@@ -415,8 +483,10 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   if (cfg.eval && eval_set.size() > 0 && eval_set.has_labels() && train_set.has_labels()) {
     std::fprintf(stderr, "twist: evaluating on %s (%lld images)\n", eval_set.name.c_str(),
                  (long long)eval_set.size());
-    Embeddings bank = embed(model, train_set, norm);
-    Embeddings query = embed(model, eval_set, norm);
+    // A run with a momentum teacher is evaluated with the teacher (as DINO's).
+    TwistModel& evaluated = teacher ? teacher : model;
+    Embeddings bank = embed(evaluated, train_set, norm);
+    Embeddings query = embed(evaluated, eval_set, norm);
     KnnOptions ko;
     ko.k = cfg.knn_k;
     ko.num_classes = std::max(train_set.num_classes, eval_set.num_classes);
