@@ -7,9 +7,19 @@ namespace nn = torch::nn;
 ProjectionHeadImpl::ProjectionHeadImpl(const HeadOptions& o) {
   check(o.classes >= 2, "the number of classes C must be at least 2, got " + std::to_string(o.classes));
   check(o.hidden >= 1, "the head's hidden width must be positive");
-  layers = nn::Sequential(nn::Linear(o.in_dim, o.hidden), SyncBatchNorm1d(o.hidden, true), nn::ReLU(),
-                          nn::Linear(o.hidden, o.hidden), SyncBatchNorm1d(o.hidden, true), nn::ReLU(),
-                          nn::Linear(o.hidden, o.classes));
+  check(o.activation == "relu" || o.activation == "gelu",
+        "unknown head activation '" + o.activation + "': expected relu or gelu");
+  // Activations hold no parameters: ReLU and GELU heads share their names.
+  auto act = [&]() -> nn::AnyModule {
+    if (o.activation == "gelu") return nn::AnyModule(nn::GELU());
+    return nn::AnyModule(nn::ReLU());
+  };
+  layers = nn::Sequential(nn::Linear(o.in_dim, o.hidden), SyncBatchNorm1d(o.hidden, true));
+  layers->push_back(act());
+  layers->push_back(nn::Linear(o.hidden, o.hidden));
+  layers->push_back(SyncBatchNorm1d(o.hidden, true));
+  layers->push_back(act());
+  layers->push_back(nn::Linear(o.hidden, o.classes));
   // NBS: normalization before softmax, without affine parameters (paper §3.2).
   if (o.nbs) layers->push_back(SyncBatchNorm1d(o.classes, false));
   register_module("layers", layers);
