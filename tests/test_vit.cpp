@@ -6,6 +6,8 @@
 
 #include "twist/config.h"
 #include "twist/error.h"
+#include "twist/eval.h"
+#include "twist/export.h"
 #include "twist/models.h"
 #include "twist/train.h"
 
@@ -252,6 +254,28 @@ TEST(Backbone, TwistModelWithViTAndLocalCrops) {
   EXPECT_TRUE(m->named_parameters().contains("backbone.pos_embed"));
   c.arch = "resnet18";
   EXPECT_EQ(twist::model_options(c, 1).head.activation, "relu");
+}
+
+// Evaluation and export take any Backbone: features of a ViT in eval mode
+// (then back in train mode), and its state dict under timm's names.
+TEST(Backbone, EvaluationAndExportTakeAViT) {
+  twist::ViTOptions o = tiny_vit(1);
+  o.image_size = 16;
+  o.in_channels = 1;
+  twist::ViT vit(o);
+  vit->train();
+  auto images = torch::randint(0, 256, {5, 1, 16, 16}, torch::kLong).to(torch::kUInt8);
+  const twist::Normalization norm{{0.5}, {0.25}};
+  auto feats = twist::backbone_features(vit, images, norm, 2);
+  EXPECT_TRUE(vit->is_training());
+  EXPECT_EQ(feats.sizes(), (Sizes{5, 192}));
+  vit->eval();
+  torch::NoGradGuard no_grad;
+  auto expected = vit->forward((images.to(torch::kFloat32) / 255.0 - 0.5) / 0.25);
+  EXPECT_TRUE(torch::allclose(feats, expected, 1e-4, 1e-5));
+  auto dict = twist::backbone_state_dict(vit);
+  ASSERT_EQ(dict.size(), 18u);
+  EXPECT_EQ(dict[0].first, "cls_token");
 }
 
 TEST(Head, GeluHeadHasTheReluHeadsNames) {
