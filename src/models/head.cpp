@@ -14,12 +14,12 @@ ProjectionHeadImpl::ProjectionHeadImpl(const HeadOptions& o) {
     if (o.activation == "gelu") return nn::AnyModule(nn::GELU());
     return nn::AnyModule(nn::ReLU());
   };
-  layers = nn::Sequential(nn::Linear(o.in_dim, o.hidden), SyncBatchNorm1d(o.hidden, true));
-  layers->push_back(act());
-  layers->push_back(nn::Linear(o.hidden, o.hidden));
-  layers->push_back(SyncBatchNorm1d(o.hidden, true));
-  layers->push_back(act());
-  layers->push_back(nn::Linear(o.hidden, o.classes));
+  // One expression, as before activations were a choice: the compiler's
+  // order of evaluating the arguments decides which Linear draws its initial
+  // weights first, so splitting it would change every ReLU run's initialisation.
+  layers = nn::Sequential(nn::Linear(o.in_dim, o.hidden), SyncBatchNorm1d(o.hidden, true), act(),
+                          nn::Linear(o.hidden, o.hidden), SyncBatchNorm1d(o.hidden, true), act(),
+                          nn::Linear(o.hidden, o.classes));
   // NBS: normalization before softmax, without affine parameters (paper §3.2).
   if (o.nbs) layers->push_back(SyncBatchNorm1d(o.classes, false));
   register_module("layers", layers);
