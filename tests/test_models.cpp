@@ -35,6 +35,29 @@ TEST(ResNet, ParameterCountsMatchTorchvision) {
   EXPECT_EQ(r50->feature_dim(), 2048);
 }
 
+// resnet50w2 (SimCLR's ResNet-50 (2x)) has no torchvision model; its count
+// by hand from resnet50's 23,508,032 parameters without fc. resnet50's
+// BatchNorms cover 26,560 channels: bn1 64; per bottleneck 6 x planes, plus
+// 4 x planes in each first block's downsample: layer1 3*6*64 + 256 = 1,408,
+// layer2 4*6*128 + 512 = 3,584, layer3 6*6*256 + 1,024 = 10,240, layer4
+// 3*6*512 + 2,048 = 11,264; so 53,120 BatchNorm parameters and 23,454,912
+// convolution weights, 3*64*7*7 = 9,408 of them in conv1. Doubling every
+// channel multiplies a convolution by 4 (inputs and outputs), conv1 by 2 (3
+// input channels stay) and a BatchNorm by 2:
+// 4 * (23,454,912 - 9,408) + 2 * 9,408 + 2 * 53,120 = 93,907,072 (SimCLR: 94M).
+TEST(ResNet, Wide50x2CountAndImageNetShape) {
+  twist::ResNetOptions o;
+  o.arch = "resnet50w2";
+  o.stem = "imagenet";
+  twist::ResNet r(o);
+  EXPECT_EQ(r->feature_dim(), 4096);
+  EXPECT_EQ(count(r->parameters()), 93907072);
+  EXPECT_EQ(r->conv1->weight.sizes(), (std::vector<int64_t>{128, 3, 7, 7}));
+  r->eval();
+  torch::NoGradGuard no_grad;
+  EXPECT_EQ(r->forward(torch::randn({1, 3, 224, 224})).sizes(), (std::vector<int64_t>{1, 4096}));
+}
+
 TEST(ResNet, TorchvisionNames) {
   twist::ResNetOptions o;
   o.arch = "resnet50";

@@ -2,6 +2,7 @@
 // stop, resume, and every bad input of the command-line contract.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -145,6 +146,30 @@ TEST_F(TrainE2E, SigtermCheckpointsAndExits143) {
   EXPECT_NE(r.output.find("--resume"), std::string::npos) << r.output;
   EXPECT_GT(twist::read_checkpoint_state(out("term") + "/checkpoint.pt").step, 0);
   EXPECT_FALSE(exists(out("term") + "/summary.json"));
+}
+
+// A ViT-Tiny (patch 4: 4 x 4 patches of the 16-pixel images) with two
+// 8-pixel local crops, whose 2 x 2 grids use resized position embeddings,
+// trains end to end; its run directory rebuilds the model without the data.
+// (Evaluation is off: 320 images through 12 blocks take long on a busy CPU;
+// Backbone.EvaluationAndExportTakeAViT covers the ViT in evaluation.)
+TEST_F(TrainE2E, VisionTransformerWithLocalCrops) {
+  auto r = run_twist("train " + tiny(data()) +
+                     " --arch vit_tiny --patch-size 4 --drop-path 0.1 --local-crops 2 --local-size 8 --batch-size 16"
+                     " --max-steps 2 --report false --eval false --out " + out("vit"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto summary = json::parse(read_text(out("vit") + "/summary.json"));
+  EXPECT_EQ(summary["steps"].get<int64_t>(), 2);
+  EXPECT_TRUE(std::isfinite(summary["final_loss"].get<double>()));
+  // The size the position embeddings were learned for is in config.json.
+  EXPECT_EQ(json::parse(read_text(out("vit") + "/config.json"))["image_size"].get<int64_t>(), 16);
+  auto e = run_command("(" + std::string(TWIST_BIN) + " export --run " + out("vit") + " --out " + out("vit.pth") +
+                       " --json > " + out("export.json") + ")");
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  auto x = json::parse(read_text(out("export.json")));
+  EXPECT_EQ(x["library"], "timm");
+  EXPECT_EQ(x["arch"], "vit_tiny");
+  EXPECT_EQ(x["tensors"].get<int64_t>(), 4 + 12 * 12 + 2);  // cls, pos, patch w+b; 12 per block; norm
 }
 
 TEST_F(TrainE2E, NanLossStopsAndKeepsLastGoodCheckpoint) {

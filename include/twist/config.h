@@ -16,6 +16,8 @@ struct TrainConfig {
   std::string arch = "resnet18";
   double width = 0.25;
   std::string stem = "small";
+  int64_t patch_size = 16;  // ViTs: side of the square patches
+  double drop_path = 0.0;   // ViTs: stochastic depth of the last block
   int64_t hidden = 512;
   int64_t classes = 10;
   bool nbs = true;

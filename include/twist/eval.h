@@ -18,7 +18,7 @@ struct Embeddings {
 
 // Backbone features (eval mode, no gradient) of uint8 images N x C x H x W,
 // normalized first; the module's train/eval mode is restored after.
-torch::Tensor backbone_features(ResNet backbone, const torch::Tensor& images_u8, const Normalization& norm,
+torch::Tensor backbone_features(Backbone backbone, const torch::Tensor& images_u8, const Normalization& norm,
                                 int64_t batch_size = 500);
 
 // Runs the model in eval mode over un-augmented, normalized images.

@@ -1,19 +1,42 @@
 #pragma once
 // Backbones, the projection head with NBS, and the siamese TWIST model.
-// Sub-module names follow torchvision (conv1, bn1, layer1.0.conv1, ...), so
-// a backbone's state dict loads into torchvision's ResNet.
+// Sub-module names follow torchvision for ResNets (conv1, bn1,
+// layer1.0.conv1, ...) and timm for ViTs (cls_token, blocks.0.attn.qkv, ...),
+// so a backbone's state dict loads into those libraries' models.
 #include <torch/torch.h>
 
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace twist {
 
 class Communicator;  // twist/dist.h
 
+// What TwistModel, evaluation and export need of a backbone: images in, one
+// feature vector per image out. ResNets and ViTs implement it.
+struct BackboneImpl : torch::nn::Module {
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;  // B x C x H x W -> B x feature_dim
+  virtual int64_t feature_dim() const = 0;
+  virtual std::string arch() const = 0;  // resnet18, vit_small, ...
+};
+
+// Holds any backbone; a ResNet or a ViT converts to it implicitly, so
+// functions taking a Backbone accept either.
+class Backbone : public torch::nn::ModuleHolder<BackboneImpl> {
+ public:
+  Backbone(std::nullptr_t) : ModuleHolder(nullptr) {}
+  Backbone(std::shared_ptr<BackboneImpl> impl) : ModuleHolder(std::move(impl)) {}
+  template <class T, class = std::enable_if_t<std::is_base_of_v<BackboneImpl, T>>>
+  Backbone(const torch::nn::ModuleHolder<T>& holder)
+      : ModuleHolder(std::static_pointer_cast<BackboneImpl>(holder.ptr())) {}
+};
+
 struct ResNetOptions {
-  std::string arch = "resnet18";  // resnet18 | resnet34 | resnet50
+  // resnet50w2: SimCLR's ResNet-50 (2x), every channel doubled (feature dim 4096);
+  // `width` multiplies on top.
+  std::string arch = "resnet18";  // resnet18 | resnet34 | resnet50 | resnet50w2
   double width = 1.0;             // channel multiplier (0.25 -> 16 base channels)
   std::string stem = "small";     // small: 3x3 stride-1 conv, no max-pool; imagenet: 7x7/2 + max-pool
   int64_t in_channels = 3;
@@ -43,10 +66,11 @@ struct BottleneckImpl : torch::nn::Module {
 TORCH_MODULE(Bottleneck);
 
 // ResNet without its classifier: forward returns globally pooled features.
-struct ResNetImpl : torch::nn::Module {
+struct ResNetImpl : BackboneImpl {
   explicit ResNetImpl(const ResNetOptions& options);
-  torch::Tensor forward(const torch::Tensor& x);  // B x C x H x W -> B x feature_dim
-  int64_t feature_dim() const { return feature_dim_; }
+  torch::Tensor forward(const torch::Tensor& x) override;  // B x C x H x W -> B x feature_dim
+  int64_t feature_dim() const override { return feature_dim_; }
+  std::string arch() const override { return options_.arch; }
   const ResNetOptions& options() const { return options_; }
   // Puts convolution weights in the memory format the options ask for; called
   // by forward when they are not (e.g. after loading a checkpoint).
@@ -65,6 +89,100 @@ TORCH_MODULE(ResNet);
 
 // Names accepted by ResNetOptions::arch.
 std::vector<std::string> resnet_names();
+
+struct ViTOptions {
+  // vit_tiny | vit_small | vit_base: width 192 / 384 / 768, 3 / 6 / 12 heads, 12 blocks
+  std::string arch = "vit_small";
+  // Position embeddings are learned for this input size; other sizes (local
+  // crops) get them resized (ViTImpl::position_embedding).
+  int64_t image_size = 224;
+  int64_t patch_size = 16;  // 16 as in the paper; 4 suits 28- or 32-pixel images
+  int64_t in_channels = 3;
+  // Stochastic depth: block i drops its residual branches with probability
+  // drop_path * i / (depth - 1), as DINO and timm do.
+  double drop_path = 0.0;
+  int64_t depth = 0;  // 0: the architecture's 12; fewer blocks for tests and toys
+};
+
+// The transformer's MLP: fc1 -> GELU -> fc2 with a hidden width of 4 x dim.
+struct MlpImpl : torch::nn::Module {
+  MlpImpl(int64_t dim, int64_t hidden);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+// Multi-head self-attention, written with matmul + softmax (LibTorch 1.13
+// has no scaled_dot_product_attention).
+struct AttentionImpl : torch::nn::Module {
+  AttentionImpl(int64_t dim, int64_t heads);
+  torch::Tensor forward(const torch::Tensor& x);  // B x N x dim
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  int64_t heads;
+};
+TORCH_MODULE(Attention);
+
+// Pre-norm transformer block: x + drop(attn(norm1(x))), then x + drop(mlp(norm2(x))).
+struct ViTBlockImpl : torch::nn::Module {
+  ViTBlockImpl(int64_t dim, int64_t heads, double drop_path);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  Attention attn{nullptr};
+  Mlp mlp{nullptr};
+  double drop_path;
+};
+TORCH_MODULE(ViTBlock);
+
+// Stochastic depth (Huang et al. 2016): in training, each sample's `branch`
+// is zeroed with probability p, and scaled by 1 / (1 - p) otherwise, so its
+// expectation is unchanged; identity in evaluation.
+torch::Tensor drop_path(const torch::Tensor& branch, double p, bool training);
+
+struct PatchEmbedImpl : torch::nn::Module {
+  PatchEmbedImpl(int64_t in_channels, int64_t dim, int64_t patch_size);
+  torch::Tensor forward(const torch::Tensor& x);  // B x C x H x W -> B x dim x H/p x W/p
+  torch::nn::Conv2d proj{nullptr};
+};
+TORCH_MODULE(PatchEmbed);
+
+// Vision Transformer (Dosovitskiy et al.) without its classifier: the
+// features are the class token's output after the final LayerNorm.
+struct ViTImpl : BackboneImpl {
+  explicit ViTImpl(const ViTOptions& options);
+  torch::Tensor forward(const torch::Tensor& x) override;
+  int64_t feature_dim() const override { return dim_; }
+  std::string arch() const override { return options_.arch; }
+  const ViTOptions& options() const { return options_; }
+  // Position embeddings (1 x (1 + rows * cols) x dim) for a grid of patches:
+  // the learned ones at the training size (the same tensor), otherwise the
+  // patch part resized bicubically, as DINO does for its local crops.
+  torch::Tensor position_embedding(int64_t rows, int64_t cols) const;
+
+  torch::Tensor cls_token, pos_embed;
+  PatchEmbed patch_embed{nullptr};
+  torch::nn::Sequential blocks{nullptr};
+  torch::nn::LayerNorm norm{nullptr};
+
+ private:
+  ViTOptions options_;
+  int64_t dim_ = 0, grid_ = 0;
+};
+TORCH_MODULE(ViT);
+
+// Names accepted by ViTOptions::arch.
+std::vector<std::string> vit_names();
+bool is_vit(const std::string& arch);
+
+// One set of options for either family: `arch` picks it; the ResNet fields
+// (width, stem, channels_last) apply to ResNets, the ones below to ViTs.
+struct BackboneOptions : ResNetOptions {
+  int64_t image_size = 224;
+  int64_t patch_size = 16;
+  double drop_path = 0.0;
+};
+
+// A ResNet or a ViT, as `options.arch` names.
+Backbone make_backbone(const BackboneOptions& options);
 
 // BatchNorm1d whose training statistics can span every rank's batch
 // (SyncBatchNorm). Same parameter and buffer names as torch::nn::BatchNorm1d,
@@ -89,9 +207,13 @@ struct HeadOptions {
   int64_t hidden = 4096;
   int64_t classes = 4096;  // C
   bool nbs = true;         // BatchNorm without affine parameters before the softmax
+  // relu | gelu: the paper's heads use GELU on ViTs. Either way the layers
+  // keep their indices, so state dicts have the same names.
+  std::string activation = "relu";
 };
 
-// Linear->BN->ReLU->Linear->BN->ReLU->Linear->[BN(affine=false)] (DESIGN.md §2).
+// Linear->BN->act->Linear->BN->act->Linear->[BN(affine=false)], act = ReLU
+// or GELU (DESIGN.md §2).
 struct ProjectionHeadImpl : torch::nn::Module {
   explicit ProjectionHeadImpl(const HeadOptions& options);
   torch::Tensor forward(const torch::Tensor& features);  // B x d -> B x C logits
@@ -103,7 +225,7 @@ struct ProjectionHeadImpl : torch::nn::Module {
 TORCH_MODULE(ProjectionHead);
 
 struct TwistModelOptions {
-  ResNetOptions backbone;
+  BackboneOptions backbone;
   HeadOptions head;  // in_dim is taken from the backbone
 };
 
@@ -116,7 +238,7 @@ struct TwistModelImpl : torch::nn::Module {
   torch::Tensor features(const torch::Tensor& x) { return backbone->forward(x); }
   torch::Tensor logits(const torch::Tensor& x) { return head->forward(backbone->forward(x)); }
 
-  ResNet backbone{nullptr};
+  Backbone backbone{nullptr};
   ProjectionHead head{nullptr};
 };
 TORCH_MODULE(TwistModel);

@@ -50,7 +50,7 @@ ClassifierResult train_linear_on_features(const torch::Tensor& train_x, const to
 // views augmented per epoch) or fine-tuning (backbone_lr > 0: backbone in
 // train mode with its own learning rate). Scored on the un-augmented test
 // images after every epoch. `backbone` is modified when fine-tuning.
-ClassifierResult train_classifier(ResNet backbone, const Dataset& train, const Dataset& test,
+ClassifierResult train_classifier(Backbone backbone, const Dataset& train, const Dataset& test,
                                   const Normalization& norm, int64_t num_classes,
                                   const ClassifierOptions& options);
 

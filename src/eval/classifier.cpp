@@ -144,7 +144,7 @@ ClassifierResult train_linear_on_features(const torch::Tensor& train_x, const to
       [&](torch::nn::Linear& linear) { return linear->forward(xt); });
 }
 
-ClassifierResult train_classifier(ResNet backbone, const Dataset& train, const Dataset& test,
+ClassifierResult train_classifier(Backbone backbone, const Dataset& train, const Dataset& test,
                                   const Normalization& norm, int64_t num_classes, const ClassifierOptions& o) {
   check(train.has_labels() && test.has_labels(), "the classifier needs labelled training and test sets");
   check_common(o, train.size(), test.size(), num_classes);

@@ -4,7 +4,7 @@
 
 namespace twist {
 
-torch::Tensor backbone_features(ResNet backbone, const torch::Tensor& images_u8, const Normalization& norm,
+torch::Tensor backbone_features(Backbone backbone, const torch::Tensor& images_u8, const Normalization& norm,
                                 int64_t batch_size) {
   torch::NoGradGuard no_grad;
   const bool was_training = backbone->is_training();

@@ -7,8 +7,18 @@ namespace nn = torch::nn;
 ProjectionHeadImpl::ProjectionHeadImpl(const HeadOptions& o) {
   check(o.classes >= 2, "the number of classes C must be at least 2, got " + std::to_string(o.classes));
   check(o.hidden >= 1, "the head's hidden width must be positive");
-  layers = nn::Sequential(nn::Linear(o.in_dim, o.hidden), SyncBatchNorm1d(o.hidden, true), nn::ReLU(),
-                          nn::Linear(o.hidden, o.hidden), SyncBatchNorm1d(o.hidden, true), nn::ReLU(),
+  check(o.activation == "relu" || o.activation == "gelu",
+        "unknown head activation '" + o.activation + "': expected relu or gelu");
+  // Activations hold no parameters: ReLU and GELU heads share their names.
+  auto act = [&]() -> nn::AnyModule {
+    if (o.activation == "gelu") return nn::AnyModule(nn::GELU());
+    return nn::AnyModule(nn::ReLU());
+  };
+  // One expression, as before activations were a choice: the compiler's
+  // order of evaluating the arguments decides which Linear draws its initial
+  // weights first, so splitting it would change every ReLU run's initialisation.
+  layers = nn::Sequential(nn::Linear(o.in_dim, o.hidden), SyncBatchNorm1d(o.hidden, true), act(),
+                          nn::Linear(o.hidden, o.hidden), SyncBatchNorm1d(o.hidden, true), act(),
                           nn::Linear(o.hidden, o.classes));
   // NBS: normalization before softmax, without affine parameters (paper §3.2).
   if (o.nbs) layers->push_back(SyncBatchNorm1d(o.classes, false));

@@ -20,18 +20,22 @@ nn::Sequential make_downsample(int64_t in, int64_t out, int64_t stride) {
 struct Depths {
   bool bottleneck;
   std::vector<int64_t> blocks;
+  double width = 1.0;  // channel multiplier the architecture implies
 };
 
 Depths depths(const std::string& arch) {
   if (arch == "resnet18") return {false, {2, 2, 2, 2}};
   if (arch == "resnet34") return {false, {3, 4, 6, 3}};
   if (arch == "resnet50") return {true, {3, 4, 6, 3}};
-  throw Error("unknown architecture '" + arch + "': expected resnet18, resnet34 or resnet50");
+  // SimCLR's ResNet-50 (2x), TWIST's wide model: every channel doubled,
+  // bottleneck outputs included (unlike torchvision's wide_resnet50_2).
+  if (arch == "resnet50w2") return {true, {3, 4, 6, 3}, 2.0};
+  throw Error("unknown architecture '" + arch + "': expected resnet18, resnet34, resnet50 or resnet50w2");
 }
 
 }  // namespace
 
-std::vector<std::string> resnet_names() { return {"resnet18", "resnet34", "resnet50"}; }
+std::vector<std::string> resnet_names() { return {"resnet18", "resnet34", "resnet50", "resnet50w2"}; }
 
 BasicBlockImpl::BasicBlockImpl(int64_t in, int64_t planes, int64_t stride) {
   conv1 = register_module("conv1", conv(in, planes, 3, stride));
@@ -74,7 +78,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& o) : options_(o) {
   check(o.in_channels == 1 || o.in_channels == 3, "images must have 1 or 3 channels");
   const Depths d = depths(o.arch);
   auto ch = [&](int64_t base) {
-    return std::max<int64_t>(1, static_cast<int64_t>(std::lround(base * o.width)));
+    return std::max<int64_t>(1, static_cast<int64_t>(std::lround(base * o.width * d.width)));
   };
   const int64_t stem_out = ch(64);
   if (o.stem == "small") {

@@ -4,7 +4,7 @@
 namespace twist {
 
 TwistModelImpl::TwistModelImpl(const TwistModelOptions& options) {
-  backbone = register_module("backbone", ResNet(options.backbone));
+  backbone = register_module("backbone", make_backbone(options.backbone));
   HeadOptions h = options.head;
   h.in_dim = backbone->feature_dim();
   head = register_module("head", ProjectionHead(h));

@@ -65,11 +65,20 @@ const std::vector<Field>& fields() {
       field("val_split", &TrainConfig::val_split, K::Recipe,
             "hold out this many training images (seeded, fixed) and evaluate on them instead of "
             "the test split: use it to choose settings, so the test split only reports"),
-      field("arch", &TrainConfig::arch, K::Model, "backbone: resnet18 | resnet34 | resnet50"),
+      field("arch", &TrainConfig::arch, K::Model,
+            "backbone: resnet18 | resnet34 | resnet50 | resnet50w2 (SimCLR's 2x wide ResNet-50) | vit_tiny | "
+            "vit_small | vit_base (the head then uses GELU instead of ReLU, as the paper's ViT heads; position "
+            "embeddings are learned for image_size and resized for other crop sizes)"),
       field("width", &TrainConfig::width, K::Model,
             "channel multiplier of the ResNet (0.25 = 16 base channels)"),
       field("stem", &TrainConfig::stem, K::Model,
             "small (3x3 stride 1, no max-pool; for images under ~64 px) | imagenet (7x7/2 + max-pool)"),
+      field("patch_size", &TrainConfig::patch_size, K::Model,
+            "ViTs: side of the square patches (16 on ImageNet; 4 suits 28- or 32-pixel images); crops "
+            "must be at least this large"),
+      field("drop_path", &TrainConfig::drop_path, K::Model,
+            "ViTs: stochastic depth, the last block's drop probability, rising linearly from 0 over the "
+            "blocks (the paper uses 0.1 for ViT-B)"),
       field("hidden", &TrainConfig::hidden, K::Model, "hidden width of the projection head"),
       field("classes", &TrainConfig::classes, K::Model,
             "C, the number of classes the head predicts; set it to the number of true classes "
@@ -274,10 +283,19 @@ void validate(const TrainConfig& c) {
   auto need = [](bool ok, const std::string& key, const std::string& what) {
     check(ok, "invalid setting " + key + ": " + what);
   };
-  bool arch_ok = false;
+  bool arch_ok = is_vit(c.arch);
   for (const auto& n : resnet_names()) arch_ok |= n == c.arch;
-  need(arch_ok, "arch", "'" + c.arch + "' is not one of resnet18, resnet34, resnet50");
+  need(arch_ok, "arch",
+       "'" + c.arch + "' is not one of resnet18, resnet34, resnet50, resnet50w2, vit_tiny, vit_small, vit_base");
   need(c.width > 0, "width", "must be positive");
+  need(c.patch_size >= 1, "patch_size", "must be at least 1");
+  need(c.drop_path >= 0 && c.drop_path < 1, "drop_path", "must lie in [0, 1)");
+  if (is_vit(c.arch)) {
+    need(c.image_size == 0 || c.image_size >= c.patch_size, "image_size",
+         "must be at least patch_size (" + std::to_string(c.patch_size) + ") for a ViT");
+    need(c.local_crops == 0 || c.local_size >= c.patch_size, "local_size",
+         "must be at least patch_size (" + std::to_string(c.patch_size) + ") for a ViT");
+  }
   need(c.stem == "small" || c.stem == "imagenet", "stem", "must be small or imagenet");
   need(c.hidden >= 1, "hidden", "must be at least 1");
   need(c.classes >= 2, "classes", "C must be at least 2, got " + std::to_string(c.classes));

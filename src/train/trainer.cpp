@@ -79,6 +79,11 @@ TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
   o.backbone.stem = c.stem;
   o.backbone.in_channels = in_channels;
   o.backbone.channels_last = c.channels_last;
+  o.backbone.image_size = c.image_size;
+  o.backbone.patch_size = c.patch_size;
+  o.backbone.drop_path = c.drop_path;
+  // The paper's ViT heads use GELU, its ResNet heads ReLU (DESIGN.md §2).
+  o.head.activation = is_vit(c.arch) ? "gelu" : "relu";
   o.head.hidden = c.hidden;
   o.head.classes = c.classes;
   o.head.nbs = c.nbs;
@@ -211,6 +216,9 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   const Dataset& train_set = data.train;
   const Normalization norm = resume ? resumed.norm : channel_statistics(train_set);
   const int64_t image_size = cfg.image_size > 0 ? cfg.image_size : train_set.height();
+  // A ViT's position embeddings are learned for one size: config.json must
+  // name it, so that the run's model can be rebuilt without its data set.
+  if (is_vit(cfg.arch)) cfg.image_size = image_size;
   const MultiCropOptions crops = crop_options(cfg, image_size);
 
   torch::manual_seed(static_cast<uint64_t>(cfg.seed));

@@ -1,0 +1,17 @@
+// The backbone factory: one architecture name picks the family.
+#include "twist/models.h"
+
+namespace twist {
+
+Backbone make_backbone(const BackboneOptions& o) {
+  if (!is_vit(o.arch)) return ResNet(static_cast<const ResNetOptions&>(o));
+  ViTOptions v;
+  v.arch = o.arch;
+  v.image_size = o.image_size;
+  v.patch_size = o.patch_size;
+  v.in_channels = o.in_channels;
+  v.drop_path = o.drop_path;
+  return ViT(v);
+}
+
+}  // namespace twist
