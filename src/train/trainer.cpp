@@ -198,6 +198,17 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   const int64_t image_size = cfg.image_size > 0 ? cfg.image_size : train_set.height();
   // A file-backed set's images take the run's size (its crops, its evaluation).
   data.train.file_side = data.eval.file_side = image_size;
+  // A file-backed set (folder:DIR) is evaluated decoded whole at that size
+  // (in_memory); one too large for that is not evaluated: say so now, not
+  // after the training.
+  const int64_t eval_bytes = in_memory_bytes(train_set, image_size) + in_memory_bytes(data.eval, image_size);
+  const bool eval_fits = eval_bytes <= kInMemoryLimitBytes;
+  if (writer && cfg.eval && data.eval.size() > 0 && !eval_fits)
+    std::fprintf(stderr,
+                 "twist: this run will not be evaluated: %s and %s at %lldx%lld would take %lld MiB in memory, "
+                 "above the 1024 MiB limit for image folders; evaluate with twist eval on smaller folders\n",
+                 train_set.name.c_str(), data.eval.name.c_str(), (long long)image_size, (long long)image_size,
+                 (long long)(eval_bytes >> 20));
   const MultiCropOptions crops = crop_options(cfg, image_size);
 
   torch::manual_seed(static_cast<uint64_t>(cfg.seed));
@@ -421,16 +432,6 @@ TrainSummary train(TrainConfig cfg, bool resume) {
     return summary;
   }
 
-  // A file-backed set (folder:DIR) is evaluated decoded whole at the
-  // training size (in_memory); one too large for that is not evaluated.
-  const int64_t eval_bytes = in_memory_bytes(train_set, image_size) + in_memory_bytes(data.eval, image_size);
-  const bool eval_fits = eval_bytes <= kInMemoryLimitBytes;
-  if (cfg.eval && data.eval.size() > 0 && !eval_fits)
-    std::fprintf(stderr,
-                 "twist: not evaluating: %s and %s at %lldx%lld would take %lld MiB in memory, above the "
-                 "1024 MiB limit for image folders; evaluate with twist eval on smaller folders\n",
-                 train_set.name.c_str(), data.eval.name.c_str(), (long long)image_size, (long long)image_size,
-                 (long long)(eval_bytes >> 20));
   if (cfg.eval && eval_fits && data.eval.size() > 0 && data.eval.has_labels() && train_set.has_labels()) {
     const Dataset eval_set = in_memory(data.eval, image_size);
     const Dataset bank_set = in_memory(train_set, image_size);
