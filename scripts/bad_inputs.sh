@@ -145,6 +145,21 @@ row "STL-10: 1 label for 2 images" train --data stl10:$T/stl --out r52
 row "STL-10 split without unlabeled_X.bin" train --data stl10:$T/stl@train+unlabeled --out r53
 row "STL-10 unknown split" train --data stl10:$T/stl@val --out r54
 
+# --- image folders (folder:DIR) ------------------------------------------
+pgm() { printf 'P5\n2 2\n255\n\001\002\003\004' > "$1"; }  # a 2 x 2 grey image
+row "image folder missing" train --data folder:$T/nofolder --out r55
+mkdir -p fempty
+row "image folder empty" train --data folder:$T/fempty --out r56
+mkdir -p ftext; printf 'x' > ftext/notes.txt
+row "image folder without images" train --data folder:$T/ftext --out r57
+mkdir -p fmix/cat; pgm fmix/top.pgm; pgm fmix/cat/a.pgm
+row "images beside class folders" train --data folder:$T/fmix --out r58
+mkdir -p fhole/cat fhole/dog; pgm fhole/cat/a.pgm; printf 'x' > fhole/dog/a.txt
+row "class folder without images" train --data folder:$T/fhole --out r59
+mkdir -p fbad; for i in 1 2 3; do pgm fbad/$i.pgm; done; printf 'hello' > fbad/4.png
+row "corrupt image in a folder" train --data folder:$T/fbad --image-size 8 --batch-size 2 --width 0.125 --hidden 32 --classes 4 --epochs 1 --threads 1 --eval false --out $T/fbadrun
+row "folder split that does not exist" train --data folder:$T/fbad@test --out r61
+
 echo
 echo "$n inputs; $bad_rows without one clear error (exit status other than 1 or 2, or a crash)."
 [ "$bad_rows" -eq 0 ]

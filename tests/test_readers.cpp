@@ -280,7 +280,7 @@ TEST(DataSpec, AcceptsTheBinaryKindsAndTheirSplits) {
   e = error_of([] { twist::parse_data_spec("cifar100:"); });
   EXPECT_TRUE(contains(e, "cifar100: needs a directory, e.g. cifar100:/data/cifar100")) << e;
   e = error_of([] { twist::parse_data_spec("cifar:/d"); });
-  EXPECT_TRUE(contains(e, "expected fashion-mnist, idx:DIR, cifar10:DIR, cifar100:DIR or stl10:DIR")) << e;
+  EXPECT_TRUE(contains(e, "expected fashion-mnist, idx:DIR, cifar10:DIR, cifar100:DIR, stl10:DIR or folder:DIR")) << e;
   e = error_of([] { twist::load_dataset("stl10:/no/such/dir"); });
   EXPECT_TRUE(contains(e, "'/no/such/dir' does not exist")) << e;
 }

@@ -43,10 +43,21 @@ struct MultiCropOptions {
 torch::Tensor random_crop_boxes(int64_t batch, int64_t height, int64_t width, double scale_min,
                                 double scale_max, double ratio_min, double ratio_max,
                                 at::Generator& gen);
+// The same with each sample's own height and width (int64, B each), for
+// images of different sizes; draws the same random numbers in the same order.
+torch::Tensor random_crop_boxes(const torch::Tensor& heights, const torch::Tensor& widths, double scale_min,
+                                double scale_max, double ratio_min, double ratio_max, at::Generator& gen);
 // Crops each image to its box and resizes to size x size (bicubic);
 // mirrors horizontally where flip[i] is true.
 torch::Tensor crop_resize(const torch::Tensor& images, const torch::Tensor& boxes, int64_t size,
                           const torch::Tensor& flip);
+// Random-resized crop of one image of any size, crop first: only the box
+// (top, left, height, width in whole pixels, as random_crop_boxes gives) of
+// the uint8 C x H x W image is converted and resampled to size x size
+// (bicubic), as torchvision's resized_crop, so a large image is never
+// resized whole. Mirrored when `flip`. Returns float 1 x C x size x size in
+// [0, 1].
+torch::Tensor crop_then_resize(const torch::Tensor& image_u8, const torch::Tensor& box, int64_t size, bool flip);
 torch::Tensor hflip(const torch::Tensor& images);
 // Factor per sample (B). Brightness scales; contrast blends with the mean
 // grey level; saturation blends with the grey image.
@@ -66,6 +77,14 @@ torch::Tensor normalize(const torch::Tensor& x, const Normalization& norm);
 torch::Tensor augment_view(const torch::Tensor& images_u8, const ViewOptions& view,
                            const Normalization& norm, at::Generator& gen);
 std::vector<torch::Tensor> augment_views(const torch::Tensor& images_u8,
+                                         const MultiCropOptions& crops, const Normalization& norm,
+                                         at::Generator& gen);
+// The same for images of different sizes (uint8 C x H_i x W_i each, one
+// channel count), as a file-backed set decodes them: each crop box is drawn
+// on its image's own size and cut before resizing (crop_then_resize).
+torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const ViewOptions& view,
+                           const Normalization& norm, at::Generator& gen);
+std::vector<torch::Tensor> augment_views(const std::vector<torch::Tensor>& images_u8,
                                          const MultiCropOptions& crops, const Normalization& norm,
                                          at::Generator& gen);
 

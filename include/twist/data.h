@@ -1,9 +1,12 @@
 #pragma once
-// Data sets held in memory as uint8 images, and the data-spec strings that
-// name them on the command line (DESIGN.md §5): "fashion-mnist",
-// "idx:DIR", "cifar10:DIR", "cifar100:DIR", "stl10:DIR", each with an
-// optional "@train" / "@test" suffix (STL-10 also "@unlabeled" and
-// "@train+unlabeled").
+// Data sets, and the data-spec strings that name them on the command line
+// (DESIGN.md §5): "fashion-mnist", "idx:DIR", "cifar10:DIR", "cifar100:DIR",
+// "stl10:DIR", "folder:DIR", each with an optional "@train" / "@test" suffix
+// (STL-10 also "@unlabeled" and "@train+unlabeled"; folder also "@val").
+// The fixed-size benchmarks are held in memory as one uint8 tensor; an image
+// folder is file-backed: a list of paths, decoded where the images are used
+// (the loader's worker threads), so a folder larger than memory can be
+// trained on.
 #include <torch/torch.h>
 
 #include <string>
@@ -13,15 +16,22 @@ namespace twist {
 
 struct Dataset {
   std::string name;                      // e.g. "fashion-mnist@train"
-  torch::Tensor images;                  // N x C x H x W, uint8
+  torch::Tensor images;                  // N x C x H x W, uint8; undefined when file-backed
   torch::Tensor labels;                  // N, int64; undefined when unlabeled
   int64_t num_classes = 0;               // 0 when unlabeled
   std::vector<std::string> class_names;  // may be empty
+  // File-backed form (folder:DIR): one image file per sample, of any size,
+  // decoded as RGB where it is used. `file_side` is the square side the
+  // files are fitted to when the set is decoded whole (in_memory) and what
+  // height() and width() report; images of a file-backed set are always RGB.
+  std::vector<std::string> files;
+  int64_t file_side = 0;
 
-  int64_t size() const { return images.defined() ? images.size(0) : 0; }
-  int64_t channels() const { return images.size(1); }
-  int64_t height() const { return images.size(2); }
-  int64_t width() const { return images.size(3); }
+  bool file_backed() const { return !images.defined() && !files.empty(); }
+  int64_t size() const { return images.defined() ? images.size(0) : int64_t(files.size()); }
+  int64_t channels() const { return file_backed() ? 3 : images.size(1); }
+  int64_t height() const { return file_backed() ? file_side : images.size(2); }
+  int64_t width() const { return file_backed() ? file_side : images.size(3); }
   bool has_labels() const { return labels.defined(); }
   // The samples at `indices` (int64), sharing class names.
   Dataset subset(const torch::Tensor& indices, const std::string& suffix) const;
@@ -41,7 +51,8 @@ struct DataSpec {
 };
 
 // Parses "fashion-mnist[@split]", "idx:DIR[@split]", "cifar10:DIR[@split]",
-// "cifar100:DIR[@split]" or "stl10:DIR[@split]"; throws twist::Error.
+// "cifar100:DIR[@split]", "stl10:DIR[@split]" or "folder:DIR[@split]";
+// throws twist::Error.
 // Without a split every kind loads "train", the labelled training images,
 // STL-10 included: its 105,000-image pretraining set of the paper is
 // "stl10:DIR@train+unlabeled" (unlabelled), evaluated with "stl10:DIR".
@@ -57,12 +68,40 @@ bool has_split(const std::string& spec, const std::string& split);
 // With val_split > 0: a fixed, seed-independent hold-out of that many
 // training images ("val"), so settings are chosen without the test split.
 // Otherwise the test split ("test") when the spec names no split and the
-// data set has one, else no evaluation set ("").
+// data set has one (an image folder without DIR/test: its DIR/val, named
+// "val", as ImageNet's layout has), else no evaluation set ("").
 struct TrainEvalSplits {
   Dataset train, eval;
   std::string eval_name;
 };
 TrainEvalSplits load_train_eval_splits(const std::string& spec, int64_t val_split, bool want_eval = true);
+
+// --- image folders (folder:DIR), file-backed ----------------------------
+// DIR holds either class sub-folders of images (labelled; the classes are
+// the sorted sub-folder names, as torchvision's ImageFolder) or images only
+// (unlabelled); images are *.jpg, *.jpeg, *.png, *.pgm, *.ppm and *.bmp
+// (any case), other files and names starting with '.' are ignored. With a
+// sub-folder DIR/train, DIR is split: @train (the default), @val and @test
+// pick DIR/train, DIR/val and DIR/test, each one of the two forms above;
+// the classes are those of DIR/train in every split. Throws twist::Error for
+// a folder that is empty or holds no images, mixes images with class
+// sub-folders, or has a class sub-folder without images.
+Dataset load_image_folder(const std::string& dir, const std::string& split);
+bool image_folder_has_split(const std::string& dir, const std::string& split);
+
+// The side a file-backed set reports before a run chooses its image size.
+constexpr int64_t kDefaultFileSide = 224;
+// The most bytes in_memory decodes a file-backed set into.
+constexpr int64_t kInMemoryLimitBytes = int64_t(1) << 30;
+// The bytes in_memory(data, side) would hold; 0 for an in-memory set.
+int64_t in_memory_bytes(const Dataset& data, int64_t side);
+// An in-memory copy of a file-backed set for evaluation and embedding: each
+// image as RGB, its shorter side resized to round(side / 0.875) and the
+// centre side x side cut out (the 256 -> 224 of ImageNet evaluation). An
+// in-memory set is returned as it is. Throws twist::Error naming the rule
+// when the copy would exceed kInMemoryLimitBytes, and naming the file when
+// one does not decode.
+Dataset in_memory(const Dataset& data, int64_t side);
 
 // --- label subsets for semi-supervised fine-tuning ----------------------
 // A class-balanced, seeded subset: from each class round(fraction * n_c)

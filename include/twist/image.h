@@ -14,9 +14,10 @@ torch::Tensor read_image(const std::string& path);
 
 // Converts a decoded image to a model's input: `channels` (1: luminance,
 // ITU-R 601 weights as PIL's convert("L"); 3: grey replicated), then the
-// shorter side resized to `size` (area averaging when shrinking, bilinear
-// when enlarging) and the centre size x size cut out. uint8 C x size x size.
-torch::Tensor fit_image(const torch::Tensor& image_u8, int64_t channels, int64_t size);
+// shorter side resized to `shorter` (0: `size`; area averaging when
+// shrinking, bilinear when enlarging) and the centre size x size cut out.
+// uint8 C x size x size.
+torch::Tensor fit_image(const torch::Tensor& image_u8, int64_t channels, int64_t size, int64_t shorter = 0);
 
 // True when this build can decode PNG, PGM/PPM and BMP files (stb_image).
 bool image_decoding_available();

@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "twist/augment.h"
+#include "twist/error.h"
 
 namespace twist {
 
@@ -16,16 +17,24 @@ at::Generator make_generator(uint64_t seed, uint64_t stream) {
 torch::Tensor random_crop_boxes(int64_t batch, int64_t height, int64_t width, double scale_min,
                                 double scale_max, double ratio_min, double ratio_max,
                                 at::Generator& gen) {
+  return random_crop_boxes(torch::full({batch}, height, torch::kInt64), torch::full({batch}, width, torch::kInt64),
+                           scale_min, scale_max, ratio_min, ratio_max, gen);
+}
+
+torch::Tensor random_crop_boxes(const torch::Tensor& heights, const torch::Tensor& widths, double scale_min,
+                                double scale_max, double ratio_min, double ratio_max, at::Generator& gen) {
+  const int64_t batch = heights.size(0);
   const int64_t tries = 10;
   const auto f = torch::TensorOptions().dtype(torch::kFloat64);
-  const double area = double(height) * double(width);
+  auto height = heights.to(torch::kFloat64), width = widths.to(torch::kFloat64);  // B
+  auto area = (height * width).unsqueeze(1);
   auto target = (torch::rand({batch, tries}, gen, f) * (scale_max - scale_min) + scale_min) * area;
   auto log_ratio = torch::rand({batch, tries}, gen, f) * (std::log(ratio_max) - std::log(ratio_min)) +
                    std::log(ratio_min);
   auto ratio = log_ratio.exp();
   auto w = (target * ratio).sqrt().round();
   auto h = (target / ratio).sqrt().round();
-  auto valid = (w > 0) & (w <= width) & (h > 0) & (h <= height);
+  auto valid = (w > 0) & (w <= width.unsqueeze(1)) & (h > 0) & (h <= height.unsqueeze(1));
   // The first valid try of each row, as torchvision's loop takes it.
   auto first = valid & (valid.to(torch::kInt64).cumsum(1) == 1);
   auto idx = first.to(torch::kInt64).argmax(1, true);
@@ -33,15 +42,18 @@ torch::Tensor random_crop_boxes(int64_t batch, int64_t height, int64_t width, do
   auto wi = w.gather(1, idx).squeeze(1);
   auto hi = h.gather(1, idx).squeeze(1);
   // Fallback: the largest centred box whose ratio lies within the range.
-  double in_ratio = double(width) / double(height);
-  double fw = width, fh = height;
-  if (in_ratio < ratio_min) {
-    fh = std::round(fw / ratio_min);
-  } else if (in_ratio > ratio_max) {
-    fw = std::round(fh * ratio_max);
+  auto fw = width.clone(), fh = height.clone();
+  auto fwa = fw.accessor<double, 1>(), fha = fh.accessor<double, 1>();
+  for (int64_t i = 0; i < batch; ++i) {
+    const double in_ratio = fwa[i] / fha[i];
+    if (in_ratio < ratio_min) {
+      fha[i] = std::round(fwa[i] / ratio_min);
+    } else if (in_ratio > ratio_max) {
+      fwa[i] = std::round(fha[i] * ratio_max);
+    }
   }
-  wi = torch::where(any, wi, torch::full_like(wi, fw));
-  hi = torch::where(any, hi, torch::full_like(hi, fh));
+  wi = torch::where(any, wi, fw);
+  hi = torch::where(any, hi, fh);
   // Offsets uniform over the valid integer positions.
   auto top = (torch::rand({batch}, gen, f) * (height - hi + 1)).floor();
   auto left = (torch::rand({batch}, gen, f) * (width - wi + 1)).floor();
@@ -65,6 +77,19 @@ torch::Tensor crop_resize(const torch::Tensor& images, const torch::Tensor& boxe
   auto grid = at::affine_grid_generator(theta.to(images.dtype()), {B, C, size, size}, false);
   // interpolation 2 = bicubic, padding 1 = border.
   return at::grid_sampler(images, grid, 2, 1, false).clamp_(0.0, 1.0);
+}
+
+torch::Tensor crop_then_resize(const torch::Tensor& image_u8, const torch::Tensor& box, int64_t size, bool flip) {
+  auto b = box.to(torch::kInt64);
+  const int64_t top = b[0].item<int64_t>(), left = b[1].item<int64_t>();
+  const int64_t h = b[2].item<int64_t>(), w = b[3].item<int64_t>();
+  check(image_u8.dim() == 3 && top >= 0 && left >= 0 && h > 0 && w > 0 && top + h <= image_u8.size(1) &&
+            left + w <= image_u8.size(2),
+        "crop_then_resize: the box must lie inside a C x H x W image");
+  // Cut first (a view, no copy), then convert and resample the box alone.
+  auto region = image_u8.narrow(1, top, h).narrow(2, left, w).unsqueeze(0).to(torch::kFloat32).div_(255.0);
+  auto whole = torch::tensor({0.0f, 0.0f, float(h), float(w)}).view({1, 4});
+  return crop_resize(region, whole, size, torch::full({1}, flip, torch::kBool));
 }
 
 torch::Tensor hflip(const torch::Tensor& images) { return images.flip({3}); }

@@ -38,60 +38,117 @@ MultiCropOptions MultiCropOptions::paper(int64_t image_size, int n_local, int64_
   return m;
 }
 
+namespace {
+
+// Every random number of one view, drawn up front in a fixed order so the
+// stream a view consumes does not depend on which operations are active.
+struct ViewDraws {
+  torch::Tensor boxes, flip, jitter, fb, fc, fs, fh, order, gray, sigma, sol;
+};
+
+ViewDraws draw_view(const torch::Tensor& heights, const torch::Tensor& widths, const ViewOptions& v,
+                    at::Generator& gen) {
+  const int64_t B = heights.size(0);
+  ViewDraws d;
+  d.boxes = random_crop_boxes(heights, widths, v.scale_min, v.scale_max, v.ratio_min, v.ratio_max, gen);
+  d.flip = coin(B, v.flip_p, gen);
+  d.jitter = coin(B, v.jitter_p, gen);
+  d.fb = factor(B, v.brightness, d.jitter, gen);
+  d.fc = factor(B, v.contrast, d.jitter, gen);
+  d.fs = factor(B, v.saturation, d.jitter, gen);
+  d.fh = torch::where(d.jitter, uniform(B, -v.hue, v.hue, gen), torch::zeros({B}));
+  d.order = torch::randperm(4, gen, torch::kInt64);
+  d.gray = coin(B, v.grayscale_p, gen);
+  const double sigma_scale = double(v.size) / 224.0;
+  auto sigma = uniform(B, v.sigma_min * sigma_scale, v.sigma_max * sigma_scale, gen);
+  d.sigma = torch::where(coin(B, v.blur_p, gen), sigma, torch::zeros_like(sigma));
+  d.sol = coin(B, v.solarize_p, gen);
+  return d;
+}
+
+// Everything after the crop: colour jitter, grayscale, blur, solarize,
+// normalize, on the cropped float batch x.
+torch::Tensor finish_view(torch::Tensor x, const ViewOptions& v, const ViewDraws& d, const Normalization& norm) {
+  // Colour jitter applies its four adjustments in a random order (per batch).
+  if (v.jitter_p > 0) {
+    auto ord = d.order.accessor<int64_t, 1>();
+    for (int k = 0; k < 4; ++k) {
+      switch (ord[k]) {
+        case 0: if (v.brightness > 0) x = adjust_brightness(x, d.fb); break;
+        case 1: if (v.contrast > 0) x = adjust_contrast(x, d.fc); break;
+        case 2: if (v.saturation > 0) x = adjust_saturation(x, d.fs); break;
+        case 3: if (v.hue > 0) x = adjust_hue(x, d.fh); break;
+      }
+    }
+  }
+  if (x.size(1) == 3 && v.grayscale_p > 0)
+    x = torch::where(d.gray.view({-1, 1, 1, 1}), rgb_to_grayscale(x).expand_as(x), x);
+  if (v.blur_p > 0) x = gaussian_blur(x, d.sigma);
+  if (v.solarize_p > 0) x = torch::where(d.sol.view({-1, 1, 1, 1}), solarize(x), x);
+  return normalize(x, norm);
+}
+
+}  // namespace
+
 torch::Tensor augment_view(const torch::Tensor& images_u8, const ViewOptions& v,
                            const Normalization& norm, at::Generator& gen) {
   check(images_u8.dim() == 4, "augment_view expects B x C x H x W images");
   const int64_t B = images_u8.size(0), H = images_u8.size(2), W = images_u8.size(3);
   auto x = images_u8.to(torch::kFloat32).div_(255.0);
-  // Draw every random number up front, in a fixed order, so the stream a view
-  // consumes does not depend on which operations happen to be active.
-  auto boxes = random_crop_boxes(B, H, W, v.scale_min, v.scale_max, v.ratio_min, v.ratio_max, gen);
-  auto flip = coin(B, v.flip_p, gen);
-  auto jitter = coin(B, v.jitter_p, gen);
-  auto fb = factor(B, v.brightness, jitter, gen);
-  auto fc = factor(B, v.contrast, jitter, gen);
-  auto fs = factor(B, v.saturation, jitter, gen);
-  auto fh = torch::where(jitter, uniform(B, -v.hue, v.hue, gen), torch::zeros({B}));
-  auto order = torch::randperm(4, gen, torch::kInt64);
-  auto gray = coin(B, v.grayscale_p, gen);
-  const double sigma_scale = double(v.size) / 224.0;
-  auto sigma = uniform(B, v.sigma_min * sigma_scale, v.sigma_max * sigma_scale, gen);
-  sigma = torch::where(coin(B, v.blur_p, gen), sigma, torch::zeros_like(sigma));
-  auto sol = coin(B, v.solarize_p, gen);
+  ViewDraws d =
+      draw_view(torch::full({B}, H, torch::kInt64), torch::full({B}, W, torch::kInt64), v, gen);
   if (!x.device().is_cpu()) {
     // Drawn on the host generator (so a view is the same wherever it is
     // made), applied where the images are.
-    const auto d = x.device();
-    for (auto* t : {&boxes, &flip, &fb, &fc, &fs, &fh, &gray, &sigma, &sol}) *t = t->to(d, /*non_blocking=*/true);
+    const auto dev = x.device();
+    for (auto* t : {&d.boxes, &d.flip, &d.fb, &d.fc, &d.fs, &d.fh, &d.gray, &d.sigma, &d.sol})
+      *t = t->to(dev, /*non_blocking=*/true);
   }
-
-  x = crop_resize(x, boxes, v.size, flip);
-  // Colour jitter applies its four adjustments in a random order (per batch).
-  if (v.jitter_p > 0) {
-    auto ord = order.accessor<int64_t, 1>();
-    for (int k = 0; k < 4; ++k) {
-      switch (ord[k]) {
-        case 0: if (v.brightness > 0) x = adjust_brightness(x, fb); break;
-        case 1: if (v.contrast > 0) x = adjust_contrast(x, fc); break;
-        case 2: if (v.saturation > 0) x = adjust_saturation(x, fs); break;
-        case 3: if (v.hue > 0) x = adjust_hue(x, fh); break;
-      }
-    }
-  }
-  if (x.size(1) == 3 && v.grayscale_p > 0)
-    x = torch::where(gray.view({-1, 1, 1, 1}), rgb_to_grayscale(x).expand_as(x), x);
-  if (v.blur_p > 0) x = gaussian_blur(x, sigma);
-  if (v.solarize_p > 0) x = torch::where(sol.view({-1, 1, 1, 1}), solarize(x), x);
-  return normalize(x, norm);
+  return finish_view(crop_resize(x, d.boxes, v.size, d.flip), v, d, norm);
 }
 
-std::vector<torch::Tensor> augment_views(const torch::Tensor& images_u8,
-                                         const MultiCropOptions& crops, const Normalization& norm,
-                                         at::Generator& gen) {
+torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const ViewOptions& v,
+                           const Normalization& norm, at::Generator& gen) {
+  const int64_t B = int64_t(images_u8.size());
+  check(B > 0, "augment_view needs at least one image");
+  auto heights = torch::empty({B}, torch::kInt64), widths = torch::empty({B}, torch::kInt64);
+  for (int64_t i = 0; i < B; ++i) {
+    const auto& im = images_u8[size_t(i)];
+    check(im.dim() == 3 && im.size(0) == images_u8[0].size(0),
+          "augment_view expects C x H x W images of one channel count");
+    heights[i] = im.size(1);
+    widths[i] = im.size(2);
+  }
+  const ViewDraws d = draw_view(heights, widths, v, gen);
+  auto flip = d.flip.accessor<bool, 1>();
+  std::vector<torch::Tensor> crops;
+  crops.reserve(size_t(B));
+  for (int64_t i = 0; i < B; ++i)
+    crops.push_back(crop_then_resize(images_u8[size_t(i)], d.boxes[i], v.size, flip[i]));
+  return finish_view(torch::cat(crops, 0), v, d, norm);
+}
+
+namespace {
+// The views of one batch in order, each drawing from the same generator.
+template <class Images>
+std::vector<torch::Tensor> views_of(const Images& images_u8, const MultiCropOptions& crops, const Normalization& norm,
+                                    at::Generator& gen) {
   std::vector<torch::Tensor> out;
   out.reserve(crops.views.size());
   for (const auto& v : crops.views) out.push_back(augment_view(images_u8, v, norm, gen));
   return out;
+}
+}  // namespace
+
+std::vector<torch::Tensor> augment_views(const torch::Tensor& images_u8, const MultiCropOptions& crops,
+                                         const Normalization& norm, at::Generator& gen) {
+  return views_of(images_u8, crops, norm, gen);
+}
+
+std::vector<torch::Tensor> augment_views(const std::vector<torch::Tensor>& images_u8,
+                                         const MultiCropOptions& crops, const Normalization& norm,
+                                         at::Generator& gen) {
+  return views_of(images_u8, crops, norm, gen);
 }
 
 }  // namespace twist

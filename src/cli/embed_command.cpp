@@ -29,7 +29,7 @@ std::function<int()> add_embed_command(CLI::App& app) {
     check(st->args.val_split == 0, "embed writes a whole split: --val-split does not apply (use --data SPEC@test)");
     Run run = open_run_for(st->args);
     const std::string spec = run_data_spec(run, st->args.data);
-    Dataset d = load_dataset(spec, "train");
+    Dataset d = in_memory(load_dataset(spec, "train"), run_image_size(run));
     check_channels(run, d, spec);
     std::fprintf(stderr, "twist: embedding %s (%lld images)\n", d.name.c_str(), (long long)d.size());
     Embeddings e = embed(run.model, d, run.state.norm);

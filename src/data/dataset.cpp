@@ -12,8 +12,8 @@ using detail::dir_exists;
 using detail::file_exists;
 
 const char* const kSpecForms =
-    "fashion-mnist, idx:DIR, cifar10:DIR, cifar100:DIR or stl10:DIR, optionally with @train or @test "
-    "(stl10 also @unlabeled or @train+unlabeled)";
+    "fashion-mnist, idx:DIR, cifar10:DIR, cifar100:DIR, stl10:DIR or folder:DIR, optionally with @train or @test "
+    "(stl10 also @unlabeled or @train+unlabeled; folder also @val)";
 
 // MNIST-family file names: train-*, and t10k-* (or test-*) for the test split.
 std::string find_idx_file(const std::string& dir, const std::string& split, const std::string& what) {
@@ -37,7 +37,14 @@ std::vector<std::string> fashion_mnist_classes() {
 Dataset Dataset::subset(const torch::Tensor& indices, const std::string& suffix) const {
   Dataset d;
   d.name = name + suffix;
-  d.images = images.index_select(0, indices);
+  if (file_backed()) {
+    auto idx = indices.to(torch::kInt64).contiguous();
+    const int64_t* p = idx.data_ptr<int64_t>();
+    for (int64_t i = 0; i < idx.numel(); ++i) d.files.push_back(files.at(size_t(p[i])));
+    d.file_side = file_side;
+  } else {
+    d.images = images.index_select(0, indices);
+  }
   if (has_labels()) d.labels = labels.index_select(0, indices);
   d.num_classes = num_classes;
   d.class_names = class_names;
@@ -45,6 +52,11 @@ Dataset Dataset::subset(const torch::Tensor& indices, const std::string& suffix)
 }
 
 Normalization channel_statistics(const Dataset& data) {
+  if (data.file_backed()) {
+    const int64_t n = std::min<int64_t>(256, data.size());
+    auto picks = torch::linspace(0, double(data.size() - 1), n, torch::kFloat64).round().to(torch::kInt64);
+    return channel_statistics(in_memory(data.subset(picks, ""), 64));
+  }
   Normalization n;
   torch::Tensor x = data.images.to(torch::kFloat32).div_(255.0);
   for (int64_t c = 0; c < data.channels(); ++c) {
@@ -68,13 +80,14 @@ DataSpec parse_data_spec(const std::string& spec) {
     s.kind = "idx";
     s.path = kFashionMnistDir;
   } else {
-    for (const char* kind : {"idx", "cifar10", "cifar100", "stl10"}) {
+    for (const char* kind : {"idx", "cifar10", "cifar100", "stl10", "folder"}) {
       const std::string prefix = std::string(kind) + ":";
       if (body.rfind(prefix, 0) != 0) continue;
       s.kind = kind;
       s.path = body.substr(prefix.size());
-      check(!s.path.empty(), "data spec '" + spec + "': " + prefix + " needs a directory, e.g. " + prefix +
-                                 "/data/" + (s.kind == "idx" ? std::string("mnist") : s.kind));
+      const std::string example = s.kind == "idx" ? "mnist" : s.kind == "folder" ? "imagenet" : s.kind;
+      check(!s.path.empty(),
+            "data spec '" + spec + "': " + prefix + " needs a directory, e.g. " + prefix + "/data/" + example);
     }
     check(!s.kind.empty(), "unknown data spec '" + spec + "': expected " + kSpecForms);
   }
@@ -83,6 +96,9 @@ DataSpec parse_data_spec(const std::string& spec) {
               s.split == "train+unlabeled",
           "data spec '" + spec + "': unknown split '" + s.split +
               "' (use @train, @test, @unlabeled or @train+unlabeled)");
+  else if (s.kind == "folder")
+    check(s.split.empty() || s.split == "train" || s.split == "val" || s.split == "test",
+          "data spec '" + spec + "': unknown split '" + s.split + "' (use @train, @val or @test)");
   else
     check(s.split.empty() || s.split == "train" || s.split == "test",
           "data spec '" + spec + "': unknown split '" + s.split + "' (use @train or @test)");
@@ -93,12 +109,19 @@ bool has_split(const std::string& spec, const std::string& split) {
   DataSpec s = parse_data_spec(spec);
   if (s.kind == "cifar10" || s.kind == "cifar100") return detail::cifar_has_split(s.kind, s.path, split);
   if (s.kind == "stl10") return detail::stl10_has_split(s.path, split);
+  if (s.kind == "folder") return image_folder_has_split(s.path, split);
   return !find_idx_file(s.path, split, "images-idx3-ubyte").empty();
 }
 
 Dataset load_dataset(const std::string& spec_text, const std::string& default_split) {
   DataSpec spec = parse_data_spec(spec_text);
   const std::string split = spec.split.empty() ? default_split : spec.split;
+  // A folder without split sub-folders is one set: the default split names
+  // it, an explicit suffix must exist on disk.
+  if (spec.kind == "folder")
+    return load_image_folder(spec.path, spec.split.empty() && !image_folder_has_split(spec.path, "train")
+                                            ? ""
+                                            : split);
   if (!dir_exists(spec.path)) {
     std::string hint = spec.path == kFashionMnistDir
                            ? " (install Debian's dataset-fashion-mnist: scripts/install-deps.sh)"

@@ -177,10 +177,12 @@ torch::Tensor read_image(const std::string& path) {
   return read_png_or_bmp(path, bytes);
 }
 
-torch::Tensor fit_image(const torch::Tensor& image_u8, int64_t channels, int64_t size) {
+torch::Tensor fit_image(const torch::Tensor& image_u8, int64_t channels, int64_t size, int64_t shorter) {
   check(image_u8.dim() == 3 && (image_u8.size(0) == 1 || image_u8.size(0) == 3), "fit_image: need a 1- or 3-channel C x H x W image");
   check(channels == 1 || channels == 3, "fit_image: the model takes 1 or 3 channels");
   check(size >= 1, "fit_image: size must be positive");
+  if (shorter <= 0) shorter = size;
+  check(shorter >= size, "fit_image: the shorter side cannot be resized below the crop size");
   auto x = image_u8.to(torch::kFloat32);
   if (channels == 1 && x.size(0) == 3) {
     auto w = torch::tensor({0.299f, 0.587f, 0.114f}).view({3, 1, 1});
@@ -189,9 +191,9 @@ torch::Tensor fit_image(const torch::Tensor& image_u8, int64_t channels, int64_t
     x = x.expand({3, x.size(1), x.size(2)});
   }
   const int64_t h = x.size(1), w = x.size(2);
-  const double scale = double(size) / double(std::min(h, w));
-  const int64_t nh = std::max<int64_t>(size, std::llround(h * scale));
-  const int64_t nw = std::max<int64_t>(size, std::llround(w * scale));
+  const double scale = double(shorter) / double(std::min(h, w));
+  const int64_t nh = std::max<int64_t>(shorter, std::llround(h * scale));
+  const int64_t nw = std::max<int64_t>(shorter, std::llround(w * scale));
   auto b = x.unsqueeze(0);
   if (nh != h || nw != w) {
     namespace F = torch::nn::functional;

@@ -1,6 +1,7 @@
 #include "twist/loader.h"
 
 #include "twist/device.h"
+#include "twist/image.h"
 
 // Worker threads keep their tensor operations single-threaded so they do not
 // compete with the training step's intra-op threads for the same cores.
@@ -15,10 +16,24 @@ Batch BatchLoader::make_batch(const Dataset& data, const EpochSampler& sampler,
   Batch b;
   b.step = step;
   b.indices = sampler.indices(step);
-  auto images = to_device(data.images.index_select(0, b.indices), device);
   // One augmentation stream per (step, rank); with one rank, per step.
   auto gen = make_generator(seed, uint64_t(step) * uint64_t(sampler.world()) + uint64_t(sampler.rank()));
+  if (!data.file_backed()) {
+    // On a GPU the batch's images go there first and are augmented there.
+    b.views = augment_views(to_device(data.images.index_select(0, b.indices), device), crops, norm, gen);
+    return b;
+  }
+  // A file-backed set: decode this batch's files here, on the worker, at
+  // their own sizes; each view crops before it resizes. A file that does
+  // not decode throws a twist::Error naming it, which next() rethrows.
+  std::vector<torch::Tensor> images;
+  const auto idx = b.indices.accessor<int64_t, 1>();
+  for (int64_t i = 0; i < idx.size(0); ++i) {
+    torch::Tensor im = read_image(data.files.at(size_t(idx[i])));
+    images.push_back(im.size(0) == 1 ? im.expand({3, im.size(1), im.size(2)}) : im);  // grey as RGB
+  }
   b.views = augment_views(images, crops, norm, gen);
+  for (auto& v : b.views) v = to_device(v, device);  // decoded and augmented on the host
   return b;
 }
 

@@ -21,10 +21,13 @@ TrainEvalSplits load_train_eval_splits(const std::string& spec, int64_t val_spli
     return s;
   }
   s.train = std::move(full);
-  const bool explicit_split = !parse_data_spec(spec).split.empty();
-  if (want_eval && !explicit_split && has_split(spec, "test")) {
-    s.eval = load_dataset(spec, "test");
-    s.eval_name = "test";
+  const DataSpec parsed = parse_data_spec(spec);
+  // ImageNet's layout has train/ and val/, its val serving as the test set.
+  const std::string test =
+      parsed.kind == "folder" && !has_split(spec, "test") && has_split(spec, "val") ? "val" : "test";
+  if (want_eval && parsed.split.empty() && has_split(spec, test)) {
+    s.eval = load_dataset(spec, test);
+    s.eval_name = test;
   }
   return s;
 }

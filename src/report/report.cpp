@@ -209,6 +209,8 @@ ReportResult write_report(const Run& run, const ReportOptions& o) {
     shown = shown.subset(pick, "");
   }
   result.images = shown.size();
+  // An image folder: decode the shown images only, at the run's image size.
+  shown = in_memory(shown, cfg.image_size > 0 ? cfg.image_size : shown.height());
   std::fprintf(stderr, "twist: report: running the model on %lld images of %s\n", (long long)shown.size(),
                shown.name.c_str());
   TwistModel model = run.model;  // a handle to the same module

@@ -219,6 +219,19 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   // A ViT's position embeddings are learned for one size: config.json must
   // name it, so that the run's model can be rebuilt without its data set.
   if (is_vit(cfg.arch)) cfg.image_size = image_size;
+  // A file-backed set's images take the run's size (its crops, its evaluation).
+  data.train.file_side = data.eval.file_side = image_size;
+  // A file-backed set (folder:DIR) is evaluated decoded whole at that size
+  // (in_memory); one too large for that is not evaluated: say so now, not
+  // after the training.
+  const int64_t eval_bytes = in_memory_bytes(train_set, image_size) + in_memory_bytes(data.eval, image_size);
+  const bool eval_fits = eval_bytes <= kInMemoryLimitBytes;
+  if (writer && cfg.eval && data.eval.size() > 0 && !eval_fits)
+    std::fprintf(stderr,
+                 "twist: this run will not be evaluated: %s and %s at %lldx%lld would take %lld MiB in memory, "
+                 "above the 1024 MiB limit for image folders; evaluate with twist eval on smaller folders\n",
+                 train_set.name.c_str(), data.eval.name.c_str(), (long long)image_size, (long long)image_size,
+                 (long long)(eval_bytes >> 20));
   const MultiCropOptions crops = crop_options(cfg, image_size);
 
   torch::manual_seed(static_cast<uint64_t>(cfg.seed));
@@ -487,21 +500,22 @@ TrainSummary train(TrainConfig cfg, bool resume) {
     return summary;
   }
 
-  const Dataset& eval_set = data.eval;
-  if (cfg.eval && eval_set.size() > 0 && eval_set.has_labels() && train_set.has_labels()) {
+  if (cfg.eval && eval_fits && data.eval.size() > 0 && data.eval.has_labels() && train_set.has_labels()) {
+    const Dataset eval_set = in_memory(data.eval, image_size);
+    const Dataset bank_set = in_memory(train_set, image_size);
     std::fprintf(stderr, "twist: evaluating on %s (%lld images)\n", eval_set.name.c_str(),
                  (long long)eval_set.size());
     // A run with a momentum teacher is evaluated with the teacher (as DINO's).
     TwistModel& evaluated = teacher ? teacher : model;
-    Embeddings bank = embed(evaluated, train_set, norm);
+    Embeddings bank = embed(evaluated, bank_set, norm);
     Embeddings query = embed(evaluated, eval_set, norm);
     KnnOptions ko;
     ko.k = cfg.knn_k;
     ko.num_classes = std::max(train_set.num_classes, eval_set.num_classes);
     KnnResult knn = knn_classify(bank.features, train_set.labels, query.features, eval_set.labels, ko);
-    KnnResult pixels = knn_classify(pixel_features(train_set), train_set.labels,
+    KnnResult pixels = knn_classify(pixel_features(bank_set), train_set.labels,
                                     pixel_features(eval_set), eval_set.labels, ko);
-    KnnResult centered = knn_classify(centered_pixel_features(train_set, norm), train_set.labels,
+    KnnResult centered = knn_classify(centered_pixel_features(bank_set, norm), train_set.labels,
                                       centered_pixel_features(eval_set, norm), eval_set.labels, ko);
     summary.evaluated = true;
     summary.eval_split = data.eval_name;

@@ -1,0 +1,159 @@
+// folder:DIR, a directory of image files, as a file-backed data set: the
+// scan lists paths and labels only; the images are decoded where they are
+// used (the loader's workers, or in_memory for evaluation), so listing
+// ImageNet's 1.28 million files costs seconds and no pixel memory.
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <set>
+
+#include "twist/data.h"
+#include "twist/error.h"
+
+namespace twist {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* const kImageKinds = ".jpg, .jpeg, .png, .pgm, .ppm or .bmp";
+
+bool is_image_name(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".pgm" || ext == ".ppm" || ext == ".bmp";
+}
+
+// Hidden entries ('.DS_Store', '.git', editors' '.x.swp') are never data.
+bool hidden(const fs::path& p) { return p.filename().string().rfind('.', 0) == 0; }
+
+bool is_dir(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec);
+}
+
+struct Listing {
+  std::vector<std::string> images;   // image files directly inside, sorted
+  std::vector<std::string> subdirs;  // sub-folder names, sorted
+  bool empty = true;                 // nothing at all but hidden entries
+};
+
+Listing list_dir(const fs::path& dir) {
+  Listing l;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec), end;
+  check(!ec, "cannot read folder '" + dir.string() + "': " + ec.message());
+  for (; it != end; it.increment(ec)) {
+    check(!ec, "cannot read folder '" + dir.string() + "': " + ec.message());
+    const fs::path p = it->path();
+    if (hidden(p)) continue;
+    l.empty = false;
+    if (is_dir(p))
+      l.subdirs.push_back(p.filename().string());
+    else if (is_image_name(p))
+      l.images.push_back(p.string());
+  }
+  std::sort(l.images.begin(), l.images.end());
+  std::sort(l.subdirs.begin(), l.subdirs.end());
+  return l;
+}
+
+// The images of a class folder and of its sub-folders (as ImageFolder's
+// os.walk), sorted by path so the order is the same on every file system.
+std::vector<std::string> images_under(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec), end;
+  check(!ec, "cannot read folder '" + dir.string() + "': " + ec.message());
+  for (; it != end; it.increment(ec)) {
+    check(!ec, "cannot read folder '" + dir.string() + "': " + ec.message());
+    const fs::path p = it->path();
+    if (hidden(p)) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (!is_dir(p) && is_image_name(p)) out.push_back(p.string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// One folder in either form. `classes`: the class names labels index (a
+// split's are DIR/train's); empty: this folder's own class sub-folders.
+Dataset scan(const fs::path& dir, std::vector<std::string> classes) {
+  const Listing top = list_dir(dir);
+  check(!top.empty, "folder '" + dir.string() + "' is empty: expected images (" + kImageKinds +
+                        ") or one sub-folder of images per class");
+  std::vector<std::vector<std::string>> per_class;
+  for (const auto& sub : top.subdirs) per_class.push_back(images_under(dir / sub));
+  for (size_t k = 0; k < top.subdirs.size() && !top.images.empty(); ++k)
+    check(per_class[k].empty(),
+          "folder '" + dir.string() + "' mixes images ('" + fs::path(top.images.front()).filename().string() +
+              "') with class sub-folders of images ('" + top.subdirs[k] +
+              "/'): a folder holds either one sub-folder of images per class (labelled) or images only "
+              "(unlabelled)");
+  Dataset d;
+  d.file_side = kDefaultFileSide;
+  if (!top.images.empty()) {  // flat: unlabelled; sub-folders without images are ignored
+    d.files = top.images;
+    return d;
+  }
+  check(!top.subdirs.empty(), "folder '" + dir.string() + "' holds no images (" + kImageKinds +
+                                  ") and no class sub-folders");
+  // A class folder without images is an error, as in torchvision's
+  // ImageFolder: skipping it would shift every later class's label.
+  for (size_t k = 0; k < top.subdirs.size(); ++k)
+    check(!per_class[k].empty(), "class folder '" + (dir / top.subdirs[k]).string() + "' holds no images (" +
+                                     kImageKinds + "): add images or remove the folder");
+  if (classes.empty()) classes = top.subdirs;
+  std::vector<int64_t> labels;
+  for (size_t k = 0; k < top.subdirs.size(); ++k) {
+    const auto at = std::find(classes.begin(), classes.end(), top.subdirs[k]);
+    check(at != classes.end(), "class folder '" + (dir / top.subdirs[k]).string() +
+                                   "' is not a class of the train split (" + (dir.parent_path() / "train").string() +
+                                   "): every split uses the train split's classes");
+    const int64_t label = at - classes.begin();
+    for (auto& f : per_class[k]) {
+      d.files.push_back(std::move(f));
+      labels.push_back(label);
+    }
+  }
+  d.labels = torch::tensor(labels, torch::kInt64);
+  d.num_classes = int64_t(classes.size());
+  d.class_names = classes;
+  return d;
+}
+
+// DIR is split (ImageNet's layout) when it has a train sub-folder.
+bool is_split(const fs::path& dir) { return is_dir(dir / "train"); }
+
+}  // namespace
+
+bool image_folder_has_split(const std::string& dir, const std::string& split) {
+  return is_split(dir) && is_dir(fs::path(dir) / split);
+}
+
+Dataset load_image_folder(const std::string& dir_text, const std::string& split) {
+  const fs::path dir(dir_text);
+  check(is_dir(dir), "data directory '" + dir_text + "' does not exist");
+  if (!is_split(dir)) {
+    check(split.empty(), "folder '" + dir_text + "' has no splits (no train/ sub-folder), so @" + split +
+                             " does not apply: drop the suffix, or lay it out as train/ with val/ or test/");
+    Dataset d = scan(dir, {});
+    d.name = "folder:" + dir_text;
+    return d;
+  }
+  const std::string s = split.empty() ? "train" : split;
+  check(is_dir(dir / s), "folder '" + dir_text + "' has no " + s + " split: '" + (dir / s).string() +
+                             "' does not exist");
+  std::vector<std::string> classes;
+  if (s != "train") {
+    // The train split's class folders decide the labels of every split.
+    const Listing train = list_dir(dir / "train");
+    if (train.images.empty()) classes = train.subdirs;
+  }
+  Dataset d = scan(dir / s, classes);
+  d.name = "folder:" + dir_text + "@" + s;
+  return d;
+}
+
+}  // namespace twist

@@ -1,0 +1,331 @@
+// folder:DIR: the two layouts and the split layout, file-backed decoding
+// (crop before resize, evaluation fit), the loader on files, bad folders,
+// and a short `twist train` on a generated folder.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+#include "twist/augment.h"
+#include "twist/data.h"
+#include "twist/error.h"
+#include "twist/image.h"
+#include "twist/loader.h"
+#include "twist/report.h"
+
+namespace {
+
+using namespace twist::testing;
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+void mkdirs(const std::string& dir) { ASSERT_EQ(run_command("mkdir -p '" + dir + "'").exit_code, 0); }
+
+// A C x H x W image filled with one value per channel.
+torch::Tensor solid(std::vector<int> rgb, int64_t h, int64_t w) {
+  auto v = torch::tensor(std::vector<int64_t>(rgb.begin(), rgb.end()), torch::kInt64).to(torch::kUInt8);
+  return v.view({-1, 1, 1}).expand({int64_t(rgb.size()), h, w}).contiguous();
+}
+
+void write_png(const std::string& path, const torch::Tensor& image_u8) { write_text(path, twist::encode_png(image_u8)); }
+
+// Binary PGM (one channel) or PPM (three) of a uint8 C x H x W image.
+void write_pnm(const std::string& path, const torch::Tensor& image_u8) {
+  const int64_t c = image_u8.size(0), h = image_u8.size(1), w = image_u8.size(2);
+  auto hwc = image_u8.permute({1, 2, 0}).contiguous();
+  std::string bytes = std::string(c == 1 ? "P5" : "P6") + "\n" + std::to_string(w) + " " + std::to_string(h) + "\n255\n";
+  bytes.append(reinterpret_cast<const char*>(hwc.data_ptr<uint8_t>()), size_t(hwc.numel()));
+  write_text(path, bytes);
+}
+
+TEST(ImageFolder, ClassSubFoldersAreSortedClasses) {
+  TempDir t;
+  const std::string dir = t / "pets";
+  for (const char* c : {"dog", "ant", "cat"}) mkdirs(dir + "/" + c);
+  mkdirs(dir + "/cat/more");
+  mkdirs(dir + "/.cache");
+  write_png(dir + "/cat/b.png", solid({1, 2, 3}, 4, 5));
+  write_pnm(dir + "/cat/a.pgm", solid({7}, 3, 3));
+  write_png(dir + "/cat/more/c.PNG", solid({1, 2, 3}, 4, 5));  // nested, upper-case extension
+  write_png(dir + "/dog/d.png", solid({9, 9, 9}, 2, 2));
+  write_pnm(dir + "/ant/e.ppm", solid({4, 5, 6}, 2, 2));
+  write_text(dir + "/cat/notes.txt", "not an image");
+  write_text(dir + "/.cache/x.png", "ignored: hidden");
+  write_text(dir + "/README", "ignored: not an image name");
+
+  twist::Dataset d = twist::load_dataset("folder:" + dir);
+  EXPECT_EQ(d.name, "folder:" + dir);
+  EXPECT_TRUE(d.file_backed());
+  EXPECT_FALSE(d.images.defined());
+  ASSERT_EQ(d.size(), 5);
+  EXPECT_EQ(d.channels(), 3);
+  EXPECT_EQ(d.height(), twist::kDefaultFileSide);
+  EXPECT_EQ(d.class_names, (std::vector<std::string>{"ant", "cat", "dog"}));
+  EXPECT_EQ(d.num_classes, 3);
+  EXPECT_EQ(d.files, (std::vector<std::string>{dir + "/ant/e.ppm", dir + "/cat/a.pgm", dir + "/cat/b.png",
+                                                dir + "/cat/more/c.PNG", dir + "/dog/d.png"}));
+  ASSERT_TRUE(d.has_labels());
+  EXPECT_TRUE(torch::equal(d.labels, torch::tensor({0, 1, 1, 1, 2}, torch::kInt64)));
+  EXPECT_FALSE(twist::has_split("folder:" + dir, "test"));
+
+  // A subset keeps the file-backed form, its labels and class names.
+  auto sub = d.subset(torch::tensor({4, 0}, torch::kInt64), "[s]");
+  EXPECT_EQ(sub.files, (std::vector<std::string>{dir + "/dog/d.png", dir + "/ant/e.ppm"}));
+  EXPECT_TRUE(torch::equal(sub.labels, torch::tensor({2, 0}, torch::kInt64)));
+  EXPECT_EQ(sub.class_names, d.class_names);
+}
+
+TEST(ImageFolder, FlatFolderIsUnlabelled) {
+  TempDir t;
+  const std::string dir = t / "flat";
+  mkdirs(dir + "/empty-subfolder");
+  write_png(dir + "/b.png", solid({1, 2, 3}, 4, 5));
+  write_pnm(dir + "/a.pgm", solid({7}, 3, 3));
+  twist::Dataset d = twist::load_dataset("folder:" + dir);
+  EXPECT_EQ(d.files, (std::vector<std::string>{dir + "/a.pgm", dir + "/b.png"}));
+  EXPECT_FALSE(d.has_labels());
+  EXPECT_EQ(d.num_classes, 0);
+}
+
+TEST(ImageFolder, SplitLayoutUsesTheTrainClasses) {
+  TempDir t;
+  const std::string dir = t / "inet";
+  for (const char* c : {"train/a", "train/b", "train/c", "val/b", "val/c"}) mkdirs(dir + "/" + c);
+  for (const char* f : {"train/a/1.png", "train/b/2.png", "train/c/3.png", "val/b/4.png", "val/c/5.png"})
+    write_png(dir + "/" + f, solid({0, 0, 0}, 2, 2));
+  const std::string spec = "folder:" + dir;
+  twist::Dataset train = twist::load_dataset(spec);  // the default split is train
+  EXPECT_EQ(train.name, spec + "@train");
+  EXPECT_EQ(train.size(), 3);
+  twist::Dataset val = twist::load_dataset(spec + "@val");
+  EXPECT_EQ(val.name, spec + "@val");
+  EXPECT_EQ(val.class_names, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(val.num_classes, 3);
+  EXPECT_TRUE(torch::equal(val.labels, torch::tensor({1, 2}, torch::kInt64)));  // b and c, as in train
+  EXPECT_TRUE(twist::has_split(spec, "val"));
+  EXPECT_FALSE(twist::has_split(spec, "test"));
+  // Without DIR/test the run is judged on DIR/val, ImageNet's layout.
+  twist::TrainEvalSplits s = twist::load_train_eval_splits(spec, 0);
+  EXPECT_EQ(s.eval_name, "val");
+  EXPECT_EQ(s.eval.size(), 2);
+  EXPECT_EQ(s.train.size(), 3);
+
+  auto e = error_of([&] { twist::load_dataset(spec + "@test"); });
+  EXPECT_TRUE(contains(e, "folder '" + dir + "' has no test split: '" + dir + "/test' does not exist")) << e;
+  mkdirs(dir + "/test/z");
+  write_png(dir + "/test/z/6.png", solid({0, 0, 0}, 2, 2));
+  e = error_of([&] { twist::load_dataset(spec + "@test"); });
+  EXPECT_TRUE(contains(e, "class folder '" + dir + "/test/z' is not a class of the train split")) << e;
+  // A folder without splits refuses a split suffix.
+  e = error_of([&] { twist::load_dataset("folder:" + dir + "/val@train"); });
+  EXPECT_TRUE(contains(e, "has no splits (no train/ sub-folder), so @train does not apply")) << e;
+}
+
+TEST(ImageFolder, DataSpecAcceptsFolderAndItsSplits) {
+  auto s = twist::parse_data_spec("folder:/d/x@val");
+  EXPECT_EQ(s.kind, "folder");
+  EXPECT_EQ(s.path, "/d/x");
+  EXPECT_EQ(s.split, "val");
+  EXPECT_EQ(twist::parse_data_spec("folder:/d").split, "");
+  auto e = error_of([] { twist::parse_data_spec("folder:/d@unlabeled"); });
+  EXPECT_TRUE(contains(e, "unknown split 'unlabeled' (use @train, @val or @test)")) << e;
+  e = error_of([] { twist::parse_data_spec("folder:"); });
+  EXPECT_TRUE(contains(e, "folder: needs a directory, e.g. folder:/data/imagenet")) << e;
+}
+
+TEST(ImageFolder, BadFoldersNameTheRule) {
+  TempDir t;
+  auto e = error_of([&] { twist::load_dataset("folder:" + (t / "none")); });
+  EXPECT_TRUE(contains(e, "data directory '" + (t / "none") + "' does not exist")) << e;
+
+  mkdirs(t / "empty");
+  e = error_of([&] { twist::load_dataset("folder:" + (t / "empty")); });
+  EXPECT_TRUE(contains(e, "folder '" + (t / "empty") + "' is empty: expected images")) << e;
+
+  mkdirs(t / "text");
+  write_text(t / "text/a.txt", "x");
+  e = error_of([&] { twist::load_dataset("folder:" + (t / "text")); });
+  EXPECT_TRUE(contains(e, "folder '" + (t / "text") + "' holds no images (.jpg, .jpeg, .png, .pgm, .ppm or .bmp)"))
+      << e;
+
+  mkdirs(t / "mixed/cat");
+  write_png(t / "mixed/top.png", solid({0}, 2, 2));
+  write_png(t / "mixed/cat/a.png", solid({0}, 2, 2));
+  e = error_of([&] { twist::load_dataset("folder:" + (t / "mixed")); });
+  EXPECT_TRUE(contains(e, "mixes images ('top.png') with class sub-folders of images ('cat/'): a folder holds "
+                          "either one sub-folder of images per class (labelled) or images only (unlabelled)"))
+      << e;
+
+  mkdirs(t / "hole/cat");
+  mkdirs(t / "hole/dog");
+  write_png(t / "hole/cat/a.png", solid({0}, 2, 2));
+  write_text(t / "hole/dog/a.txt", "x");
+  e = error_of([&] { twist::load_dataset("folder:" + (t / "hole")); });
+  EXPECT_TRUE(contains(e, "class folder '" + (t / "hole/dog") + "' holds no images")) << e;
+
+  // A corrupt image is found when it is decoded, and named.
+  if (!twist::image_decoding_available()) return;
+  mkdirs(t / "bad");
+  write_png(t / "bad/good.png", solid({0}, 2, 2));
+  write_text(t / "bad/broken.png", "\x89PNG\r\n\x1a\n not really");
+  twist::Dataset d = twist::load_dataset("folder:" + (t / "bad"));
+  e = error_of([&] { twist::in_memory(d, 8); });
+  EXPECT_TRUE(contains(e, t / "bad/broken.png")) << e;
+
+  // Too large to decode whole: the limit is named, nothing is allocated.
+  e = error_of([&] { twist::in_memory(d, 20000); });
+  EXPECT_TRUE(contains(e, "above twist's 1024 MiB limit for holding an image folder in memory")) << e;
+}
+
+// Two colours side by side, 16 wide: resampled to 4 columns, each output
+// pixel's bicubic taps (input columns 4u .. 4u+3) lie in one half.
+TEST(CropThenResize, FullBoxOfTwoColoursGivesExactPixels) {
+  auto img = torch::cat({solid({200, 10, 0}, 4, 8), solid({50, 90, 255}, 4, 8)}, 2);  // 3 x 4 x 16
+  auto box = torch::tensor({0.0f, 0.0f, 4.0f, 16.0f});
+  auto out = twist::crop_then_resize(img, box, 4, false);
+  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{1, 3, 4, 4}));
+  auto a = torch::tensor({200.0f, 10.0f, 0.0f}).view({3, 1}) / 255.0;
+  auto b = torch::tensor({50.0f, 90.0f, 255.0f}).view({3, 1}) / 255.0;
+  auto expect_row = torch::stack({a, a, b, b}, 1).squeeze(2);  // 3 x 4
+  for (int64_t y = 0; y < 4; ++y) EXPECT_TRUE(torch::allclose(out[0].select(1, y), expect_row, 0, 1e-5)) << y;
+  auto flipped = twist::crop_then_resize(img, box, 4, true);
+  EXPECT_TRUE(torch::allclose(flipped, out.flip({3}), 0, 1e-6));
+  // A box inside one half sees one colour only.
+  auto left = twist::crop_then_resize(img, torch::tensor({1.0f, 2.0f, 3.0f, 5.0f}), 6, false);
+  EXPECT_TRUE(torch::allclose(left[0], a.view({3, 1, 1}).expand({3, 6, 6}), 0, 1e-5));
+}
+
+// Cropping the box then resizing only it (what the loader does on a file)
+// equals the reference "decode whole, crop, resize" done with a different
+// implementation, torch's bicubic interpolate, within float rounding.
+TEST(CropThenResize, MatchesCropOfTheWholeImageThenResize) {
+  auto gen = twist::make_generator(7, 0);
+  auto img = (torch::rand({3, 300, 400}, gen) * 255).round().to(torch::kUInt8);
+  const int64_t top = 37, left = 51, h = 120, w = 200, size = 32;
+  auto out = twist::crop_then_resize(img, torch::tensor({float(top), float(left), float(h), float(w)}), size, false);
+  namespace F = torch::nn::functional;
+  auto ref = F::interpolate(img.to(torch::kFloat32).div(255.0).narrow(1, top, h).narrow(2, left, w).unsqueeze(0),
+                            F::InterpolateFuncOptions()
+                                .size(std::vector<int64_t>{size, size})
+                                .mode(torch::kBicubic)
+                                .align_corners(false))
+                 .clamp(0, 1);
+  EXPECT_LT((out - ref).abs().max().item<double>(), 1e-5);
+}
+
+// Per-sample boxes: each lies inside its own image; a batch of one size
+// draws exactly what the single-size form draws.
+TEST(RandomCropBoxes, PerSampleSizesStayInsideEachImage) {
+  auto g1 = twist::make_generator(3, 1), g2 = twist::make_generator(3, 1);
+  auto one = twist::random_crop_boxes(64, 20, 30, 0.08, 1.0, 0.75, 4.0 / 3.0, g1);
+  auto per = twist::random_crop_boxes(torch::full({64}, 20, torch::kInt64), torch::full({64}, 30, torch::kInt64),
+                                      0.08, 1.0, 0.75, 4.0 / 3.0, g2);
+  EXPECT_TRUE(torch::equal(one, per));
+  auto g3 = twist::make_generator(4, 1);
+  auto hs = torch::tensor({10, 500, 37, 3}, torch::kInt64), ws = torch::tensor({400, 20, 37, 90}, torch::kInt64);
+  auto boxes = twist::random_crop_boxes(hs, ws, 0.05, 0.4, 0.75, 4.0 / 3.0, g3);
+  for (int64_t i = 0; i < 4; ++i) {
+    auto b = boxes[i];
+    EXPECT_GE(b[0].item<float>(), 0);
+    EXPECT_GE(b[1].item<float>(), 0);
+    EXPECT_LE(b[0].item<float>() + b[2].item<float>(), hs[i].item<int64_t>()) << i;
+    EXPECT_LE(b[1].item<float>() + b[3].item<float>(), ws[i].item<int64_t>()) << i;
+  }
+}
+
+TEST(InMemory, FitsEachImageAndMakesGreyRgb) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  const std::string dir = t / "f";
+  mkdirs(dir);
+  write_png(dir + "/a.png", solid({10, 20, 30}, 40, 60));
+  write_pnm(dir + "/b.pgm", solid({77}, 30, 12));
+  twist::Dataset files = twist::load_dataset("folder:" + dir);
+  EXPECT_EQ(twist::in_memory_bytes(files, 8), 2 * 3 * 8 * 8);
+  twist::Dataset d = twist::in_memory(files, 8);
+  EXPECT_FALSE(d.file_backed());
+  ASSERT_EQ(d.images.sizes(), (std::vector<int64_t>{2, 3, 8, 8}));
+  EXPECT_TRUE(torch::equal(d.images[0], solid({10, 20, 30}, 8, 8)));
+  EXPECT_TRUE(torch::equal(d.images[1], solid({77, 77, 77}, 8, 8)));
+  // An in-memory set passes through untouched.
+  EXPECT_TRUE(twist::in_memory(d, 4).images.is_same(d.images));
+  // Statistics of a file-backed set come from its decoded images.
+  auto n = twist::channel_statistics(files);
+  ASSERT_EQ(n.mean.size(), 3u);
+  EXPECT_NEAR(n.mean[0], (10 + 77) / 2.0 / 255, 1e-6);
+  EXPECT_NEAR(n.mean[2], (30 + 77) / 2.0 / 255, 1e-6);
+}
+
+// The loader decodes a file-backed batch on its worker: views of the
+// requested sizes, a pure function of (seed, step), and a corrupt file is
+// one error naming it.
+TEST(FileBackedLoader, DecodesBatchesAndReportsACorruptFile) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  const std::string dir = t / "f";
+  mkdirs(dir);
+  for (int i = 0; i < 8; ++i)
+    write_png(dir + "/" + std::to_string(i) + ".png", solid({i * 30, 100, 200 - i * 20}, 20 + 3 * i, 30 - 2 * i));
+  write_pnm(dir + "/grey.pgm", solid({128}, 25, 25));
+  twist::Dataset d = twist::load_dataset("folder:" + dir);
+  ASSERT_EQ(d.size(), 9);
+  twist::EpochSampler sampler(d.size(), 4, 11);
+  auto crops = twist::MultiCropOptions::paper(12, 2, 6);
+  twist::Normalization norm{{0.5, 0.5, 0.5}, {0.25, 0.25, 0.25}};
+  auto a = twist::BatchLoader::make_batch(d, sampler, crops, norm, 5, 1);
+  auto b = twist::BatchLoader::make_batch(d, sampler, crops, norm, 5, 1);
+  ASSERT_EQ(a.views.size(), 4u);
+  EXPECT_EQ(a.views[0].sizes(), (std::vector<int64_t>{4, 3, 12, 12}));
+  EXPECT_EQ(a.views[3].sizes(), (std::vector<int64_t>{4, 3, 6, 6}));
+  for (size_t v = 0; v < a.views.size(); ++v) EXPECT_TRUE(torch::equal(a.views[v], b.views[v])) << v;
+
+  // Break a file that the first batch reads.
+  const std::string broken = d.files[size_t(sampler.indices(0)[2].item<int64_t>())];
+  write_text(broken, "\x89PNG\r\n\x1a\n cut");
+  twist::BatchLoader loader(d, sampler, crops, norm, 5, 0, 2, {2, 2});
+  const std::string e = error_of([&] {
+    loader.next();
+    loader.next();
+  });
+  EXPECT_TRUE(contains(e, "'" + broken + "'")) << e;
+}
+
+// A short run on a generated split folder: 4 classes of coloured,
+// differently sized PNGs, judged on DIR/val; a corrupt file stops the run
+// with one line naming it.
+TEST(ImageFolder, TrainsEndToEnd) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  const std::string dir = t / "data";
+  auto gen = twist::make_generator(1, 2);
+  const std::vector<std::vector<int>> colours = {{220, 30, 30}, {30, 220, 30}, {30, 30, 220}, {220, 220, 30}};
+  for (const char* split : {"train", "val"}) {
+    const int n = std::string(split) == "train" ? 8 : 3;
+    for (int k = 0; k < 4; ++k) {
+      const std::string cdir = dir + "/" + split + "/class" + std::to_string(k);
+      mkdirs(cdir);
+      for (int i = 0; i < n; ++i) {
+        auto img = solid(colours[size_t(k)], 18 + i, 22 - i).to(torch::kFloat32);
+        img = (img + torch::randn(img.sizes(), gen) * 20).clamp(0, 255).to(torch::kUInt8);
+        write_png(cdir + "/" + std::to_string(i) + ".png", img);
+      }
+    }
+  }
+  const std::string flags = " --image-size 16 --batch-size 16 --width 0.125 --hidden 32 --classes 4 "
+                            "--warmup-epochs 1 --max-steps 4 --log-every 1 --threads 2 --knn-k 3 --report false";
+  auto r = run_twist("train --data folder:" + dir + flags + " --json --out " + (t / "run"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "folder:" + dir + "@train, 32 images 3x16x16")) << r.output;
+  auto summary = nlohmann::json::parse(read_text(t / "run/summary.json"));
+  EXPECT_EQ(summary["steps"].get<int64_t>(), 4);
+  EXPECT_TRUE(summary.contains("knn_top1")) << summary.dump();
+  EXPECT_EQ(summary.value("eval_split", ""), "val") << summary.dump();
+
+  write_text(dir + "/train/class2/5.png", "\x89PNG\r\n\x1a\n cut");
+  r = run_twist("train --data folder:" + dir + flags + " --out " + (t / "bad"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "twist: error:")) << r.output;
+  EXPECT_TRUE(contains(r.output, dir + "/train/class2/5.png")) << r.output;
+}
+
+}  // namespace
