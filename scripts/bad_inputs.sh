@@ -160,6 +160,14 @@ mkdir -p fbad; for i in 1 2 3; do pgm fbad/$i.pgm; done; printf 'hello' > fbad/4
 row "corrupt image in a folder" train --data folder:$T/fbad --image-size 8 --batch-size 2 --width 0.125 --hidden 32 --classes 4 --epochs 1 --threads 1 --eval false --out $T/fbadrun
 row "folder split that does not exist" train --data folder:$T/fbad@test --out r61
 
+# --- devices and the method's settings ------------------------------------
+row "device name unknown" train --data idx:$T/good --device gpu --out r62
+row "a GPU asked for where there is none (this machine)" train --data idx:$T/good --device cuda --out r63
+row "optimizer unknown" train --data idx:$T/good --optimizer adam --out r64
+row "momentum teacher with self-labeling" train --data idx:$T/good --momentum-teacher true --self-label-epochs 1 --out r65
+row "self-labeling share above 1" train --data idx:$T/good --self-label-epochs 1 --self-label-quantile-end 1.5 --out r66
+row "negative gradient clipping" train --data idx:$T/good --clip-grad -1 --out r67
+
 echo
 echo "$n inputs; $bad_rows without one clear error (exit status other than 1 or 2, or a crash)."
 [ "$bad_rows" -eq 0 ]

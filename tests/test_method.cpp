@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <algorithm>
+#include <filesystem>
 #include <sstream>
 
 #include "test_util.h"
@@ -253,7 +255,7 @@ TEST_F(MethodE2E, SelfLabelingFollowsTheMainPhase) {
 // training), and a run stopped half-way resumes with its teacher.
 TEST_F(MethodE2E, MomentumTeacherTrainsEvaluatesAndResumes) {
   const std::string flags = " --optimizer adamw --lr 0.002 --weight-decay 0.04 --weight-decay-end 0.1"
-                            " --clip-grad 3 --momentum-teacher --teacher-momentum 0.9 --alpha 0.4";
+                            " --clip-grad 3 --momentum-teacher true --teacher-momentum 0.9 --alpha 0.4";
   const std::string run = out("teacher");
   auto r = run_twist("train " + tiny(5) + flags + " --out " + run);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -280,11 +282,58 @@ TEST_F(MethodE2E, MomentumTeacherTrainsEvaluatesAndResumes) {
 }
 
 TEST_F(MethodE2E, TeacherAndSelfLabelingAreNotCombined) {
-  auto r = run_twist("train " + tiny(5) + " --momentum-teacher --self-label-epochs 1 --out " +
+  auto r = run_twist("train " + tiny(5) + " --momentum-teacher true --self-label-epochs 1 --out " +
                      out("both"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("self-labeling and the momentum teacher are not combined"), std::string::npos)
       << r.output;
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<std::string> shipped_recipes() {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(TWIST_SOURCE_DIR) + "/configs"))
+    if (e.path().extension() == ".json") out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Every recipe under configs/ parses, validates and says where it comes from.
+TEST(Recipes, EveryShippedRecipeIsValidAndGivesItsSource) {
+  const auto recipes = shipped_recipes();
+  ASSERT_GE(recipes.size(), 9u);
+  for (const auto& path : recipes) {
+    const std::string text = read_text(path);
+    const auto j = json::parse(text);
+    EXPECT_TRUE(j.contains("_comment") && j["_comment"].get<std::string>().size() > 40) << path;
+    TrainConfig c;
+    ASSERT_NO_THROW(c = config_from_json(text, path)) << path;
+    EXPECT_NO_THROW(validate(c)) << path;
+  }
+}
+
+// Each recipe family trains a few steps on tiny generated data: the recipe's
+// optimizer, loss (teacher or not), crops and phases, with the model and
+// images shrunk (ViTs become ViT-Tiny with 4-pixel patches, ResNets 1/8 wide).
+TEST_F(MethodE2E, EachRecipeFamilyTrainsOnTinyData) {
+  for (const auto& path : shipped_recipes()) {
+    const auto j = json::parse(read_text(path));
+    const std::string arch = j.value("arch", std::string("resnet18"));
+    std::string flags = " --config " + path + " --data idx:" + data() +
+                        " --image-size 16 --local-size 8 --batch-size 16 --hidden 32 --classes 4"
+                        " --max-steps 2 --warmup-epochs 0 --threads 2 --eval false --report false";
+    flags += arch.rfind("vit", 0) == 0 ? " --arch vit_tiny --patch-size 4" : " --width 0.125";
+    if (j.value("self_label_epochs", 0.0) > 0) flags += " --self-label-epochs 0.0625";  // 1 step
+    const std::string name = std::filesystem::path(path).stem().string();
+    auto r = run_twist("train" + flags + " --out " + out("recipe-" + name));
+    ASSERT_EQ(r.exit_code, 0) << name << "\n" << r.output;
+    const auto s = json::parse(read_text(out("recipe-" + name) + "/summary.json"));
+    EXPECT_EQ(s["steps"].get<int64_t>(), j.value("self_label_epochs", 0.0) > 0 ? 3 : 2) << name;
+    EXPECT_TRUE(std::isfinite(s["final_loss"].get<double>())) << name;
+  }
 }
 
 }  // namespace
