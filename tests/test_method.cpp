@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "test_util.h"
+#include "tiny_data_suite.h"
 #include "twist/checkpoint.h"
 #include "twist/loss.h"
 #include "twist/models.h"
@@ -197,15 +198,8 @@ TEST(SelfLabeling, LossOnTheStrongAnchorAndLocalCrops) {
 
 // --- through the trainer ----------------------------------------------------
 
-class MethodE2E : public ::testing::Test {
+class MethodE2E : public TinyDataSuite {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    write_pattern_dataset(*dir_ / "data", 256, 64);
-  }
-  static void TearDownTestSuite() { delete dir_; }
-  static std::string data() { return *dir_ / "data"; }
-  static std::string out(const std::string& name) { return *dir_ / name; }
   // tiny_train_args without its length, which each test sets.
   static std::string tiny(int epochs) {
     return "--data idx:" + data() +
@@ -219,9 +213,7 @@ class MethodE2E : public ::testing::Test {
     while (std::getline(lines, line)) rows.push_back(json::parse(line));
     return rows;
   }
-  static TempDir* dir_;
 };
-TempDir* MethodE2E::dir_ = nullptr;
 
 // 2 epochs of TWIST (16 steps) then 1 epoch of self-labeling (8 steps) with
 // one local crop: the second phase logs its kept share on the 0.5 -> 0.6

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "test_util.h"
+#include "tiny_data_suite.h"
 #include "twist/train.h"
 
 namespace {
@@ -27,18 +28,7 @@ double loss_at_step(const std::string& metrics_path, int64_t step) {
   return 0;
 }
 
-class TrainE2E : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    write_pattern_dataset(*dir_ / "data", 256, 64);
-  }
-  static void TearDownTestSuite() { delete dir_; }
-  static std::string data() { return *dir_ / "data"; }
-  static std::string out(const std::string& name) { return *dir_ / name; }
-  static TempDir* dir_;
-};
-TempDir* TrainE2E::dir_ = nullptr;
+class TrainE2E : public TinyDataSuite {};
 
 TEST_F(TrainE2E, ResumeMatchesUninterruptedRun) {
   auto full = run_twist("train " + tiny(data()) + " --max-steps 40 --json --out " + out("full"));
