@@ -147,7 +147,7 @@ def load(f):
 t, p = load("twist.json"), load("peer.json")
 row = dict(config=name, precision=prec, twist_compute=t.get("compute_images_per_s"),
            twist_end_to_end=t.get("end_to_end_images_per_s"), twist_fraction=t.get("end_to_end_fraction"),
-           twist_compute_rounds=t.get("compute_images_per_s_rounds"), twist_e2e_rounds=t.get("end_to_end_images_per_s_rounds"),
+           twist_compute_rounds=t.get("compute_rounds"), twist_e2e_rounds=t.get("end_to_end_rounds"),
            peer_compute=p.get("compute_images_per_s"), peer_rounds=p.get("compute_images_per_s_rounds"),
            peer_peak_gpu_mb=p.get("peak_gpu_mb"), peer_parameters=p.get("parameters"), torch=p.get("torch"), device=p.get("device"))
 if row["twist_compute"] and row["peer_compute"]:
