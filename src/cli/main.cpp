@@ -1,8 +1,11 @@
 // twist: self-supervised learning and unsupervised classification with TWIST.
 #include <torch/torch.h>
 
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,7 +13,27 @@
 #include "commands.h"
 #include "twist/error.h"
 
+namespace {
+
+// Training allocates and frees the same large tensors every step. glibc hands
+// blocks above its mmap threshold back to the kernel on free and trims the
+// heap's top, so each step faults its activations in again: 2.3 million page
+// faults in a 20-step `twist bench` of the default recipe, against 0.24
+// million with freed memory kept (bench/README.md, "Allocator"). Keep it:
+// resident memory stays at its high-water mark, which is flat across epochs.
+// TWIST_MALLOC=glibc, or glibc's own MALLOC_*_ variables, leave glibc as is.
+void keep_freed_memory() {
+  const char* choice = std::getenv("TWIST_MALLOC");
+  if (choice && std::string(choice) == "glibc") return;
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_")) return;
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  keep_freed_memory();
   CLI::App app{
       "twist: self-supervised learning by estimating twin class distributions (TWIST).\n"
       "Pretrain on unlabeled images, cluster them into classes, evaluate what was learned."};
