@@ -13,7 +13,7 @@
 #
 #   bench/gpu_check.sh OUTDIR
 #   env: BUDGET seconds for the whole script (480), DEPS (.gpu/deps: nlohmann_json,
-#        googletest source, stb and zlib headers, copied from a Debian machine),
+#        googletest source, stb and zlib headers: bench/gpu_deps.sh makes it),
 #        PEER (.gpu/twist_peer.py), STEPS (20), ROUNDS (3); for a dry run of the
 #        script on a machine without a GPU: BUILD (a finished build folder: skip
 #        the build), DEVICE (cpu), RN50_BATCH (128)
