@@ -20,7 +20,8 @@ namespace {
 // heap's top, so each step faults its activations in again: 2.3 million page
 // faults in a 20-step `twist bench` of the default recipe, against 0.24
 // million with freed memory kept (bench/README.md, "Allocator"). Keep it:
-// resident memory stays at its high-water mark, which is flat across epochs.
+// resident memory stays at its high-water mark (one step of +50 MiB in the
+// second epoch of the default recipe, then flat: bench/README.md, "Memory").
 // TWIST_MALLOC=glibc, or glibc's own MALLOC_*_ variables, leave glibc as is.
 void keep_freed_memory() {
   const char* choice = std::getenv("TWIST_MALLOC");
