@@ -52,6 +52,8 @@ extra=()
 if [ ! -f /usr/include/zlib.h ]; then
   extra+=("-DZLIB_INCLUDE_DIR=$deps/zlib/include" "-DZLIB_LIBRARY=$(ldconfig -p | awk '/libz\.so\.1 /{print $NF; exit}')")
 fi
+# --no-as-needed: keep libtorch_cuda linked though twist calls none of its
+# symbols directly (else LibTorch may report no CUDA at run time).
 configure() {
   cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$torch_prefix;/tmp/gtest;$deps/nlohmann" -DSTB_INCLUDE_DIR="$deps/stb/include" \
@@ -76,6 +78,7 @@ fi
 tail -2 "$out/build.log"
 fi
 
+# The flags of tests/test_util.cpp's tiny_train_args, by hand: keep them alike.
 say "the command line on the GPU (what CudaE2E runs)"
 "$build/tests/twist_pattern_data" /tmp/pattern 256 64 &&
   "$build/twist" train --data idx:/tmp/pattern --batch-size 32 --width 0.125 --hidden 32 --classes 4 --warmup-epochs 1 \
@@ -107,20 +110,6 @@ if [ $rc -gt 128 ]; then
   fi
 fi
 
-say "data (random bytes in the CIFAR-10 and STL-10 layouts)"
-"$py" - <<'EOF'
-import numpy as np, os
-r = np.random.default_rng(0)
-os.makedirs("/tmp/cifar", exist_ok=True); os.makedirs("/tmp/stl", exist_ok=True)
-for n in ["data_batch_%d.bin" % i for i in range(1, 6)] + ["test_batch.bin"]:
-    rec = r.integers(0, 256, (2000, 3073), dtype=np.uint8); rec[:, 0] %= 10
-    rec.tofile("/tmp/cifar/" + n)
-for split, n in [("train", 5000), ("test", 1000)]:
-    r.integers(0, 256, (n, 3 * 96 * 96), dtype=np.uint8).tofile("/tmp/stl/%s_X.bin" % split)
-    (r.integers(0, 10, n, dtype=np.uint8) + 1).tofile("/tmp/stl/%s_y.bin" % split)
-r.integers(0, 256, (100, 3 * 96 * 96), dtype=np.uint8).tofile("/tmp/stl/unlabeled_X.bin")
-EOF
-
 rn18_twist=(--data cifar10:/tmp/cifar --arch resnet18 --width 1 --stem small --batch-size 256 --lr 0.5)
 rn18_peer=(--arch resnet18 --width 1 --size 32 --batch 256)
 rn50_twist=(--data stl10:/tmp/stl --arch resnet50 --width 1 --stem imagenet --image-size 224 --local-crops 6
@@ -132,7 +121,7 @@ bench_pair() {  # name, precision, twist flags..., --, peer flags...
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do tw+=("$1"); shift; done
   shift; pe=("$@")
   say "$name $precision: twist"
-  $build/twist bench --device $device --precision "$precision" --rounds "$rounds" --steps "$steps" --warmup 5 \
+  "$build/twist" bench --device "$device" --precision "$precision" --rounds "$rounds" --steps "$steps" --warmup 5 \
     --json "${tw[@]}" > "$out/twist.json" 2> "$out/twist.err" || tail -5 "$out/twist.err"
   tail -"$rounds" "$out/twist.err"
   say "$name $precision: python"
@@ -158,6 +147,20 @@ open(f"{out}/bench.jsonl", "a").write(json.dumps(row) + "\n")
 EOF
 }
 if [ "${BENCH:-1}" = 1 ]; then
+say "data (random bytes in the CIFAR-10 and STL-10 layouts)"
+"$py" - <<'EOF'
+import numpy as np, os
+r = np.random.default_rng(0)
+os.makedirs("/tmp/cifar", exist_ok=True); os.makedirs("/tmp/stl", exist_ok=True)
+for n in ["data_batch_%d.bin" % i for i in range(1, 6)] + ["test_batch.bin"]:
+    rec = r.integers(0, 256, (2000, 3073), dtype=np.uint8); rec[:, 0] %= 10
+    rec.tofile("/tmp/cifar/" + n)
+for split, n in [("train", 5000), ("test", 1000)]:
+    r.integers(0, 256, (n, 3 * 96 * 96), dtype=np.uint8).tofile("/tmp/stl/%s_X.bin" % split)
+    (r.integers(0, 10, n, dtype=np.uint8) + 1).tofile("/tmp/stl/%s_y.bin" % split)
+r.integers(0, 256, (100, 3 * 96 * 96), dtype=np.uint8).tofile("/tmp/stl/unlabeled_X.bin")
+EOF
+
 bench_pair rn18-32px fp32 "${rn18_twist[@]}" -- "${rn18_peer[@]}"
 bench_pair rn18-32px bf16 "${rn18_twist[@]}" -- "${rn18_peer[@]}"
 bench_pair rn50-224+6x96 fp32 "${rn50_twist[@]}" -- "${rn50_peer[@]}"
@@ -166,7 +169,7 @@ fi
 
 say "whole test suite with $(($(left) - 15)) s left"
 if [ "$(left)" -gt 60 ]; then
-  timeout $(($(left) - 15)) ctest --test-dir $build --parallel 8 --timeout 300 > "$out/ctest.log" 2>&1
-  echo "ctest rc $?"; grep -E "tests passed|tests failed|\*\*\*Failed|Not Run|Timeout" "$out/ctest.log" | head -30
+  timeout $(($(left) - 15)) ctest --test-dir "$build" --parallel 8 --timeout 300 > "$out/ctest.log" 2>&1
+  echo "ctest rc $?"; grep -E "tests passed|tests failed|\*\*\*Failed|\*\*\*Exception|Not Run|Timeout" "$out/ctest.log" | head -30
 fi
 say "done"
