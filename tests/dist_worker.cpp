@@ -2,7 +2,10 @@
 // tiny TWIST model's loss and parameter gradients on a fixed global batch.
 // Run alone it is one process with the whole batch; under `twist launch`
 // (RANK, WORLD_SIZE, ...) rank r takes the r-th slice of every view. Writes
-// {global loss, gradient of every parameter} to OUT.rank<r>.pt.
+// {global loss, gradient of every parameter} to OUT.rank<r>.pt. With
+// --float64 the model, the inputs and every reduction are in double
+// precision, so that the two sides' difference is the method's, not float32
+// rounding summed in a different order.
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -15,7 +18,7 @@
 int main(int argc, char** argv) {
   int views = 2;
   int64_t batch = 8;
-  bool nbs_per_rank = false, sync_bn = true;
+  bool nbs_per_rank = false, sync_bn = true, float64 = false;
   std::string out;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -24,6 +27,7 @@ int main(int argc, char** argv) {
     else if (a == "--out" && i + 1 < argc) out = argv[++i];
     else if (a == "--nbs-per-rank") nbs_per_rank = true;
     else if (a == "--no-sync-bn") sync_bn = false;
+    else if (a == "--float64") float64 = true;
     else {
       std::fprintf(stderr, "dist_worker: unknown argument '%s'\n", a.c_str());
       return 2;
@@ -36,6 +40,7 @@ int main(int argc, char** argv) {
     if (env.distributed()) comm = twist::make_process_group(env);
     const int world = env.world_size;
 
+    if (float64) torch::set_default_dtype(caffe2::TypeMeta::Make<double>());
     torch::manual_seed(7);
     twist::TwistModelOptions mo;
     mo.backbone.width = 0.125;

@@ -2,6 +2,7 @@
 // binary on a run trained on a tiny generated data set, and their bad inputs.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -88,17 +89,27 @@ TEST_F(CommandsE2E, LinearProbeBothModes) {
 }
 
 TEST_F(CommandsE2E, FinetuneWritesItsLabelListAndTakesItBack) {
-  // Class-balanced: round(0.25 * n_c) of each class c.
+  // Class-balanced: round(0.5 * n_c) of each class c.
   auto train = twist::load_dataset("idx:" + path("data"));
   auto counts = torch::bincount(train.labels);
   int64_t expected = 0;
-  for (int64_t c = 0; c < counts.numel(); ++c) expected += std::llround(0.25 * counts[c].item<double>());
-  auto j = run_json("finetune --label-fraction 0.25 --epochs 2 --batch-size 32" + run());
+  for (int64_t c = 0; c < counts.numel(); ++c) expected += std::llround(0.5 * counts[c].item<double>());
+  // ~128 labels of 4 stripe patterns, 40 steps. What fine-tuning must do:
+  // fit its labels (training loss well below ln 4 = 1.39, the loss of a
+  // guess; 0.2-0.5 measured) and carry that to the test split (best epoch
+  // well above chance, 0.25; 0.84-1.0 measured). The final epoch's top-1 on
+  // 64 test images of a 32-step pretraining swings by 0.2 between epochs,
+  // so it is not asserted. Before the classifier saw standardized features,
+  // 2 epochs of 0.25 of the labels diverged (loss 1.9 -> 8.8) and landed
+  // anywhere from 0.03 to 0.34 depending on the CPU.
+  auto j = run_json("finetune --label-fraction 0.5 --epochs 10 --batch-size 32" + run());
   EXPECT_EQ(j["labels"].get<int64_t>(), expected);
   const std::string list = j["label_list"];
   ASSERT_TRUE(exists(list));
-  EXPECT_GT(j["top1"].get<double>(), 0.25);
-  auto again = run_json("finetune --label-list " + list + " --epochs 2 --batch-size 32" + run());
+  ASSERT_EQ(j["history"].size(), 10u);
+  EXPECT_LT(j["history"].back()["loss"].get<double>(), 0.75 * std::log(4.0));
+  EXPECT_GT(j["best_top1"].get<double>(), 0.6);
+  auto again = run_json("finetune --label-list " + list + " --epochs 10 --batch-size 32" + run());
   EXPECT_EQ(again["labels"].get<int64_t>(), expected);
   EXPECT_DOUBLE_EQ(again["top1"].get<double>(), j["top1"].get<double>());  // same labels, same seed
 }

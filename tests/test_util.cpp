@@ -2,7 +2,9 @@
 
 #include <sys/wait.h>
 
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -66,8 +68,24 @@ std::string tiny_train_args(const std::string& data) {
          " --log-every 1 --threads 2 --knn-k 5";
 }
 
+namespace {
+
+std::string with_test_threads(std::string command) {
+  const char* n = std::getenv("TWIST_TEST_THREADS");
+  if (!n || !*n) return command;
+  const std::string from = " --threads 2", to = std::string(" --threads ") + n;
+  for (size_t at = command.find(from); at != std::string::npos; at = command.find(from, at + 1)) {
+    const size_t end = at + from.size();
+    if (end < command.size() && std::isdigit(static_cast<unsigned char>(command[end]))) continue;  // --threads 20
+    command.replace(at, from.size(), to);
+  }
+  return command;
+}
+
+}  // namespace
+
 CommandResult run_command(const std::string& command) {
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  FILE* p = ::popen((with_test_threads(command) + " 2>&1").c_str(), "r");
   if (!p) return {-1, "popen failed"};
   std::string out;
   char buf[4096];

@@ -30,7 +30,11 @@ struct CommandResult {
   int exit_code;
   std::string output;  // stdout and stderr together
 };
-// Runs a shell command line, capturing its output.
+// Runs a shell command line, capturing its output. The tests give the twist
+// commands they start "--threads 2"; TWIST_TEST_THREADS=N in the
+// environment turns every such flag into "--threads N", so that the suite
+// can be run with another intra-op thread count (OMP_NUM_THREADS sets the
+// in-process tests' count) to show that no verdict depends on it.
 CommandResult run_command(const std::string& command);
 // Runs the twist binary built with the tests.
 CommandResult run_twist(const std::string& args);
