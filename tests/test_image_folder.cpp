@@ -38,6 +38,21 @@ void write_pnm(const std::string& path, const torch::Tensor& image_u8) {
   write_text(path, bytes);
 }
 
+// The side a run trains at by default follows the images: the median
+// shorter side of a sample, at most 224.
+TEST(ImageFolder, DefaultSideIsTheImagesOwn) {
+  TempDir t;
+  mkdirs(t / "small/a");
+  mkdirs(t / "small/b");
+  for (int i = 0; i < 5; ++i) write_png(t / ("small/a/" + std::to_string(i) + ".png"), solid({1, 2, 3}, 30, 40));
+  write_png(t / "small/b/odd.png", solid({1, 2, 3}, 12, 12));
+  write_png(t / "small/b/big.png", solid({1, 2, 3}, 64, 64));
+  EXPECT_EQ(twist::load_dataset("folder:" + (t / "small")).height(), 30);
+  mkdirs(t / "large");
+  for (int i = 0; i < 3; ++i) write_png(t / ("large/" + std::to_string(i) + ".png"), solid({9}, 300, 400));
+  EXPECT_EQ(twist::load_dataset("folder:" + (t / "large")).height(), twist::kDefaultFileSide);
+}
+
 TEST(ImageFolder, ClassSubFoldersAreSortedClasses) {
   TempDir t;
   const std::string dir = t / "pets";
@@ -59,7 +74,7 @@ TEST(ImageFolder, ClassSubFoldersAreSortedClasses) {
   EXPECT_FALSE(d.images.defined());
   ASSERT_EQ(d.size(), 5);
   EXPECT_EQ(d.channels(), 3);
-  EXPECT_EQ(d.height(), twist::kDefaultFileSide);
+  EXPECT_EQ(d.height(), 8);  // the median shorter side (3 px), raised to the 8-pixel floor
   EXPECT_EQ(d.class_names, (std::vector<std::string>{"ant", "cat", "dog"}));
   EXPECT_EQ(d.num_classes, 3);
   EXPECT_EQ(d.files, (std::vector<std::string>{dir + "/ant/e.ppm", dir + "/cat/a.pgm", dir + "/cat/b.png",

@@ -48,6 +48,36 @@ TEST(TwistLoss, WeightsAlphaBeta) {
   EXPECT_NEAR(t.total.item<double>(), 0.09808293 + 0.4 * 0.58670704 - 2 * 0.69314718, 1e-7);
 }
 
+// The official code's form: the KL on softmax(z), the entropies on
+// softmax(z / tau). Its consistency is the tau = 1 value above; its
+// entropy terms are those of the all-terms form at the same tau.
+TEST(TwistLoss, TemperatureOnTheEntropiesOnly) {
+  auto l1 = logits_of({{.8, .2}, {.2, .8}});
+  auto l2 = logits_of({{.6, .4}, {.4, .6}});
+  auto o = exact();
+  o.temperature = 0.5;
+  const auto all = twist::twist_loss({l1, l2}, o);
+  o.temperature_on_consistency = false;
+  const auto ent = twist::twist_loss({l1, l2}, o);
+  EXPECT_NEAR(ent.consistency.item<double>(), 0.09808293, 1e-7);
+  EXPECT_GT(all.consistency.item<double>(), 0.2);  // sharper twins disagree more
+  EXPECT_NEAR(ent.sharpness.item<double>(), all.sharpness.item<double>(), 1e-7);
+  EXPECT_NEAR(ent.diversity.item<double>(), all.diversity.item<double>(), 1e-7);
+  EXPECT_NEAR(ent.total.item<double>(),
+              0.09808293 + ent.sharpness.item<double>() - ent.diversity.item<double>(), 1e-7);
+  // Multi-crop and the teacher's loss take the same option.
+  auto l3 = logits_of({{.7, .3}, {.3, .7}});
+  const auto multi = twist::twist_loss({l1, l2, l3}, o);
+  o.temperature = 1.0;
+  const auto multi_tau1 = twist::twist_loss({l1, l2, l3}, o);
+  EXPECT_NEAR(multi.consistency.item<double>(), multi_tau1.consistency.item<double>(), 1e-7);
+  o.temperature = 0.5;
+  const auto teacher = twist::twist_teacher_loss({l1}, {l1, l2}, o);
+  o.temperature = 1.0;
+  EXPECT_NEAR(teacher.consistency.item<double>(), twist::twist_teacher_loss({l1}, {l1, l2}, o).consistency.item<double>(),
+              1e-7);
+}
+
 TEST(TwistLoss, EpsilonMattersOnlySlightly) {
   auto l1 = logits_of({{.8, .2}, {.2, .8}});
   auto l2 = logits_of({{.6, .4}, {.4, .6}});
@@ -174,6 +204,14 @@ TEST(CollapseWatch, FiresOnceAfterPatienceWithTheLikelyCause) {
   EXPECT_NE(m.find("beta = 0"), std::string::npos) << m;
   EXPECT_TRUE(w.fired());
   EXPECT_EQ(w.observe(80, 1, 0.0), "");  // once
+  EXPECT_TRUE(w.persisting());           // but the state is tracked on
+  EXPECT_EQ(w.observe(90, 9, 2.0), "");
+  EXPECT_FALSE(w.persisting());          // recovered
+  EXPECT_EQ(w.observe(100, 1, 0.0), "");
+  EXPECT_EQ(w.observe(110, 1, 0.0), "");
+  EXPECT_FALSE(w.persisting());
+  EXPECT_EQ(w.observe(120, 1, 0.0), "");
+  EXPECT_TRUE(w.persisting());  // patience 3 again
 }
 
 // alpha = 0: each image's distribution drifts to uniform while the batch

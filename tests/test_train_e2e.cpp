@@ -30,6 +30,36 @@ double loss_at_step(const std::string& metrics_path, int64_t step) {
 
 class TrainE2E : public TinyDataSuite {};
 
+// tau = 100 behind NBS (unit-variance logits): every image's distribution is
+// flat (entropy ~ ln 4) from the first step on any CPU, so every attempt
+// collapses. The first is restarted past the warm-up (8 steps) at half the
+// learning rate; the second has no restart left and trains on, marked.
+TEST_F(TrainE2E, ACollapseAfterTheWarmUpRestartsTheRunAtHalfTheLearningRate) {
+  auto r = run_twist("train " + tiny(data()) + " --temperature 100 --collapse-restarts 1 --max-steps 16" +
+                     " --eval false --report false --json --out " + out("flat"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("restarted at lr 1 "), std::string::npos) << r.output;
+  auto s = json::parse(read_text(out("flat") + "/summary.json"));
+  ASSERT_EQ(s["collapse_restarts"].size(), 1u);
+  EXPECT_NE(s["collapse_restarts"][0].get<std::string>().find("collapsed at step 9 with lr 2"), std::string::npos);
+  EXPECT_EQ(s["steps"].get<int64_t>(), 16);
+  EXPECT_TRUE(exists(out("flat") + "/metrics.collapsed-1.jsonl"));
+  auto cfg = json::parse(read_text(out("flat") + "/config.json"));
+  EXPECT_EQ(cfg["lr"].get<double>(), 1.0);
+  EXPECT_EQ(cfg["collapse_restarts"].get<int64_t>(), 0);
+  // Every log line of the collapsed attempt says so, from the third on.
+  std::istringstream lines(read_text(out("flat") + "/metrics.jsonl"));
+  std::string line;
+  int64_t marked = 0;
+  while (std::getline(lines, line)) {
+    auto j = json::parse(line);
+    const bool collapsed = j.value("collapsed", 0.0) == 1.0;
+    EXPECT_EQ(collapsed, j["step"].get<int64_t>() >= 3) << line;
+    marked += collapsed;
+  }
+  EXPECT_EQ(marked, 14);
+}
+
 TEST_F(TrainE2E, ResumeMatchesUninterruptedRun) {
   auto full = run_twist("train " + tiny(data()) + " --max-steps 40 --json --out " + out("full"));
   ASSERT_EQ(full.exit_code, 0) << full.output;

@@ -28,6 +28,34 @@ std::vector<torch::Tensor> two_views(int64_t batch) {
   return {torch::randn({batch, 1, 28, 28}), torch::randn({batch, 1, 28, 28})};
 }
 
+// The over-clustering head: its own logits for every view, trained by the
+// step beside the C-class head.
+TEST(TrainStep, AuxHeadTrainsBesideTheMainHead) {
+  torch::manual_seed(0);
+  TwistModelOptions o;
+  o.backbone.width = 0.125;
+  o.backbone.in_channels = 1;
+  o.head.hidden = 32;
+  o.head.classes = 10;
+  o.aux_classes = 40;
+  TwistModel m(o);
+  ASSERT_TRUE(m->aux_head);
+  const auto views = two_views(32);
+  const HeadLogits h = m->forward_heads(views);
+  ASSERT_EQ(h.aux.size(), 2u);
+  EXPECT_EQ(h.aux[0].sizes(), (std::vector<int64_t>{32, 40}));
+  EXPECT_EQ(h.logits[0].sizes(), (std::vector<int64_t>{32, 10}));
+  const auto aux_before = m->aux_head->parameters()[0].clone();
+  const auto head_before = m->head->parameters()[0].clone();
+  Lars lars(m->parameters());
+  TrainStep step(m, lars, {});
+  const StepOutcome out = step(views, 0.5, 1e-6);
+  ASSERT_TRUE(out.bad.empty()) << out.bad;
+  EXPECT_FALSE(torch::equal(aux_before, m->aux_head->parameters()[0]));
+  EXPECT_FALSE(torch::equal(head_before, m->head->parameters()[0]));
+  EXPECT_FALSE(small_model(0)->aux_head);  // none unless asked for
+}
+
 TEST(TrainStep, Bf16LossIsFiniteAndCloseToFp32OnTheSameBatch) {
   TwistModel a = small_model(0), b = small_model(0);
   Lars la(a->parameters()), lb(b->parameters());

@@ -30,6 +30,9 @@ class CollapseWatch {
   // given the uniform distribution).
   std::string observe(int64_t step, double classes_in_use, double mean_entropy, double sample_entropy = 0);
   bool fired() const { return fired_; }
+  // Whether the last `patience` logged steps (at least) were all collapsed
+  // or all flat: the state now, not only the first time.
+  bool persisting() const { return run_ >= s_.patience || flat_run_ >= s_.patience; }
   // The entropy below which the mean distribution counts as collapsed:
   // ln(min(C, batch) / 2), i.e. fewer than half the classes a batch can show
   // (a batch of B images spreads over at most B classes) in effective use.

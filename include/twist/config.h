@@ -20,17 +20,20 @@ struct TrainConfig {
   double drop_path = 0.0;   // ViTs: stochastic depth of the last block
   int64_t hidden = 512;
   int64_t classes = 10;
+  int64_t aux_classes = 0;  // > 0: an over-clustering head beside the C-class one
   bool nbs = true;
   // loss
   double alpha = 1.0;
   double beta = 1.0;
   double temperature = 0.25;  // the paper's tau = 1 cannot get sharp with NBS and C = 10 (docs/recipe.md)
+  std::string temperature_mode = "all";  // all | entropies (twist/loss.h)
   // crops and augmentation
   int64_t image_size = 0;  // 0: the data set's own size
   int64_t local_crops = 0;
   int64_t local_size = 14;
   double global_scale_min = 0.4, global_scale_max = 1.0;
   double local_scale_min = 0.05, local_scale_max = 0.4;
+  double flip_p = 0.5;  // horizontal flips; 0 for digits, text, many medical images
   double jitter_p = 0.8;
   double brightness = 0.4, contrast = 0.4, saturation = 0.2, hue = 0.1;
   double grayscale_p = 0.2;
@@ -56,7 +59,11 @@ struct TrainConfig {
   double self_label_global_scale_min = 0.14;
   double self_label_local_scale_max = 0.14;
   int64_t batch_size = 256;
-  double epochs = 4;
+  // 0 (auto): the run length follows the data: 4 epochs, or as many as it
+  // takes to see min_images images, whichever is longer, so that a small
+  // data set gets as many steps as a large one (twist/config.h, README).
+  double epochs = 0;
+  int64_t min_images = 240000;
   int64_t max_steps = 0;  // > 0: the run (and its schedules) end here
   int64_t seed = 0;
   int64_t skip_nonfinite = 0;  // steps with a non-finite loss/gradient that may be skipped; 0: stop at the first
@@ -72,6 +79,7 @@ struct TrainConfig {
   double checkpoint_minutes = 0;  // > 0: also every this many minutes of wall time
   int64_t stop_after_steps = 0;   // > 0: stop this invocation after N steps, resumable
   bool report = true;             // write report.html at the end (twist report)
+  int64_t collapse_restarts = 2;  // a collapse that persists past warm-up restarts the run at half the lr, this often
   bool eval = true;               // evaluate on the held-out split at the end
   // distributed (RANK/WORLD_SIZE set): batch_size is the global batch
   bool sync_bn = false;           // head's hidden BatchNorms over the global batch

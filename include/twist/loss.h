@@ -13,6 +13,12 @@ struct TwistLossOptions {
   double beta = 1.0;         // weight of the diversity term (entropy of the batch mean)
   double eps = 1e-5;         // inside every log, as the reference implementation
   double temperature = 1.0;  // softmax temperature tau
+  // Where tau applies. true (twist's default): every term is computed on
+  // softmax(z / tau). false (the official code's form): the consistency KL
+  // on softmax(z), the sharpness and diversity entropies on softmax(z / tau),
+  // so tau < 1 sharpens what the entropy terms see without making the
+  // twin distributions' disagreement tau times steeper.
+  bool temperature_on_consistency = true;
   // Mean of the rows of p (B x C -> 1 x C) for the diversity term; empty:
   // this batch's mean. Distributed training passes the global batch's mean
   // (twist::global_batch_mean); the per-sample terms stay per-rank means,

@@ -227,6 +227,16 @@ TORCH_MODULE(ProjectionHead);
 struct TwistModelOptions {
   BackboneOptions backbone;
   HeadOptions head;  // in_dim is taken from the backbone
+  // > 0: a second head of this many classes (same hidden size) beside the
+  // C-class head, trained with the same loss: over-clustering, which asks
+  // the backbone for finer distinctions than C classes do. Evaluation and
+  // prediction use the C-class head.
+  int64_t aux_classes = 0;
+};
+
+// Both heads' logits of every view (aux empty without a second head).
+struct HeadLogits {
+  std::vector<torch::Tensor> logits, aux;
 };
 
 // g(f(x)) for every view. Views of one resolution share one backbone pass;
@@ -235,11 +245,13 @@ struct TwistModelOptions {
 struct TwistModelImpl : torch::nn::Module {
   explicit TwistModelImpl(const TwistModelOptions& options);
   std::vector<torch::Tensor> forward(const std::vector<torch::Tensor>& views);
+  HeadLogits forward_heads(const std::vector<torch::Tensor>& views);
   torch::Tensor features(const torch::Tensor& x) { return backbone->forward(x); }
   torch::Tensor logits(const torch::Tensor& x) { return head->forward(backbone->forward(x)); }
 
   Backbone backbone{nullptr};
   ProjectionHead head{nullptr};
+  ProjectionHead aux_head{nullptr};  // aux_classes > 0 only
 };
 TORCH_MODULE(TwistModel);
 

@@ -10,6 +10,7 @@
 #include "twist/checkpoint.h"
 #include "twist/config.h"
 #include "twist/data.h"
+#include "twist/error.h"
 #include "twist/io.h"
 #include "twist/loss.h"
 #include <memory>
@@ -29,6 +30,11 @@ LarsOptions optimizer_options(const TrainConfig& config);
 // The configured optimizer (lars, sgd or adamw) over `model`'s parameters.
 std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& config, TwistModel& model);
 TwistLossOptions loss_options(const TrainConfig& config);
+// runs/<date>-<time>: where a run goes without --out.
+std::string default_run_dir();
+// The main phase's length in epochs for a training set of `images`:
+// config.epochs, or with epochs 0 (auto) max(4, ceil(min_images / images)).
+double resolved_epochs(const TrainConfig& config, int64_t images);
 
 // Sets LibTorch's intra-op thread count: `requested`, or when 0 the
 // machine's cores shared among the processes that run on it. Returns it.
@@ -51,6 +57,7 @@ struct TrainSummary {
   int64_t clusters_used = 0;
   int64_t collapse_step = 0;   // the logged step where the collapse warning fired, else 0
   std::string collapse_warning;  // its message
+  std::vector<std::string> restarts;  // why each earlier attempt of this run was restarted (collapse_restarts)
   bool stopped_early = false;  // stop_after_steps or a signal: resumable
   int signal = 0;              // the SIGINT/SIGTERM that stopped the run, else 0
   std::string run_dir;
@@ -58,8 +65,22 @@ struct TrainSummary {
   std::string to_json() const;
 };
 
+// Thrown by train() when a collapse persists past the warm-up and
+// config.collapse_restarts > 0: the attempt is worthless, the caller may
+// start again with safer settings (train_with_restarts).
+struct CollapseRestart : Error {
+  CollapseRestart(int64_t step, const std::string& why) : Error(why), step(step) {}
+  int64_t step;
+};
+
 // Trains per `config`, writing the run directory. With `resume`, continues
-// the run in config.out from its checkpoint.
-TrainSummary train(TrainConfig config, bool resume);
+// the run in config.out from its checkpoint. `restarts`: why earlier
+// attempts of this run were restarted, for its summary.
+TrainSummary train(TrainConfig config, bool resume, const std::vector<std::string>& restarts = {});
+// train(), restarting a run whose predictions collapse after the warm-up
+// from scratch at half the learning rate, at most config.collapse_restarts
+// times; each collapsed attempt's metrics.jsonl is kept as
+// metrics.collapsed-N.jsonl.
+TrainSummary train_with_restarts(TrainConfig config, bool resume);
 
 }  // namespace twist

@@ -71,7 +71,7 @@ std::function<int()> add_train_command(CLI::App& app) {
       std::printf("%s\n", config_to_json(cfg).c_str());
       return 0;
     }
-    TrainSummary s = train(cfg, st->resume);
+    TrainSummary s = train_with_restarts(cfg, st->resume);
     if (s.rank != 0) {
       // Rank 0 reports for the run.
     } else if (st->json) {

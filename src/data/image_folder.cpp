@@ -9,6 +9,7 @@
 
 #include "twist/data.h"
 #include "twist/error.h"
+#include "twist/image.h"
 
 namespace twist {
 namespace {
@@ -77,6 +78,27 @@ std::vector<std::string> images_under(const fs::path& dir) {
   return out;
 }
 
+// The side a folder's images are trained at unless --image-size says
+// otherwise: the median shorter side of up to 16 evenly spaced images,
+// at most kDefaultFileSide (224, ImageNet's crop) and at least 8. A folder
+// of 32x32 photos trains at 32, not blown up to 224 (49x the pixels).
+// Files that do not decode are passed over here; reading them for
+// training stops the run with one error naming the file.
+int64_t typical_side(const std::vector<std::string>& files) {
+  std::vector<int64_t> sides;
+  const size_t n = std::min<size_t>(16, files.size());
+  for (size_t k = 0; k < n; ++k) {
+    try {
+      const torch::Tensor im = read_image(files[k * files.size() / n]);
+      sides.push_back(std::min(im.size(1), im.size(2)));
+    } catch (const Error&) {
+    }
+  }
+  if (sides.empty()) return kDefaultFileSide;
+  std::nth_element(sides.begin(), sides.begin() + sides.size() / 2, sides.end());
+  return std::clamp<int64_t>(sides[sides.size() / 2], 8, kDefaultFileSide);
+}
+
 // One folder in either form. `classes`: the class names labels index (a
 // split's are DIR/train's); empty: this folder's own class sub-folders.
 Dataset scan(const fs::path& dir, std::vector<std::string> classes) {
@@ -92,9 +114,9 @@ Dataset scan(const fs::path& dir, std::vector<std::string> classes) {
               "/'): a folder holds either one sub-folder of images per class (labelled) or images only "
               "(unlabelled)");
   Dataset d;
-  d.file_side = kDefaultFileSide;
   if (!top.images.empty()) {  // flat: unlabelled; sub-folders without images are ignored
     d.files = top.images;
+    d.file_side = typical_side(d.files);
     return d;
   }
   check(!top.subdirs.empty(), "folder '" + dir.string() + "' holds no images (" + kImageKinds +
@@ -120,6 +142,7 @@ Dataset scan(const fs::path& dir, std::vector<std::string> classes) {
   d.labels = torch::tensor(labels, torch::kInt64);
   d.num_classes = int64_t(classes.size());
   d.class_names = classes;
+  d.file_side = typical_side(d.files);
   return d;
 }
 

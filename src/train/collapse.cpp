@@ -12,8 +12,9 @@ CollapseWatch::CollapseWatch(const CollapseSettings& s)
       flat_threshold_(0.9 * std::log(double(std::max<int64_t>(2, s.classes)))) {}
 
 std::string CollapseWatch::observe(int64_t step, double classes_in_use, double mean_entropy, double sample_entropy) {
-  if (fired_) return "";
   flat_run_ = std::isfinite(sample_entropy) && sample_entropy > flat_threshold_ ? flat_run_ + 1 : 0;
+  run_ = std::isfinite(mean_entropy) && mean_entropy < threshold_ ? run_ + 1 : 0;
+  if (fired_) return "";
   if (flat_run_ >= s_.patience) {
     fired_ = true;
     char head[400];
@@ -28,11 +29,7 @@ std::string CollapseWatch::observe(int64_t step, double classes_in_use, double m
                                   : "Possible causes: a temperature too high for C (--temperature), or alpha too "
                                     "small against the consistency term (--alpha).");
   }
-  if (!std::isfinite(mean_entropy) || mean_entropy >= threshold_) {
-    run_ = 0;
-    return "";
-  }
-  if (++run_ < s_.patience) return "";
+  if (run_ < s_.patience) return "";
   fired_ = true;
   char head[400];
   std::snprintf(head, sizeof head,

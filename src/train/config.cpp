@@ -83,6 +83,9 @@ const std::vector<Field>& fields() {
       field("classes", &TrainConfig::classes, K::Model,
             "C, the number of classes the head predicts; set it to the number of true classes "
             "for unsupervised classification"),
+      field("aux_classes", &TrainConfig::aux_classes, K::Model,
+            "> 0: a second head of this many classes beside the C-class head, trained with the same loss "
+            "(over-clustering: asks the backbone for finer distinctions; evaluation uses the C-class head)"),
       field("nbs", &TrainConfig::nbs, K::Model,
             "BatchNorm without affine parameters before the softmax (the paper's NBS: +12 NMI)"),
       field("alpha", &TrainConfig::alpha, K::Recipe,
@@ -90,6 +93,9 @@ const std::vector<Field>& fields() {
       field("beta", &TrainConfig::beta, K::Recipe,
             "weight of the diversity term; 0 lets every sample fall into one class (collapse)"),
       field("temperature", &TrainConfig::temperature, K::Recipe, "softmax temperature tau"),
+      field("temperature_mode", &TrainConfig::temperature_mode, K::Recipe,
+            "where tau applies: all (every term on softmax(z/tau)) | entropies (the official code: the "
+            "consistency KL on softmax(z), the two entropy terms on softmax(z/tau))"),
       field("image_size", &TrainConfig::image_size, K::Recipe,
             "side of the global crops; 0 = the images' own size"),
       field("local_crops", &TrainConfig::local_crops, K::Recipe,
@@ -103,6 +109,9 @@ const std::vector<Field>& fields() {
             "smallest area fraction of a local crop"),
       field("local_scale_max", &TrainConfig::local_scale_max, K::Recipe,
             "largest area fraction of a local crop"),
+      field("flip_p", &TrainConfig::flip_p, K::Recipe,
+            "probability of a horizontal flip of each view; 0 where mirror images differ in meaning "
+            "(digits, text, many medical images)"),
       field("jitter_p", &TrainConfig::jitter_p, K::Recipe, "probability of colour jitter"),
       field("brightness", &TrainConfig::brightness, K::Recipe, "colour jitter: brightness strength"),
       field("contrast", &TrainConfig::contrast, K::Recipe, "colour jitter: contrast strength"),
@@ -150,7 +159,11 @@ const std::vector<Field>& fields() {
             "linear learning-rate warm-up, in epochs"),
       field("batch_size", &TrainConfig::batch_size, K::Recipe,
             "images per step; NBS and the diversity term use batch statistics, so not too small"),
-      field("epochs", &TrainConfig::epochs, K::Recipe, "length of the run (fractions allowed)"),
+      field("epochs", &TrainConfig::epochs, K::Recipe,
+            "length of the run (fractions allowed); 0 = auto: 4 epochs, or enough epochs to see min_images "
+            "images if that is longer (a data set of 8,000 images gets 30 epochs, Fashion-MNIST 4)"),
+      field("min_images", &TrainConfig::min_images, K::Recipe,
+            "with epochs 0 (auto): the fewest images the main phase sees, summed over epochs"),
       field("max_steps", &TrainConfig::max_steps, K::Recipe,
             "> 0: end the run (and its schedules) after this many steps"),
       field("seed", &TrainConfig::seed, K::Recipe,
@@ -186,6 +199,10 @@ const std::vector<Field>& fields() {
       field("knn_k", &TrainConfig::knn_k, K::Runtime, "neighbours of the kNN evaluation"),
       field("report", &TrainConfig::report, K::Runtime,
             "write report.html (curves, figures, image grids; twist report) at the end of the run"),
+      field("collapse_restarts", &TrainConfig::collapse_restarts, K::Runtime,
+            "a collapse (every image in few classes, or every image's distribution flat) that lasts 3 logged "
+            "steps after the warm-up restarts the run from scratch at half the learning rate, at most this "
+            "often (one process only; 0: train on and mark every log line)"),
       field("sync_bn", &TrainConfig::sync_bn, K::Recipe,
             "distributed runs: the head's hidden BatchNorms use the global batch's statistics "
             "(the backbone's stay per rank)"),
@@ -298,11 +315,13 @@ void validate(const TrainConfig& c) {
   }
   need(c.stem == "small" || c.stem == "imagenet", "stem", "must be small or imagenet");
   need(c.hidden >= 1, "hidden", "must be at least 1");
+  need(c.aux_classes == 0 || c.aux_classes >= 2, "aux_classes", "must be 0 (no second head) or at least 2");
   need(c.classes >= 2, "classes", "C must be at least 2, got " + std::to_string(c.classes));
   need(c.batch_size >= 2, "batch_size",
        "must be at least 2 (NBS and the diversity term need batch statistics), got " +
            std::to_string(c.batch_size));
-  need(c.epochs > 0, "epochs", "must be positive");
+  need(c.epochs >= 0, "epochs", "must be >= 0 (0: auto, from min_images)");
+  need(c.min_images >= 0, "min_images", "must be >= 0");
   need(c.max_steps >= 0, "max_steps", "must be >= 0");
   need(c.lr > 0, "lr", "must be positive");
   need(c.min_lr_ratio >= 0 && c.min_lr_ratio <= 1, "min_lr_ratio", "must lie in [0, 1]");
@@ -310,6 +329,8 @@ void validate(const TrainConfig& c) {
   need(c.momentum >= 0 && c.momentum < 1, "momentum", "must lie in [0, 1)");
   need(c.warmup_epochs >= 0, "warmup_epochs", "must be >= 0");
   need(c.temperature > 0, "temperature", "must be positive");
+  need(c.temperature_mode == "all" || c.temperature_mode == "entropies", "temperature_mode",
+       "'" + c.temperature_mode + "' is not one of all, entropies");
   need(c.alpha >= 0 && c.beta >= 0, "alpha/beta", "must be >= 0");
   need(c.optimizer == "lars" || c.optimizer == "sgd" || c.optimizer == "adamw", "optimizer",
        "must be lars, sgd or adamw");
@@ -335,8 +356,8 @@ void validate(const TrainConfig& c) {
        "need 0 < min <= max <= 1");
   need(scale_ok(c.local_scale_min, c.local_scale_max), "local_scale_min/max",
        "need 0 < min <= max <= 1");
-  for (double p : {c.jitter_p, c.grayscale_p})
-    need(p >= 0 && p <= 1, "jitter_p/grayscale_p", "probabilities must lie in [0, 1]");
+  for (double p : {c.jitter_p, c.grayscale_p, c.flip_p})
+    need(p >= 0 && p <= 1, "jitter_p/grayscale_p/flip_p", "probabilities must lie in [0, 1]");
   need(c.val_split >= 0, "val_split", "must be >= 0");
   need(c.threads >= 0, "threads", "must be >= 0");
   need(c.loader_workers >= 0, "loader_workers", "must be >= 0");
@@ -345,6 +366,7 @@ void validate(const TrainConfig& c) {
   need(c.checkpoint_minutes >= 0, "checkpoint_minutes", "must be >= 0");
   need(c.skip_nonfinite >= 0, "skip_nonfinite", "must be >= 0");
   need(c.stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
+  need(c.collapse_restarts >= 0, "collapse_restarts", "must be >= 0");
   need(c.precision == "fp32" || c.precision == "bf16", "precision",
        "'" + c.precision + "' is not one of fp32, bf16");
   try {

@@ -107,10 +107,12 @@ StepOutcome TrainStep::operator()(const std::vector<torch::Tensor>& views, doubl
                                   bool signalled) {
   StepOutcome out;
   const torch::Device device = views.empty() ? torch::Device(torch::kCPU) : views[0].device();
-  std::vector<torch::Tensor> teacher_logits;
+  std::vector<torch::Tensor> teacher_logits, aux_logits;
   {
     AutocastScope autocast(precision_, device);
-    out.logits = model_->forward(views);
+    HeadLogits heads = model_->forward_heads(views);
+    out.logits = std::move(heads.logits);
+    aux_logits = std::move(heads.aux);
     if (teacher_ && self_label_keep_ <= 0) {
       // Eq. 5: the teacher sees the two global views only, and is not trained.
       torch::NoGradGuard no_grad;
@@ -121,6 +123,7 @@ StepOutcome TrainStep::operator()(const std::vector<torch::Tensor>& views, doubl
   // entropy of the batch mean lose too much in bfloat16's 8 bits.
   for (auto& l : out.logits) l = l.to(torch::kFloat32);
   for (auto& l : teacher_logits) l = l.to(torch::kFloat32);
+  for (auto& l : aux_logits) l = l.to(torch::kFloat32);
   TwistLossTerms terms;
   if (self_label_keep_ > 0) {
     SelfLabelLoss sl = self_label_loss(out.logits, self_label_keep_);
@@ -132,6 +135,9 @@ StepOutcome TrainStep::operator()(const std::vector<torch::Tensor>& views, doubl
   } else {
     terms = twist_loss(out.logits, loss_);
   }
+  // The over-clustering head trains beside the main phase's objective with
+  // the TWIST loss; the logged terms stay the C-class head's.
+  if (!aux_logits.empty() && self_label_keep_ <= 0) terms.total = terms.total + twist_loss(aux_logits, loss_).total;
   out.stats = reduce_step_stats(terms, signalled, comm_);
   // A non-finite loss or gradient is caught before it reaches the weights.
   // The loss is the ranks' mean and the gradients are averaged before the

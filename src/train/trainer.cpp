@@ -46,13 +46,6 @@ struct SignalScope {
   }
 };
 
-std::string timestamp_dir() {
-  std::time_t t = std::time(nullptr);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "runs/%Y%m%d-%H%M%S", std::localtime(&t));
-  return buf;
-}
-
 bool file_exists(const std::string& p) { return std::filesystem::exists(p); }
 
 // Model keys must match the checkpoint; recipe changes are allowed but said.
@@ -87,6 +80,7 @@ TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
   o.head.hidden = c.hidden;
   o.head.classes = c.classes;
   o.head.nbs = c.nbs;
+  o.aux_classes = c.aux_classes;
   return o;
 }
 
@@ -103,6 +97,7 @@ MultiCropOptions crop_options(const TrainConfig& c, int64_t image_size, bool sel
       if (global) o.scale_min = c.self_label_global_scale_min;
       else o.scale_max = c.self_label_local_scale_max;
     }
+    o.flip_p = c.flip_p;
     o.jitter_p = c.jitter_p;
     o.brightness = c.brightness;
     o.contrast = c.contrast;
@@ -132,7 +127,24 @@ TwistLossOptions loss_options(const TrainConfig& c) {
   o.alpha = c.alpha;
   o.beta = c.beta;
   o.temperature = c.temperature;
+  o.temperature_on_consistency = c.temperature_mode == "all";
   return o;
+}
+
+std::string default_run_dir() {
+  std::time_t t = std::time(nullptr);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "runs/%Y%m%d-%H%M%S", std::localtime(&t));
+  return buf;
+}
+
+double resolved_epochs(const TrainConfig& c, int64_t images) {
+  if (c.epochs > 0) return c.epochs;
+  const double epochs = std::max(4.0, std::ceil(double(c.min_images) / double(std::max<int64_t>(1, images))));
+  if (epochs > 4.0 && c.max_steps == 0)
+    std::fprintf(stderr, "twist: epochs auto: %.0f epochs of %lld images, to see %lld images (--min-images); "
+                 "--epochs N sets the length\n", epochs, (long long)images, (long long)c.min_images);
+  return epochs;
 }
 
 int64_t use_threads(int64_t requested, int processes_per_machine) {
@@ -155,6 +167,7 @@ std::string TrainSummary::to_json() const {
   j["complete"] = !stopped_early;
   j["collapse_step"] = collapse_step;
   if (collapse_step > 0) j["collapse_warning"] = collapse_warning;
+  if (!restarts.empty()) j["collapse_restarts"] = restarts;
   if (evaluated) {
     j["eval_split"] = eval_split;
     j["knn_top1"] = knn_top1;
@@ -172,7 +185,7 @@ std::string TrainSummary::to_json() const {
   return j.dump(2);
 }
 
-TrainSummary train(TrainConfig cfg, bool resume) {
+TrainSummary train(TrainConfig cfg, bool resume, const std::vector<std::string>& restarts) {
   validate(cfg);
   const DistEnv denv = dist_env();
   torch::Device device = require_device(cfg.device);
@@ -184,7 +197,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
         "distributed runs need --out DIR (every rank must name the same run directory)");
   if (cfg.out.empty()) {
     check(!resume, "--resume needs the run directory: --out DIR");
-    cfg.out = timestamp_dir();
+    cfg.out = default_run_dir();
   }
   const std::string dir = cfg.out;
   const std::string ckpt_path = dir + "/checkpoint.pt";
@@ -244,6 +257,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   const EpochSampler sampler(train_set.size(), cfg.batch_size, static_cast<uint64_t>(cfg.seed), denv.rank,
                              denv.world_size);
   const int64_t spe = sampler.steps_per_epoch();
+  cfg.epochs = resolved_epochs(cfg, train_set.size());
   int64_t main_total = std::max<int64_t>(1, std::llround(cfg.epochs * double(spe)));
   if (cfg.max_steps > 0) main_total = std::min(main_total, cfg.max_steps);
   // Self-labeling follows the main phase: its steps, re-warmed learning
@@ -269,6 +283,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
       cfg.momentum_teacher ? cosine_schedule(cfg.teacher_momentum, 1.0, main_total) : std::vector<double>{};
 
   int64_t step = 0;
+  bool collapsed_now = false;  // the collapse watch's state at the last logged step
   int64_t skipped = 0;     // steps skipped for a non-finite loss or gradient, over the whole run
   int64_t saved_step = -1;  // the step of the checkpoint on disk; -1: none yet
   if (resume) {
@@ -284,6 +299,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
   if (teacher) teacher->to(device);
   if (comm) {
     model->head->set_communicator(comm, cfg.nbs_per_rank, cfg.sync_bn);
+    if (model->aux_head) model->aux_head->set_communicator(comm, cfg.nbs_per_rank, cfg.sync_bn);
     broadcast_module(*model, *comm);
     if (teacher) {
       teacher->head->set_communicator(comm, cfg.nbs_per_rank, cfg.sync_bn);
@@ -414,8 +430,11 @@ TrainSummary train(TrainConfig cfg, bool resume) {
       const int64_t timed_steps = step - first - untimed;
       const double ips = timed_steps > 0 && timed_s > 0 ? timed_steps * cfg.batch_size / timed_s : 0.0;
       if (progress && n_sum > 0) {
-        char detail[160];
-        if (self_labeling)
+        char detail[180];
+        if (collapsed_now)
+          std::snprintf(detail, sizeof detail, "COLLAPSED (see the warning) loss %.4f (H %.3f Hmean %.3f)",
+                        sum_total / n_sum, sum_s / n_sum, sum_d / n_sum);
+        else if (self_labeling)
           std::snprintf(detail, sizeof detail, "self-labeling loss %.4f (kept %.2f)", sum_total / n_sum,
                         sum_kept / n_sum);
         else
@@ -446,6 +465,13 @@ TrainSummary train(TrainConfig cfg, bool resume) {
             summary.collapse_warning = warning;
             if (writer) std::fprintf(stderr, "\ntwist: warning: %s\n", warning.c_str());
           }
+          collapsed_now = !self_labeling && collapse.persisting();
+          if (collapsed_now) line.push_back({"collapsed", 1.0});
+          // Past the warm-up a collapse is not a passing phase: the run
+          // starts again (train_with_restarts) rather than train on for
+          // hours. Ranks see different batches, so only one process acts.
+          if (collapsed_now && step > warmup && cfg.collapse_restarts > 0 && !denv.distributed())
+            throw CollapseRestart(step, summary.collapse_warning);
           line.insert(line.end(), {{"loss", sum_total / n_sum},
                                    {"consistency", sum_c / n_sum},
                                    {"sharpness", sum_s / n_sum},
@@ -483,6 +509,7 @@ TrainSummary train(TrainConfig cfg, bool resume) {
     }();
   }
   save(step);
+  summary.restarts = restarts;
   summary.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   summary.steps = step;
   summary.skipped_steps = skipped;

@@ -1,0 +1,39 @@
+// A run whose predictions collapse after the warm-up starts again from
+// scratch at half the learning rate: the cure docs/recipe.md measured for
+// the collapses seen (too high a learning rate for the data), applied
+// without a user having to notice the warning.
+#include <cstdio>
+#include <filesystem>
+
+#include "twist/dist.h"
+#include "twist/train.h"
+
+namespace twist {
+
+TrainSummary train_with_restarts(TrainConfig cfg, bool resume) {
+  if (cfg.out.empty() && !dist_env().distributed()) cfg.out = default_run_dir();
+  std::vector<std::string> why;
+  for (;;) {
+    try {
+      return train(cfg, resume, why);
+    } catch (const CollapseRestart& c) {
+      namespace fs = std::filesystem;
+      const fs::path dir(cfg.out);
+      const std::string kept = "metrics.collapsed-" + std::to_string(why.size() + 1) + ".jsonl";
+      std::error_code ec;
+      fs::rename(dir / "metrics.jsonl", dir / kept, ec);
+      fs::remove(dir / "checkpoint.pt", ec);
+      char line[200];
+      std::snprintf(line, sizeof line, "collapsed at step %lld with lr %g: restarted at lr %g (log: %s)",
+                    (long long)c.step, cfg.lr, cfg.lr / 2, kept.c_str());
+      why.push_back(line + std::string("; ") + c.what());
+      std::fprintf(stderr, "\ntwist: the predictions stayed collapsed after the warm-up, so this attempt is "
+                           "worthless: %s. --collapse-restarts 0 trains on instead.\n", line);
+      cfg.lr /= 2;
+      cfg.collapse_restarts -= 1;
+      resume = false;
+    }
+  }
+}
+
+}  // namespace twist
