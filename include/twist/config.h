@@ -79,7 +79,7 @@ struct TrainConfig {
   double checkpoint_minutes = 0;  // > 0: also every this many minutes of wall time
   int64_t stop_after_steps = 0;   // > 0: stop this invocation after N steps, resumable
   bool report = true;             // write report.html at the end (twist report)
-  int64_t collapse_restarts = 2;  // a collapse that persists past warm-up restarts the run at half the lr, this often
+  int64_t collapse_restarts = 2;  // a lasting collapse past warm-up restarts the run at half the lr, this often
   bool eval = true;               // evaluate on the held-out split at the end
   // distributed (RANK/WORLD_SIZE set): batch_size is the global batch
   bool sync_bn = false;           // head's hidden BatchNorms over the global batch

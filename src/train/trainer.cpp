@@ -283,7 +283,8 @@ TrainSummary train(TrainConfig cfg, bool resume, const std::vector<std::string>&
       cfg.momentum_teacher ? cosine_schedule(cfg.teacher_momentum, 1.0, main_total) : std::vector<double>{};
 
   int64_t step = 0;
-  bool collapsed_now = false;  // the collapse watch's state at the last logged step
+  bool collapsed_now = false;    // the collapse watch's state at the last logged step
+  int64_t collapsed_since = -1;  // the logged step the current collapse was first seen at
   int64_t skipped = 0;     // steps skipped for a non-finite loss or gradient, over the whole run
   int64_t saved_step = -1;  // the step of the checkpoint on disk; -1: none yet
   if (resume) {
@@ -467,10 +468,14 @@ TrainSummary train(TrainConfig cfg, bool resume, const std::vector<std::string>&
           }
           collapsed_now = !self_labeling && collapse.persisting();
           if (collapsed_now) line.push_back({"collapsed", 1.0});
-          // Past the warm-up a collapse is not a passing phase: the run
-          // starts again (train_with_restarts) rather than train on for
-          // hours. Ranks see different batches, so only one process acts.
-          if (collapsed_now && step > warmup && cfg.collapse_restarts > 0 && !denv.distributed())
+          collapsed_since = collapsed_now ? (collapsed_since < 0 ? step : collapsed_since) : -1;
+          // A collapse that outlasts the warm-up and a tenth of the main
+          // phase is not a passing phase (flat spells of ~80 steps that
+          // end during the warm-up are common): the run starts again
+          // (train_with_restarts) rather than train on for hours. Ranks
+          // see different batches, so only one process acts.
+          if (collapsed_now && step > warmup && step - collapsed_since >= main_total / 10 &&
+              cfg.collapse_restarts > 0 && !denv.distributed())
             throw CollapseRestart(step, summary.collapse_warning);
           line.insert(line.end(), {{"loss", sum_total / n_sum},
                                    {"consistency", sum_c / n_sum},
