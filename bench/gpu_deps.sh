@@ -5,10 +5,10 @@
 # zlib's headers, googletest's source, and the reference recipe. Run it here,
 # on the Debian machine with the project's packages installed, then carry
 # .gpu to the GPU machine (the device tool: carry [".gpu"]).
-#   bench/gpu_deps.sh [PEER=../shared/peers/twist_peer.py]
+#   bench/gpu_deps.sh PEER   (PEER: the path of the Python port of the reference recipe)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-peer=${1:-$(cd .. && pwd)/shared/peers/twist_peer.py}
+peer=${1:?"usage: bench/gpu_deps.sh PEER (the Python port of the reference recipe)"}
 for p in /usr/include/nlohmann /usr/share/cmake/nlohmann_json /usr/include/stb /usr/include/zlib.h /usr/src/googletest "$peer"; do
   [ -e "$p" ] || { echo "gpu_deps: $p is missing (apt install nlohmann-json3-dev libstb-dev zlib1g-dev googletest)" >&2; exit 1; }
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Recipe exploration with the reference recipe (../shared/peers/twist_peer.py)
+"""Recipe exploration with the reference recipe (a Python port of the official code, given by path)
 on a validation split carved from Fashion-MNIST's training set: the first
 50,000 training images train (and form the kNN bank), the last 10,000 are the
 validation set. The test split is never read. Used to pick which knobs of the
