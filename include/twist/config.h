@@ -61,7 +61,7 @@ struct TrainConfig {
   int64_t batch_size = 256;
   // 0 (auto): the run length follows the data: 4 epochs, or as many as it
   // takes to see min_images images, whichever is longer, so that a small
-  // data set gets as many steps as a large one (twist/config.h, README).
+  // data set gets as many steps as a large one (README, "Run length that follows the data").
   double epochs = 0;
   int64_t min_images = 240000;
   int64_t max_steps = 0;  // > 0: the run (and its schedules) end here
