@@ -12,6 +12,7 @@
 #include <csignal>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -190,7 +191,10 @@ class ProcessGroupCommunicator : public Communicator {
   }
 
   // What each other rank was doing when a collective failed: its process's
-  // state where it runs on this host, and the last step it reported.
+  // state where it runs on this host, and the last step it reported. A peer
+  // killed by a signal closes its sockets (the reset that failed this rank)
+  // before the kernel marks it dead, so an empty verdict is looked at again
+  // for up to two seconds.
   [[noreturn]] void fail(const std::string& what, const std::string& cause) {
     std::ostringstream msg;
     msg << "rank " << env_.rank << ": " << what << " failed: " << first_line(cause)
@@ -198,24 +202,9 @@ class ProcessGroupCommunicator : public Communicator {
     std::vector<std::string> suspects;
     try {
       store_->setTimeout(std::chrono::seconds(2));
-      const std::string me = host_name();
-      const std::string my_step = text(store_->get(key("step", env_.rank)));
-      for (int r = 0; r < env_.world_size; ++r) {
-        if (r == env_.rank) continue;
-        std::istringstream who(text(store_->get(key("who", r))));
-        std::string host;
-        long pid = 0;
-        who >> host >> pid;
-        const std::string step = text(store_->get(key("step", r)));
-        std::string state = host == me ? process_state(pid) : "?";
-        std::string verdict;
-        if (state.empty() || state == "Z" || state == "X") verdict = "died";
-        else if (state == "T" || state == "t") verdict = "is stopped (not running)";
-        else if (std::stoll(step) < std::stoll(my_step)) verdict = "fell behind";
-        if (!verdict.empty()) {
-          suspects.push_back("rank " + std::to_string(r) + " (pid " + std::to_string(pid) + " on " + host + ") " +
-                             verdict + ", last step it reported: " + step + "; this rank: " + my_step);
-        }
+      for (int look = 0; look < 20 && suspects.empty(); ++look) {
+        if (look > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        suspects = find_suspects();
       }
     } catch (const std::exception&) {
       // Rank 0 hosts the TCPStore: when the store is gone, so is rank 0.
@@ -226,6 +215,30 @@ class ProcessGroupCommunicator : public Communicator {
     if (suspects.empty()) msg << " Another rank died or stopped answering.";
     for (const auto& s : suspects) msg << " " << s << ".";
     throw Error(msg.str());
+  }
+
+  // One line per other rank that died, is stopped or fell behind this one.
+  std::vector<std::string> find_suspects() {
+    const std::string me = host_name();
+    const std::string my_step = text(store_->get(key("step", env_.rank)));
+    std::vector<std::string> suspects;
+    for (int r = 0; r < env_.world_size; ++r) {
+      if (r == env_.rank) continue;
+      std::istringstream who(text(store_->get(key("who", r))));
+      std::string host;
+      long pid = 0;
+      who >> host >> pid;
+      const std::string step = text(store_->get(key("step", r)));
+      const std::string state = host == me ? process_state(pid) : "?";
+      std::string verdict;
+      if (state.empty() || state == "Z" || state == "X") verdict = "died";
+      else if (state == "T" || state == "t") verdict = "is stopped (not running)";
+      else if (std::stoll(step) < std::stoll(my_step)) verdict = "fell behind";
+      if (!verdict.empty())
+        suspects.push_back("rank " + std::to_string(r) + " (pid " + std::to_string(pid) + " on " + host + ") " +
+                           verdict + ", last step it reported: " + step + "; this rank: " + my_step);
+    }
+    return suspects;
   }
 
   DistEnv env_;
