@@ -22,7 +22,7 @@ double loss_at_step(const std::string& metrics_path, int64_t step) {
   std::string line;
   while (std::getline(lines, line)) {
     auto j = json::parse(line);
-    if (j["step"].get<int64_t>() == step) return j["loss"].get<double>();
+    if (j["step"].get<int64_t>() == step && j.contains("loss")) return j["loss"].get<double>();
   }
   ADD_FAILURE() << "no step " << step << " in " << metrics_path;
   return 0;
@@ -89,6 +89,45 @@ TEST_F(TrainE2E, ResumeMatchesUninterruptedRun) {
   EXPECT_NEAR(a, b, 1e-5 * std::abs(a)) << "resumed run diverged from the uninterrupted one";
   EXPECT_NEAR(loss_at_step(out("full") + "/metrics.jsonl", 25), loss_at_step(out("split") + "/metrics.jsonl", 25),
               1e-5 * std::abs(a));
+}
+
+// --eval-every N: a metrics line of held-out figures every N steps and at
+// the end, which leaves the run's trajectory alone. The tiny data set is
+// smaller than the curves' subsets, so the last point is the end-of-run
+// evaluation itself.
+TEST_F(TrainE2E, EvalEveryLogsLearningCurvesWithoutChangingTheRun) {
+  auto plain = run_twist("train " + tiny(data()) + " --max-steps 12 --report false --out " + out("plain"));
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  auto curves = run_twist("train " + tiny(data()) + " --max-steps 12 --eval-every 5 --out " + out("curves"));
+  ASSERT_EQ(curves.exit_code, 0) << curves.output;
+  EXPECT_EQ(loss_at_step(out("plain") + "/metrics.jsonl", 12), loss_at_step(out("curves") + "/metrics.jsonl", 12));
+  std::vector<int64_t> steps;
+  double last_seconds = -1, last_knn = -1;
+  std::istringstream lines(read_text(out("curves") + "/metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    auto j = json::parse(line);
+    if (!j.contains("eval_knn_top1")) continue;
+    steps.push_back(j["step"].get<int64_t>());
+    last_knn = j["eval_knn_top1"].get<double>();
+    EXPECT_GE(last_knn, 0.0);
+    EXPECT_LE(last_knn, 1.0);
+    EXPECT_TRUE(j.contains("eval_acc") && j.contains("eval_nmi")) << line;  // C = 4 = the classes
+    EXPECT_GE(j["train_seconds"].get<double>(), last_seconds) << line;
+    last_seconds = j["train_seconds"].get<double>();
+  }
+  EXPECT_EQ(steps, (std::vector<int64_t>{5, 10, 12}));
+  auto a = json::parse(read_text(out("plain") + "/summary.json"));
+  auto b = json::parse(read_text(out("curves") + "/summary.json"));
+  EXPECT_EQ(a["knn_top1"].get<double>(), b["knn_top1"].get<double>());
+  EXPECT_EQ(last_knn, b["knn_top1"].get<double>());
+  EXPECT_EQ(read_text(out("plain") + "/metrics.jsonl").find("eval_knn_top1"), std::string::npos);
+  // The report draws them, against epochs and minutes.
+  const std::string html = read_text(out("curves") + "/report.html");
+  EXPECT_NE(html.find("Held-out quality during training"), std::string::npos);
+  EXPECT_NE(html.find("minutes of training"), std::string::npos);
+  auto bad = run_twist("train " + tiny(data()) + " --eval-every -1 --out " + out("bad"));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("eval_every"), std::string::npos) << bad.output;
 }
 
 // beta = 0 with NBS off: every image ends up in one class, and the run says

@@ -81,6 +81,8 @@ struct TrainConfig {
   bool report = true;             // write report.html at the end (twist report)
   int64_t collapse_restarts = 2;  // a lasting collapse past warm-up restarts the run at half the lr, this often
   bool eval = true;               // evaluate on the held-out split at the end
+  int64_t eval_every = 0;         // > 0: also evaluate every N steps (learning curves in metrics.jsonl)
+  double eval_every_minutes = 0;  // > 0: also evaluate every M minutes of training
   // distributed (RANK/WORLD_SIZE set): batch_size is the global batch
   bool sync_bn = false;           // head's hidden BatchNorms over the global batch
   bool nbs_per_rank = false;      // NBS statistics per rank, as the reference code's groups

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -44,7 +45,8 @@ std::string with_commas(int64_t v) {
 // --- metrics.jsonl -----------------------------------------------------------------
 
 struct MetricsRows {
-  std::vector<Json> rows;
+  std::vector<Json> rows;       // training lines, one per logged step
+  std::vector<Json> eval_rows;  // --eval-every lines (eval_knn_top1, ...): the learning curves
   int64_t skipped = 0;
   std::vector<int64_t> skipped_line_numbers;
 };
@@ -68,9 +70,11 @@ MetricsRows read_metrics(const std::string& path) {
       m.skipped_line_numbers.push_back(number);
       continue;
     }
+    // Evaluation lines share their step with a training line.
+    std::vector<Json>& kind = row.contains("eval_knn_top1") ? m.eval_rows : m.rows;
     const double step = row["step"].get<double>();
-    while (!m.rows.empty() && m.rows.back()["step"].get<double>() >= step) m.rows.pop_back();
-    m.rows.push_back(std::move(row));
+    while (!kind.empty() && kind.back()["step"].get<double>() >= step) kind.pop_back();
+    kind.push_back(std::move(row));
   }
   return m;
 }
@@ -81,18 +85,23 @@ bool has_key(const MetricsRows& m, const std::string& key) {
   return false;
 }
 
-// x: the epoch (fractional) where logged, else the step.
-ChartSeries series_of(const MetricsRows& m, const std::string& key, const std::string& name) {
+// x: `x_key` where logged, else the epoch (fractional) where logged, else the step.
+ChartSeries series_of(const std::vector<Json>& rows, const std::string& key, const std::string& name,
+                      const std::string& x_key = "epoch", double x_scale = 1) {
   ChartSeries s;
   s.name = name;
-  for (const auto& r : m.rows) {
+  for (const auto& r : rows) {
     if (!r.contains(key)) continue;
     const Json& v = r[key];
-    s.x.push_back(r.contains("epoch") ? r["epoch"].get<double>() : r["step"].get<double>());
+    const char* x = r.contains(x_key) ? x_key.c_str() : r.contains("epoch") ? "epoch" : "step";
+    s.x.push_back(r[x].get<double>() * (x == x_key ? x_scale : 1));
     // JSON has no NaN: a non-finite value is logged as null.
     s.y.push_back(v.is_number() ? v.get<double>() : std::nan(""));
   }
   return s;
+}
+ChartSeries series_of(const MetricsRows& m, const std::string& key, const std::string& name) {
+  return series_of(m.rows, key, name);
 }
 
 ChartSeries constant_series(const ChartSeries& like, double value, const std::string& name) {
@@ -123,6 +132,33 @@ Json read_json_if_present(const std::string& path) {
 
 double number_or_nan(const Json& j, const std::string& key) {
   return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
+}
+
+// --eval-every: kNN top-1 and the head's clusters on held-out subsets during
+// training, against epochs and against minutes of training (evaluation time
+// left out), beside the kNN of the pixels on the whole held-out split.
+std::string learning_curves(const MetricsRows& m, const Json& summary) {
+  if (m.eval_rows.empty()) return "";
+  std::string out;
+  const std::vector<std::tuple<std::string, std::string, double>> axes = {
+      {"epoch", "epoch", 1.0}, {"train_seconds", "minutes of training", 1.0 / 60}};
+  for (const auto& [x_key, x_label, scale] : axes) {
+    LineChart c{"Held-out quality during training (subsets)", x_label, "", {}};
+    c.series.push_back(series_of(m.eval_rows, "eval_knn_top1", "kNN top-1", x_key, scale));
+    const ChartSeries& knn = c.series.front();
+    for (const auto& [k, n] : std::vector<std::pair<std::string, std::string>>{{"eval_acc", "cluster accuracy"},
+                                                                                {"eval_nmi", "NMI"}})
+      if (!m.eval_rows.empty() && m.eval_rows.back().contains(k))
+        c.series.push_back(series_of(m.eval_rows, k, n, x_key, scale));
+    for (const auto& [k, n] : std::vector<std::pair<std::string, std::string>>{
+             {"pixel_knn_top1", "kNN on pixels"}, {"centered_pixel_knn_top1", "kNN on normalized pixels"}}) {
+      const double v = number_or_nan(summary, k);
+      if (std::isfinite(v)) c.series.push_back(constant_series(knn, v, n + " (whole split)"));
+    }
+    if (c.series.size() > 2) c.series.back().color = "#bbb";
+    out += svg_line_chart(c);
+  }
+  return out;
 }
 
 std::string cell(double v, int digits = 4) { return std::isfinite(v) ? fmt(("%." + std::to_string(digits) + "f").c_str(), v) : "&mdash;"; }
@@ -274,6 +310,7 @@ ReportResult write_report(const Run& run, const ReportOptions& o) {
       if (has_key(metrics, "col_std")) sd.series.push_back(series_of(metrics, "col_std", "column (per class)"));
       body += svg_line_chart(sd);
     }
+    body += learning_curves(metrics, summary);
     body += "</div>\n";
     if (summary.is_object() && summary.contains("collapse_warning") && summary["collapse_warning"].is_string())
       body += "<p class=\"warn\"><b>Collapse:</b> " + html_escape(summary["collapse_warning"].get<std::string>()) +

@@ -196,6 +196,12 @@ const std::vector<Field>& fields() {
             "(for time-limited jobs)"),
       field("eval", &TrainConfig::eval, K::Runtime,
             "evaluate kNN and cluster metrics on the held-out split at the end"),
+      field("eval_every", &TrainConfig::eval_every, K::Runtime,
+            "> 0: also evaluate every N steps during training, kNN top-1 and the head's cluster accuracy and NMI "
+            "on fixed seeded subsets (10,000 training images as the kNN bank, 2,000 held-out images), logged "
+            "to metrics.jsonl as eval_* and drawn in the report: learning curves"),
+      field("eval_every_minutes", &TrainConfig::eval_every_minutes, K::Runtime,
+            "> 0: the same evaluation every M minutes of training (time spent evaluating not counted)"),
       field("knn_k", &TrainConfig::knn_k, K::Runtime, "neighbours of the kNN evaluation"),
       field("report", &TrainConfig::report, K::Runtime,
             "write report.html (curves, figures, image grids; twist report) at the end of the run"),
@@ -364,6 +370,8 @@ void validate(const TrainConfig& c) {
   need(c.log_every >= 1, "log_every", "must be at least 1");
   need(c.checkpoint_every >= 0, "checkpoint_every", "must be >= 0");
   need(c.checkpoint_minutes >= 0, "checkpoint_minutes", "must be >= 0");
+  need(c.eval_every >= 0, "eval_every", "must be >= 0 (0: only at the end)");
+  need(c.eval_every_minutes >= 0, "eval_every_minutes", "must be >= 0 (0: off)");
   need(c.skip_nonfinite >= 0, "skip_nonfinite", "must be >= 0");
   need(c.stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
   need(c.collapse_restarts >= 0, "collapse_restarts", "must be >= 0");

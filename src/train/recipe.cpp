@@ -1,0 +1,134 @@
+// What a run is built from, read off its config: the model's, crops',
+// optimizer's and loss's options, the run length, the thread count and the
+// summary's JSON. `twist bench` builds its step from the same functions.
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "twist/train.h"
+
+namespace twist {
+
+TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
+  TwistModelOptions o;
+  o.backbone.arch = c.arch;
+  o.backbone.width = c.width;
+  o.backbone.stem = c.stem;
+  o.backbone.in_channels = in_channels;
+  o.backbone.channels_last = c.channels_last;
+  o.backbone.image_size = c.image_size;
+  o.backbone.patch_size = c.patch_size;
+  o.backbone.drop_path = c.drop_path;
+  // The paper's ViT heads use GELU, its ResNet heads ReLU (DESIGN.md §2).
+  o.head.activation = is_vit(c.arch) ? "gelu" : "relu";
+  o.head.hidden = c.hidden;
+  o.head.classes = c.classes;
+  o.head.nbs = c.nbs;
+  o.aux_classes = c.aux_classes;
+  return o;
+}
+
+MultiCropOptions crop_options(const TrainConfig& c, int64_t image_size, bool self_label) {
+  MultiCropOptions m = MultiCropOptions::paper(image_size, static_cast<int>(c.local_crops), c.local_size);
+  for (size_t v = 0; v < m.views.size(); ++v) {
+    ViewOptions& o = m.views[v];
+    const bool global = v < 2;
+    o.scale_min = global ? c.global_scale_min : c.local_scale_min;
+    o.scale_max = global ? c.global_scale_max : c.local_scale_max;
+    if (self_label) {
+      // Harder crops for self-labeling (DESIGN.md §1): smaller global crops,
+      // and local crops no larger than the smallest global one.
+      if (global) o.scale_min = c.self_label_global_scale_min;
+      else o.scale_max = c.self_label_local_scale_max;
+    }
+    o.flip_p = c.flip_p;
+    o.jitter_p = c.jitter_p;
+    o.brightness = c.brightness;
+    o.contrast = c.contrast;
+    o.saturation = c.saturation;
+    o.hue = c.hue;
+    o.grayscale_p = c.grayscale_p;
+    if (!c.blur) o.blur_p = 0;
+    if (!c.solarize) o.solarize_p = 0;
+  }
+  return m;
+}
+
+LarsOptions optimizer_options(const TrainConfig& c) {
+  LarsOptions o;
+  o.momentum = c.momentum;
+  o.adapt = c.optimizer == "lars";
+  return o;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, TwistModel& model) {
+  if (c.optimizer == "adamw") return std::make_unique<AdamW>(model->parameters(), AdamWOptions{}, token_parameters(*model));
+  return std::make_unique<Lars>(model->parameters(), optimizer_options(c));
+}
+
+TwistLossOptions loss_options(const TrainConfig& c) {
+  TwistLossOptions o;
+  o.alpha = c.alpha;
+  o.beta = c.beta;
+  o.temperature = c.temperature;
+  o.temperature_on_consistency = c.temperature_mode == "all";
+  return o;
+}
+
+std::string default_run_dir() {
+  std::time_t t = std::time(nullptr);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "runs/%Y%m%d-%H%M%S", std::localtime(&t));
+  return buf;
+}
+
+double resolved_epochs(const TrainConfig& c, int64_t images) {
+  if (c.epochs > 0) return c.epochs;
+  const double epochs = std::max(4.0, std::ceil(double(c.min_images) / double(std::max<int64_t>(1, images))));
+  if (epochs > 4.0 && c.max_steps == 0)
+    std::fprintf(stderr, "twist: epochs auto: %.0f epochs of %lld images, to see %lld images (--min-images); "
+                 "--epochs N sets the length\n", epochs, (long long)images, (long long)c.min_images);
+  return epochs;
+}
+
+int64_t use_threads(int64_t requested, int processes_per_machine) {
+  const int64_t threads =
+      requested > 0 ? requested
+                    : std::max<int64_t>(1, std::thread::hardware_concurrency() / std::max(1, processes_per_machine));
+  at::set_num_threads(static_cast<int>(threads));
+  return threads;
+}
+
+std::string TrainSummary::to_json() const {
+  nlohmann::json j;
+  j["run_dir"] = run_dir;
+  j["steps"] = steps;
+  j["epochs"] = epochs;
+  j["images_per_s"] = images_per_s;
+  j["final_loss"] = final_loss;
+  j["skipped_steps"] = skipped_steps;
+  j["train_seconds"] = train_seconds;
+  j["complete"] = !stopped_early;
+  j["collapse_step"] = collapse_step;
+  if (collapse_step > 0) j["collapse_warning"] = collapse_warning;
+  if (!restarts.empty()) j["collapse_restarts"] = restarts;
+  if (evaluated) {
+    j["eval_split"] = eval_split;
+    j["knn_top1"] = knn_top1;
+    j["knn_top5"] = knn_top5;
+    j["pixel_knn_top1"] = pixel_knn_top1;
+    j["centered_pixel_knn_top1"] = centered_pixel_knn_top1;
+  }
+  if (clustered) {
+    j["nmi"] = nmi;
+    j["ami"] = ami;
+    j["ari"] = ari;
+    j["acc"] = acc;
+    j["clusters_used"] = clusters_used;
+  }
+  return j.dump(2);
+}
+
+}  // namespace twist

@@ -1,0 +1,66 @@
+#pragma once
+// A run's evaluation on its held-out split: kNN on the backbone's features
+// against the labelled training images, and the head's argmax as clusters
+// when C equals the number of classes. At the end of a run on the whole
+// sets (with the pixel baselines, into summary.json); during it, with
+// --eval-every, on fixed seeded subsets (into metrics.jsonl: learning curves).
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "step_log.h"
+#include "twist/config.h"
+#include "twist/data.h"
+#include "twist/eval.h"
+#include "twist/models.h"
+#include "twist/train.h"
+
+namespace twist {
+
+struct EvalFigures {
+  double knn_top1 = -1, knn_top5 = -1;
+  bool clustered = false;
+  ClusterMetrics cluster;
+};
+
+// kNN (k, cosine, weighted votes) of `query` against `bank`, and cluster
+// metrics of the head's argmax on `query` when it has as many classes as
+// the labels. Both sets labelled and in memory.
+EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset& query, const Normalization& norm,
+                           int64_t knn_k, int64_t classes);
+
+// The largest subsets the evaluation during training uses (seeded, fixed
+// for the run): the kNN bank of training images and the held-out queries.
+constexpr int64_t kCurveBankImages = 10000;
+constexpr int64_t kCurveQueryImages = 2000;
+
+class RunEvaluator {
+ public:
+  RunEvaluator(const TrainEvalSplits& data, int64_t image_size, const TrainConfig& config, const Normalization& norm);
+  // Labelled held-out images, labelled training images, and small enough
+  // to decode (image folders); `reason` says why not otherwise.
+  bool possible() const { return possible_; }
+  const std::string& reason() const { return reason_; }
+  // --eval-every: due after `step` (steps or minutes of training since the
+  // last evaluation during training)?
+  bool due(int64_t step, double train_seconds) const;
+  // Whether --eval-every or --eval-every-minutes asks for learning curves.
+  bool curves() const { return possible_ && (cfg_.eval_every > 0 || cfg_.eval_every_minutes > 0); }
+  // Evaluates on the subsets; the metrics.jsonl line of its figures.
+  MetricsLine during(TwistModel& model, int64_t step, int64_t steps_per_epoch, double train_seconds);
+  // Evaluates on the whole sets, pixel baselines included, into `summary`.
+  void final(TwistModel& model, TrainSummary& summary);
+
+ private:
+  const TrainEvalSplits& data_;
+  const TrainConfig& cfg_;
+  Normalization norm_;
+  int64_t side_;
+  bool possible_ = false;
+  std::string reason_;
+  std::unique_ptr<Dataset> curve_bank_, curve_query_;  // decoded at the first use
+  int64_t last_step_ = 0;
+  double last_seconds_ = 0;
+};
+
+}  // namespace twist
