@@ -6,7 +6,7 @@
 # one invocation, so that the machine's load touches both alike.
 #
 #   bench/side_by_side.sh [rounds=5] [steps=20] [extra twist bench flags...]
-#   env: THREADS (2), LOCAL_CROPS (0; both sides), PEER (the reference recipe: bench/reference_twist.py),
+#   env: THREADS (2), LOCAL_CROPS (0; both sides), PEER (bench/reference_twist.py, or a recipe taking its flags),
 #        PEER_WORKERS (2, the recipe's default), PYTHON (/usr/bin/python3), TWIST (build/twist),
 #        BOTH_ENV (NAME=VALUE words set for both sides, e.g. "GOMP_SPINCOUNT=1000")
 #
