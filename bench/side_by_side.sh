@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # twist against the reference recipe (bench/reference_twist.py: Python
 # PyTorch as the official code trains TWIST, PIL augmentation in DataLoader
-# worker processes, the same LibTorch) on the same machine: same model (ResNet-18 with 16 base channels and the small stem,
-# head 512, C=10), batch, views and thread count, alternately for R rounds in
-# one invocation, so that the machine's load touches both alike.
+# worker processes, the same LibTorch) on the same machine: same model
+# (ResNet-18 with 16 base channels and the small stem, head 512, C=10),
+# batch, views and thread count, alternately for R rounds in one
+# invocation, so that the machine's load touches both alike.
 #
 #   bench/side_by_side.sh [rounds=5] [steps=20] [extra twist bench flags...]
 #   env: THREADS (2), LOCAL_CROPS (0; both sides), PEER (bench/reference_twist.py, or a recipe taking its flags),
