@@ -14,7 +14,7 @@
 #   bench/gpu_check.sh OUTDIR
 #   env: BUDGET seconds for the whole script (480), DEPS (.gpu/deps: nlohmann_json,
 #        googletest source, stb and zlib headers: bench/gpu_deps.sh makes it),
-#        PEER (.gpu/twist_peer.py), STEPS (20), ROUNDS (3); for a dry run of the
+#        PEER (bench/reference_twist.py), STEPS (20), ROUNDS (3); for a dry run of the
 #        script on a machine without a GPU: BUILD (a finished build folder: skip
 #        the build), DEVICE (cpu), RN50_BATCH (128)
 set -uo pipefail
@@ -26,7 +26,7 @@ budget=${BUDGET:-480}
 steps=${STEPS:-20}
 rounds=${ROUNDS:-3}
 deps=$(realpath "${DEPS:-.gpu/deps}")
-peer=$(realpath "${PEER:-.gpu/twist_peer.py}")
+peer=$(realpath "${PEER:-bench/reference_twist.py}")
 left() { echo $((budget - ($(date +%s) - t0))); }
 say() { echo "== +$(($(date +%s) - t0))s $*"; }
 export PATH=/usr/local/cuda/bin:$PATH

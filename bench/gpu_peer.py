@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
 """Compute-only throughput of the reference recipe on a GPU, the Python side
-of bench/gpu_check.sh: the recipe's own loss (twist_multicrop, from
-peers/twist_peer.py, imported unchanged), its LARS and its head (Linear-BN-ReLU
-twice, Linear, BN without affine), on the backbones of the issue's GPU
+of bench/gpu_check.sh: the recipe's own loss (twist_loss of
+bench/reference_twist.py, imported unchanged), its LARS and its head
+(Linear-BN-ReLU twice, Linear, BN without affine), on the backbones of the issue's GPU
 measurements: the recipe's small-stem ResNet-18 with 3 input channels, or
 torchvision's ResNet-50. Synthetic views on the GPU; one step as the recipe's
 training loop runs it (forward, loss, zero_grad, backward, step, loss.item()).
 cuDNN autotuning on, as the official TWIST code sets it; bf16 through
 torch.autocast. Prints one JSON object; images/s count source images."""
-import argparse, importlib.util, json, time
+import argparse, importlib.util, json, os, time
 
 import torch
 import torch.nn as nn
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--peer", required=True, help="path of twist_peer.py")
+ap.add_argument("--peer", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_twist.py"),
+                help="path of the reference recipe (default: bench/reference_twist.py)")
 ap.add_argument("--arch", choices=["resnet18", "resnet50"], default="resnet18")
 ap.add_argument("--width", type=float, default=1.0, help="resnet18: channel multiplier of 64")
 ap.add_argument("--hidden", type=int, default=512); ap.add_argument("--classes", type=int, default=10)
@@ -28,7 +29,7 @@ ap.add_argument("--rounds", type=int, default=3)
 ap.add_argument("--device", default="cuda", help="cuda, or cpu for a dry run of the script")
 a = ap.parse_args()
 
-spec = importlib.util.spec_from_file_location("twist_peer", a.peer)
+spec = importlib.util.spec_from_file_location("reference_twist", a.peer)
 peer = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(peer)
 torch.backends.cudnn.benchmark = True
@@ -41,24 +42,21 @@ class Recipe(nn.Module):
     def __init__(self):
         super().__init__()
         if a.arch == "resnet18":
-            self.backbone = peer.ResNet18(int(64 * a.width), cin=3)
-            d = self.backbone.dim
+            self.backbone = peer.SmallResNet18(int(64 * a.width), in_channels=3)
+            d = self.backbone.feature_dim
         else:
             import torchvision
             self.backbone = torchvision.models.resnet50()
             d = self.backbone.fc.in_features
             self.backbone.fc = nn.Identity()
-        h, C = a.hidden, a.classes
-        self.head = nn.Sequential(nn.Linear(d, h), nn.BatchNorm1d(h), nn.ReLU(),
-                                  nn.Linear(h, h), nn.BatchNorm1d(h), nn.ReLU(),
-                                  nn.Linear(h, C), nn.BatchNorm1d(C, affine=False))
+        self.head = peer.projection_head(d, a.hidden, a.classes)
 
-    forward = peer.Twist.forward  # crops of one size through the backbone together
+    forward = peer.TwistNet.forward  # crops of one size through the backbone together
 
 
 torch.manual_seed(0)
 model = Recipe().to(dev).train()
-opt = peer.LARS(model.parameters(), a.lr * a.batch / 256, a.wd)
+opt = peer.Lars(model.parameters(), lr=a.lr * a.batch / 256, weight_decay=a.wd)
 views = [torch.randn(a.batch, 3, a.size, a.size, device=dev) for _ in range(2)]
 views += [torch.randn(a.batch, 3, a.local_size, a.local_size, device=dev) for _ in range(a.local_crops)]
 
@@ -66,7 +64,7 @@ views += [torch.randn(a.batch, 3, a.local_size, a.local_size, device=dev) for _ 
 def step():
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
         outs = model(views)
-    loss = peer.twist_multicrop([o.float() for o in outs])
+    loss, _ = peer.twist_loss([o.float() for o in outs])
     opt.zero_grad(); loss.backward(); opt.step()
     return loss.item()
 

@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
-"""Compute-only throughput of the reference recipe (peers/twist_peer.py): its
-model, multi-crop loss and LARS on fixed synthetic views, one step as its
+"""Compute-only throughput of the reference recipe (bench/reference_twist.py):
+its model, multi-crop loss and LARS on fixed synthetic views, one step as its
 training loop runs it (forward, loss, zero_grad, backward, step, loss.item()),
 the counterpart of `twist bench`'s compute-only mode. The recipe itself is
 imported, not copied or changed. Prints one JSON object; images/s count source
 images (a step of batch B counts B), as the recipe's own images_per_s does.
 Its end-to-end figure is the recipe's own run: bench/side_by_side.sh."""
-import argparse, importlib.util, json, time
+import argparse, importlib.util, json, os, time
 
 import torch
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--peer", required=True, help="path of twist_peer.py")
+ap.add_argument("--peer", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_twist.py"),
+                help="path of the reference recipe (default: bench/reference_twist.py)")
 ap.add_argument("--width", type=int, default=16); ap.add_argument("--hid", type=int, default=512)
 ap.add_argument("--classes", type=int, default=10); ap.add_argument("--batch", type=int, default=256)
 ap.add_argument("--local-crops", type=int, default=0); ap.add_argument("--local-size", type=int, default=14)
@@ -21,21 +22,21 @@ ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--steps", type=int, default=20); ap.add_argument("--warmup", type=int, default=3)
 a = ap.parse_args()
 
-spec = importlib.util.spec_from_file_location("twist_peer", a.peer)
+spec = importlib.util.spec_from_file_location("reference_twist", a.peer)
 peer = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(peer)
 
 torch.manual_seed(0)
 torch.set_num_threads(a.threads)
-model = peer.Twist(a.width, a.hid, a.classes)
-opt = peer.LARS(model.parameters(), a.lr * a.batch / 256, a.wd)
+model = peer.TwistNet(a.width, a.hid, a.classes)
+opt = peer.Lars(model.parameters(), lr=a.lr * a.batch / 256, weight_decay=a.wd)
 views = [torch.randn(a.batch, 1, a.size, a.size) for _ in range(2)]
 views += [torch.randn(a.batch, 1, a.local_size, a.local_size) for _ in range(a.local_crops)]
 model.train()
 
 
 def step():
-    loss = peer.twist_multicrop(model(views))
+    loss, _ = peer.twist_loss(model(views))
     opt.zero_grad(); loss.backward(); opt.step()
     return loss.item()
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# twist against the reference recipe (../shared/peers/twist_peer.py: Python,
-# PIL augmentation in DataLoader worker processes, the same LibTorch) on the
-# same machine: same model (ResNet-18 with 16 base channels and the small stem,
-# head 512, C=10), batch, views and thread count, alternately for R rounds in
-# one invocation, so that the machine's load touches both alike.
+# twist against the reference recipe (bench/reference_twist.py: Python
+# PyTorch as the official code trains TWIST, PIL augmentation in DataLoader
+# worker processes, the same LibTorch) on the same machine: same model
+# (ResNet-18 with 16 base channels and the small stem, head 512, C=10),
+# batch, views and thread count, alternately for R rounds in one
+# invocation, so that the machine's load touches both alike.
 #
 #   bench/side_by_side.sh [rounds=5] [steps=20] [extra twist bench flags...]
-#   env: THREADS (2), LOCAL_CROPS (0; both sides), PEER (path of twist_peer.py),
+#   env: THREADS (2), LOCAL_CROPS (0; both sides), PEER (bench/reference_twist.py, or a recipe taking its flags),
 #        PEER_WORKERS (2, the recipe's default), PYTHON (/usr/bin/python3), TWIST (build/twist),
 #        BOTH_ENV (NAME=VALUE words set for both sides, e.g. "GOMP_SPINCOUNT=1000")
 #
@@ -24,8 +25,7 @@ steps=${2:-20}
 shift $(( $# < 2 ? $# : 2 ))
 twist=${TWIST:-build/twist}
 python=${PYTHON:-/usr/bin/python3}
-peer=${PEER:-$(cd .. && pwd)/shared/peers/twist_peer.py}
-[ -f "$peer" ] || peer=/work/shared/peers/twist_peer.py
+peer=${PEER:-bench/reference_twist.py}
 threads=${THREADS:-2}
 local_crops=${LOCAL_CROPS:-0}
 workers=${PEER_WORKERS:-2}
@@ -50,7 +50,7 @@ run_peer() {
     --local-crops "$local_crops" > "$tmp/peer_c.json" 2>"$tmp/peer.err" || { cat "$tmp/peer.err" >&2; exit 1; }
   pc=$(jq .compute_images_per_s "$tmp/peer_c.json")
   env ${both_env[@]+"${both_env[@]}"} "$python" "$peer" --max-steps $((steps + 3)) --threads "$threads" --workers "$workers" \
-    --local-crops "$local_crops" > "$tmp/peer_e.json" 2>"$tmp/peer.err" || { cat "$tmp/peer.err" >&2; exit 1; }
+    --local-crops "$local_crops" --no-eval > "$tmp/peer_e.json" 2>"$tmp/peer.err" || { cat "$tmp/peer.err" >&2; exit 1; }
   pe=$(jq .images_per_s "$tmp/peer_e.json")
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package twist needs to build, test and train.
 # OpenBLAS matters: without it Debian's LibTorch falls back to the reference
-# BLAS and the projection head runs ~40x slower (DESIGN.md §7).
+# BLAS and the projection head runs ~40x slower (README, "Two commands").
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build

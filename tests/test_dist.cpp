@@ -1,5 +1,5 @@
 // Distributed training: environment, shards, the W processes x B == 1
-// process x W*B invariant (DESIGN.md §1), supervision and failure handling.
+// process x W*B invariant (docs/design.md §5.9), supervision and failure handling.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -63,7 +63,7 @@ TEST_F(TrainE2E, ACollapseAfterTheWarmUpRestartsTheRunAtHalfTheLearningRate) {
 TEST_F(TrainE2E, ResumeMatchesUninterruptedRun) {
   auto full = run_twist("train " + tiny(data()) + " --max-steps 40 --json --out " + out("full"));
   ASSERT_EQ(full.exit_code, 0) << full.output;
-  // The summary holds the keys scripts rely on (DESIGN.md §5).
+  // The summary holds the keys scripts rely on (docs/design.md §7).
   auto summary = json::parse(read_text(out("full") + "/summary.json"));
   for (const char* key : {"images_per_s", "epochs", "steps", "final_loss", "knn_top1", "nmi", "ami", "ari", "acc"})
     EXPECT_TRUE(summary.contains(key)) << key;

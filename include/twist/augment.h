@@ -1,5 +1,5 @@
 #pragma once
-// Batched image augmentation for TWIST's multi-crop views (DESIGN.md §1-2).
+// Batched image augmentation for TWIST's multi-crop views (docs/design.md §2.4, §5.3).
 // Every function works on a whole batch of float images in [0, 1]
 // (B x C x H x W) with per-sample random parameters drawn from an explicit
 // generator, so a batch's views are a pure function of (images, seed).

@@ -1,6 +1,6 @@
 #pragma once
 // Data sets, and the data-spec strings that name them on the command line
-// (DESIGN.md §5): "fashion-mnist", "idx:DIR", "cifar10:DIR", "cifar100:DIR",
+// (docs/design.md §5.2): "fashion-mnist", "idx:DIR", "cifar10:DIR", "cifar100:DIR",
 // "stl10:DIR", "folder:DIR", each with an optional "@train" / "@test" suffix
 // (STL-10 also "@unlabeled" and "@train+unlabeled"; folder also "@val").
 // The fixed-size benchmarks are held in memory as one uint8 tensor; an image

@@ -5,7 +5,7 @@
 // environment everything here is a no-op and one process trains as before.
 //
 // What makes W processes with batch B equal to one process with batch W*B
-// (DESIGN.md §1): the NBS statistics and the diversity term's batch mean are
+// (docs/design.md §5.9): the NBS statistics and the diversity term's batch mean are
 // sums over the global batch (all_reduce_with_grad), every other term is a
 // per-sample mean that gradient averaging turns into the global mean.
 #include <torch/torch.h>

@@ -62,7 +62,7 @@ TwistLossTerms twist_teacher_loss(const std::vector<torch::Tensor>& teacher_logi
                                   const std::vector<torch::Tensor>& student_logits,
                                   const TwistLossOptions& options = {});
 
-// Self-labeling (DESIGN.md §1): per sample, the global view with the higher
+// Self-labeling (docs/design.md §2.6): per sample, the global view with the higher
 // maximum probability is the weak anchor, whose argmax is the label; the
 // other global view is the strong anchor. The `keep_fraction` of the batch
 // with the highest confidence (the weak anchor's maximum probability) keeps

@@ -213,7 +213,7 @@ struct HeadOptions {
 };
 
 // Linear->BN->act->Linear->BN->act->Linear->[BN(affine=false)], act = ReLU
-// or GELU (DESIGN.md §2).
+// or GELU (docs/design.md §2.3, §3).
 struct ProjectionHeadImpl : torch::nn::Module {
   explicit ProjectionHeadImpl(const HeadOptions& options);
   torch::Tensor forward(const torch::Tensor& features);  // B x d -> B x C logits
@@ -255,7 +255,7 @@ struct TwistModelImpl : torch::nn::Module {
 };
 TORCH_MODULE(TwistModel);
 
-// The momentum teacher (DESIGN.md §1, Eq. 5): a model built with the
+// The momentum teacher (docs/design.md §2.5, Eq. 5): a model built with the
 // student's options holding a copy of its parameters and buffers; its
 // parameters need no gradient. It stays in training mode while training, as
 // the student does (its NBS uses batch statistics).

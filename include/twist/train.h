@@ -1,5 +1,5 @@
 #pragma once
-// The training loop and the run directory it writes (DESIGN.md §5):
+// The training loop and the run directory it writes (docs/design.md §5.8, §7):
 // config.json, checkpoint.pt (atomic), metrics.jsonl, summary.json.
 #include <torch/torch.h>
 

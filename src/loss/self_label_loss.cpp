@@ -1,6 +1,7 @@
-// Self-labeling, the stage after TWIST's main phase for ResNets (DESIGN.md
-// §1): confident predictions of the easier (weak) global view become hard
-// labels for the harder (strong) one and for every local crop.
+// Self-labeling, the stage after TWIST's main phase for ResNets
+// (docs/design.md §2.6): confident predictions of the easier (weak) global
+// view become hard labels for the harder (strong) one and for every local
+// crop.
 #include <algorithm>
 #include <cmath>
 

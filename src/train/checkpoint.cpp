@@ -179,8 +179,8 @@ void load_checkpoint(const std::string& path, TwistModel& model, Optimizer* opti
   for (const auto& t : model->buffers()) shapes.push_back(t.sizes().vec());
   const std::string other = "checkpoint '" + path + "' holds another model (tensor shapes differ)";
   try {
-    // A run with a momentum teacher is evaluated with the teacher (DESIGN.md
-    // §1); resuming needs both.
+    // A run with a momentum teacher is evaluated with the teacher
+    // (docs/design.md §2.5); resuming needs both.
     torch::serialize::InputArchive saved_teacher;
     const bool has_teacher = archive.try_read("teacher", saved_teacher);
     torch::serialize::InputArchive m;

@@ -21,7 +21,7 @@ TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
   o.backbone.image_size = c.image_size;
   o.backbone.patch_size = c.patch_size;
   o.backbone.drop_path = c.drop_path;
-  // The paper's ViT heads use GELU, its ResNet heads ReLU (DESIGN.md §2).
+  // The paper's ViT heads use GELU, its ResNet heads ReLU (docs/design.md §3).
   o.head.activation = is_vit(c.arch) ? "gelu" : "relu";
   o.head.hidden = c.hidden;
   o.head.classes = c.classes;
@@ -38,7 +38,7 @@ MultiCropOptions crop_options(const TrainConfig& c, int64_t image_size, bool sel
     o.scale_min = global ? c.global_scale_min : c.local_scale_min;
     o.scale_max = global ? c.global_scale_max : c.local_scale_max;
     if (self_label) {
-      // Harder crops for self-labeling (DESIGN.md §1): smaller global crops,
+      // Harder crops for self-labeling (docs/design.md §2.6): smaller global crops,
       // and local crops no larger than the smallest global one.
       if (global) o.scale_min = c.self_label_global_scale_min;
       else o.scale_max = c.self_label_local_scale_max;
