@@ -77,6 +77,18 @@ TEST_F(CommandsE2E, ClusterMatchesTheTrainingSummaryAndWritesItsFiles) {
   EXPECT_NEAR(double(hits) / double(n), j["acc"].get<double>(), 1e-12);
 }
 
+// k-means of the backbone's features: the same figures as the run's summary
+// (same features, same seed), and a file of its own beside the head's.
+TEST_F(CommandsE2E, KmeansClusterMatchesTheTrainingSummary) {
+  auto j = run_json("eval cluster --method kmeans" + run());
+  auto summary = json::parse(read_text(path("run") + "/summary.json"));
+  EXPECT_EQ(j["method"], "kmeans");
+  EXPECT_NEAR(j["acc"].get<double>(), summary["kmeans_acc"].get<double>(), 1e-9);
+  EXPECT_NEAR(j["nmi"].get<double>(), summary["kmeans_nmi"].get<double>(), 1e-9);
+  EXPECT_TRUE(exists(path("run") + "/eval_cluster_kmeans.json"));
+  EXPECT_EQ(run_twist("eval cluster --method spectral" + run()).exit_code, 2);
+}
+
 TEST_F(CommandsE2E, LinearProbeBothModes) {
   auto pre = run_json("eval linear --precomputed --epochs 5" + run());
   EXPECT_EQ(pre["mode"], "precomputed");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "twist/error.h"
 #include "twist/eval.h"
 
 namespace {
@@ -84,6 +85,27 @@ TEST(Hungarian, EqualsBruteForceOnRandomMatrices) {
 
 // Two well-separated Gaussian blobs per class: kNN must be perfect; shuffled
 // labels on the bank must give chance level.
+// Four directions in 8 dimensions, 50 noisy copies each, at different
+// lengths (spherical k-means looks at directions only): every restart of
+// k-means++ finds them, so the clustering is perfect; the same seed gives
+// the same ids.
+TEST(Kmeans, SeparatedDirectionsAreFoundExactly) {
+  torch::manual_seed(3);
+  auto labels = torch::arange(4, torch::kInt64).repeat_interleave(50);
+  auto x = torch::eye(8).narrow(0, 0, 4).index_select(0, labels) + 0.05 * torch::randn({200, 8});
+  x = x * torch::rand({200, 1}).mul(9).add(1);
+  auto perm = torch::randperm(200, torch::kInt64);
+  x = x.index_select(0, perm);
+  labels = labels.index_select(0, perm);
+  auto ids = twist::spherical_kmeans(x, 4, /*seed=*/1);
+  ASSERT_EQ(ids.sizes(), torch::IntArrayRef({200}));
+  const auto m = twist::cluster_metrics(ids, labels);
+  EXPECT_EQ(m.acc, 1.0);
+  EXPECT_NEAR(m.nmi, 1.0, 1e-12);
+  EXPECT_TRUE(ids.equal(twist::spherical_kmeans(x, 4, 1)));
+  EXPECT_THROW(twist::spherical_kmeans(x.narrow(0, 0, 3), 4), twist::Error);
+}
+
 TEST(Knn, SeparableDataIsPerfect) {
   torch::manual_seed(5);
   const int64_t classes = 4, per = 50, d = 16;

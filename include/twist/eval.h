@@ -63,6 +63,14 @@ struct ClusterMetrics {
 // pred: N cluster ids in [0, num_clusters); labels: N class ids.
 ClusterMetrics cluster_metrics(const torch::Tensor& pred, const torch::Tensor& labels);
 
+// Spherical k-means (cosine) of N x d features into k clusters: k-means++
+// seeding, Lloyd iterations until no assignment changes (at most
+// `iterations`), the lowest-inertia of `restarts` fits. Returns N cluster
+// ids (int64); the same for the same seed. A read-out of the backbone's
+// clusters independent of the head (twist eval cluster --method kmeans).
+torch::Tensor spherical_kmeans(const torch::Tensor& features, int64_t k, uint64_t seed = 0, int64_t restarts = 5,
+                               int64_t iterations = 100);
+
 // Top-k accuracy of the head after the cluster -> class mapping: a sample
 // counts when one of its k highest-scoring clusters maps to its label.
 double mapped_topk_accuracy(const torch::Tensor& logits, const torch::Tensor& labels,

@@ -52,6 +52,7 @@ struct TrainSummary {
   double knn_top1 = -1, knn_top5 = -1;
   double pixel_knn_top1 = -1;           // raw pixels in [0, 1]
   double centered_pixel_knn_top1 = -1;  // pixels normalized per channel
+  double kmeans_acc = -1, kmeans_nmi = -1;  // spherical k-means of the backbone's features, k = classes
   bool clustered = false;
   double nmi = 0, ami = 0, ari = 0, acc = 0;
   int64_t clusters_used = 0;

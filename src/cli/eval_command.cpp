@@ -144,6 +144,35 @@ int run_cluster(const RunArgs& a, const std::string& assignments) {
   return 0;
 }
 
+// The backbone's own clusters: spherical k-means of its features on the
+// evaluation split into as many clusters as there are classes.
+int run_kmeans(const RunArgs& a, uint64_t seed) {
+  Run run = open_run_for(a);
+  TrainEvalSplits s = labelled_splits(run, a, "unsupervised classification");
+  const int64_t classes = std::max(s.train.num_classes, s.eval.num_classes);
+  auto features = backbone_features(run.model->backbone, s.eval.images, run.state.norm);
+  ClusterMetrics m = cluster_metrics(spherical_kmeans(features, classes, seed), s.eval.labels);
+  Json j;
+  j["method"] = "kmeans";
+  j["nmi"] = m.nmi;
+  j["ami"] = m.ami;
+  j["ari"] = m.ari;
+  j["acc"] = m.acc;
+  j["clusters"] = classes;
+  j["clusters_used"] = m.clusters_used;
+  j["seed"] = seed;
+  j["split"] = s.eval_name;
+  emit(a, run, "eval_cluster_kmeans.json",
+       "Unsupervised classification (spherical k-means of backbone features, k=" + std::to_string(classes) +
+           "), " + s.eval_name + " split",
+       j,
+       {{"accuracy (Hungarian matching)", fixed(m.acc)},
+        {"NMI", fixed(m.nmi)},
+        {"AMI", fixed(m.ami)},
+        {"ARI", fixed(m.ari)}});
+  return 0;
+}
+
 int run_diagnostics(const RunArgs& a, int64_t bins, int64_t max_samples) {
   Run run = open_run_for(a);
   TrainEvalSplits s = labelled_splits(run, a, "diagnostics");
@@ -183,6 +212,8 @@ std::function<int()> add_eval_command(CLI::App& app) {
     ClassifierOptions linear;
     bool precomputed = false;
     std::string assignments;
+    std::string cluster_method = "head";
+    uint64_t kmeans_seed = 0;
     int64_t bins = 50, max_samples = 4000;
   };
   auto st = std::make_shared<State>();
@@ -211,7 +242,13 @@ std::function<int()> add_eval_command(CLI::App& app) {
   CLI::App* cluster = eval->add_subcommand(
       "cluster", "unsupervised classification: the head's argmax against the labels (NMI, AMI, ARI, accuracy)");
   add_run_args(cluster, st->cluster_args);
-  cluster->add_option("--assignments", st->assignments, "write index,cluster,label per sample to this CSV file");
+  cluster->add_option("--assignments", st->assignments,
+                      "write index,cluster,label per sample to this CSV file (--method head)");
+  cluster->add_option("--method", st->cluster_method,
+                      "head: the head's argmax (C clusters; names twist predict's clusters) | kmeans: spherical "
+                      "k-means of the backbone's features into as many clusters as there are classes [head]")
+      ->check(CLI::IsMember({"head", "kmeans"}));
+  cluster->add_option("--seed", st->kmeans_seed, "k-means: seed of its k-means++ starts [0]");
 
   CLI::App* diag = eval->add_subcommand(
       "diagnostics", "the paper's Fig. 3 and 5 as data: similarity distributions, output spread");
@@ -223,7 +260,9 @@ std::function<int()> add_eval_command(CLI::App& app) {
   return [st, knn, linear, cluster, diag]() {
     if (knn->parsed()) return run_knn(st->knn_args, st->k, st->knn_temperature);
     if (linear->parsed()) return run_linear(st->linear_args, st->linear, st->precomputed);
-    if (cluster->parsed()) return run_cluster(st->cluster_args, st->assignments);
+    if (cluster->parsed())
+      return st->cluster_method == "kmeans" ? run_kmeans(st->cluster_args, st->kmeans_seed)
+                                            : run_cluster(st->cluster_args, st->assignments);
     if (diag->parsed()) return run_diagnostics(st->diag_args, st->bins, st->max_samples);
     return 2;
   };

@@ -32,6 +32,10 @@ void print_table(const TrainSummary& s) {
     std::printf("  %-34s %8.4f\n", "ARI", s.ari);
     std::printf("  %-34s %8lld\n", "clusters in use", (long long)s.clusters_used);
   }
+  if (s.kmeans_acc >= 0) {
+    std::printf("  %-34s %8.4f\n", "k-means on TWIST features: acc.", s.kmeans_acc);
+    std::printf("  %-34s %8.4f\n", "k-means on TWIST features: NMI", s.kmeans_nmi);
+  }
   std::printf("\nsummary.json, metrics.jsonl, config.json and checkpoint.pt are in %s\n", s.run_dir.c_str());
 }
 

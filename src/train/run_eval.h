@@ -19,13 +19,15 @@ namespace twist {
 
 struct EvalFigures {
   double knn_top1 = -1, knn_top5 = -1;
+  ClusterMetrics kmeans;  // spherical k-means of the query's features, k = the number of classes
   bool clustered = false;
-  ClusterMetrics cluster;
+  ClusterMetrics cluster;  // the head's argmax, when C = the number of classes
 };
 
-// kNN (k, cosine, weighted votes) of `query` against `bank`, and cluster
-// metrics of the head's argmax on `query` when it has as many classes as
-// the labels. Both sets labelled and in memory.
+// kNN (k, cosine, weighted votes) of `query` against `bank`, k-means of the
+// query's backbone features into as many clusters as there are classes,
+// and cluster metrics of the head's argmax on `query` when it has as many
+// classes as the labels. Both sets labelled and in memory.
 EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset& query, const Normalization& norm,
                            int64_t knn_k, int64_t classes);
 
