@@ -130,6 +130,42 @@ TEST_F(TrainE2E, EvalEveryLogsLearningCurvesWithoutChangingTheRun) {
   EXPECT_NE(bad.output.find("eval_every"), std::string::npos) << bad.output;
 }
 
+// One writer per run directory: a second train on a directory in use is
+// refused at once, naming the holder; once the holder is killed (SIGKILL:
+// no chance to clean up) the directory can be resumed.
+TEST_F(TrainE2E, ASecondWriterIsRefusedUntilTheFirstDies) {
+  const std::string dir = out("locked");
+  const std::string cmd = std::string(TWIST_BIN) + " train " + tiny(data()) + " --epochs 1000 --eval false --checkpoint-every 2 --out " + dir;
+  auto r = run_command("(" + cmd + " > /dev/null 2>&1 & p=$!; " +
+                       "for i in $(seq 1 600); do [ -s " + dir + "/checkpoint.pt ] && break; sleep 0.1; done; " +
+                       cmd + " --resume; echo second rc=$?; kill -KILL $p; wait $p; " +
+                       cmd + " --resume --stop-after-steps 1 > /dev/null 2>&1; echo third rc=$?)");
+  EXPECT_NE(r.output.find("second rc=1"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("is in use: another twist train (pid "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("third rc=0"), std::string::npos) << r.output;
+}
+
+// --stop-after-steps limits one invocation: --resume goes on to the end.
+TEST_F(TrainE2E, ResumeDoesNotInheritStopAfterSteps) {
+  auto first = run_twist("train " + tiny(data()) + " --max-steps 12 --stop-after-steps 4 --eval false --out " +
+                         out("stopped"));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto rest = run_twist("train --resume --json --out " + out("stopped"));
+  ASSERT_EQ(rest.exit_code, 0) << rest.output;
+  auto s = json::parse(read_text(out("stopped") + "/summary.json"));
+  EXPECT_EQ(s["steps"].get<int64_t>(), 12);
+  EXPECT_TRUE(s["complete"].get<bool>());
+}
+
+// Float settings are finite: "--lr inf" used to pass and end in NaN at step 2.
+TEST_F(TrainE2E, NonFiniteFloatSettingsAreRefused) {
+  for (const char* bad : {"--lr inf", "--temperature nan", "--weight-decay -inf"}) {
+    auto r = run_twist("train " + tiny(data()) + " " + bad + " --out " + out("nonfinite"));
+    EXPECT_EQ(r.exit_code, 1) << bad << r.output;
+    EXPECT_NE(r.output.find("must be a finite number"), std::string::npos) << r.output;
+  }
+}
+
 // beta = 0 with NBS off: every image ends up in one class, and the run says
 // so with the likely cause (with NBS on, the tiny run keeps all 4 classes).
 TEST_F(TrainE2E, CollapseWithoutDiversityIsReported) {

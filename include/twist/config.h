@@ -76,7 +76,7 @@ struct TrainConfig {
   std::string device = "cpu";      // cpu | cuda | cuda:N
   int64_t log_every = 20;         // steps between metrics.jsonl lines
   int64_t checkpoint_every = 0;   // steps; 0: at the end of each epoch
-  double checkpoint_minutes = 0;  // > 0: also every this many minutes of wall time
+  double checkpoint_minutes = 30; // > 0: also every this many minutes of wall time
   int64_t stop_after_steps = 0;   // > 0: stop this invocation after N steps, resumable
   bool report = true;             // write report.html at the end (twist report)
   int64_t collapse_restarts = 2;  // a lasting collapse past warm-up restarts the run at half the lr, this often

@@ -68,6 +68,9 @@ std::function<int()> add_train_command(CLI::App& app) {
       const std::string saved = out + "/config.json";
       check(std::filesystem::exists(saved), "nothing to resume in '" + out + "': no config.json");
       cfg = load_config_file(saved, cfg);
+      // --stop-after-steps limits one invocation: a resumed run goes on to
+      // its end unless this invocation asks again.
+      cfg.stop_after_steps = 0;
     }
     cfg = st->flags.apply(cfg);
     if (st->print_config) {

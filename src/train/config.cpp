@@ -44,7 +44,14 @@ Field field(const char* key, T TrainConfig::*member, ConfigKind kind, const char
         }
       }
     } else if constexpr (std::is_same_v<T, double>) {
-      if (v.is_number()) { c.*member = v.get<double>(); return; }
+      if (v.is_number()) {
+        const double d = v.get<double>();
+        // "--lr inf" or "nan" would pass every range check below and
+        // end the run at its first step.
+        if (!std::isfinite(d)) throw Error("setting '" + k + "' must be a finite number, got " + std::to_string(d));
+        c.*member = d;
+        return;
+      }
     } else if constexpr (std::is_same_v<T, bool>) {
       if (v.is_boolean()) { c.*member = v.get<bool>(); return; }
     } else {
@@ -189,10 +196,12 @@ const std::vector<Field>& fields() {
       field("checkpoint_every", &TrainConfig::checkpoint_every, K::Runtime,
             "steps between checkpoints; 0 = every epoch"),
       field("checkpoint_minutes", &TrainConfig::checkpoint_minutes, K::Runtime,
-            "> 0: also checkpoint after this many minutes of wall time since the last checkpoint "
-            "(bounds what a crash costs when epochs are long)"),
+            "> 0: also checkpoint after this many minutes of wall time since the last checkpoint, "
+            "whichever comes first (bounds what a kill costs when epochs are long, e.g. ImageNet's); "
+            "0: only by steps or epochs"),
       field("stop_after_steps", &TrainConfig::stop_after_steps, K::Runtime,
-            "> 0: stop this invocation after N steps with a checkpoint; continue with --resume "
+            "> 0: stop this invocation after N steps with a checkpoint; continue with --resume (which "
+            "goes on to the end unless given --stop-after-steps again) "
             "(for time-limited jobs)"),
       field("eval", &TrainConfig::eval, K::Runtime,
             "evaluate kNN and cluster metrics on the held-out split at the end"),

@@ -14,6 +14,7 @@
 
 #include "metrics_log.h"
 #include "run_eval.h"
+#include "run_lock.h"
 #include "schedules.h"
 #include "step_log.h"
 #include "twist/augment.h"
@@ -92,6 +93,7 @@ class Trainer {
   const bool writer_;  // only rank 0 writes the run directory and evaluates
   torch::Device device_{torch::kCPU};
   std::string dir_, ckpt_path_;
+  RunDirLock lock_;  // rank 0: one writer per run directory
   CheckpointState resumed_;
   std::shared_ptr<Communicator> comm_;
   int64_t threads_ = 1;
@@ -173,6 +175,7 @@ void Trainer::open_run_dir() {
   if (writer_) std::filesystem::create_directories(dir_, ec);
   check(!writer_ || (!ec && std::filesystem::is_directory(dir_)),
         "cannot create run directory '" + dir_ + "'" + (ec ? ": " + ec.message() : ""));
+  if (writer_) lock_ = RunDirLock(dir_);
 }
 
 void Trainer::load_data() {
