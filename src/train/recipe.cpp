@@ -120,8 +120,10 @@ std::string TrainSummary::to_json() const {
     j["knn_top5"] = knn_top5;
     j["pixel_knn_top1"] = pixel_knn_top1;
     j["centered_pixel_knn_top1"] = centered_pixel_knn_top1;
-    j["kmeans_acc"] = kmeans_acc;
-    j["kmeans_nmi"] = kmeans_nmi;
+    if (kmeans_acc >= 0) {
+      j["kmeans_acc"] = kmeans_acc;
+      j["kmeans_nmi"] = kmeans_nmi;
+    }
   }
   if (clustered) {
     j["nmi"] = nmi;

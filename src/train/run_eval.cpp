@@ -29,7 +29,9 @@ EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset
   EvalFigures f;
   f.knn_top1 = knn.top1;
   f.knn_top5 = knn.top5;
-  f.kmeans = cluster_metrics(spherical_kmeans(q.features, ko.num_classes), query.labels);
+  // k-means needs at least one image per cluster (a tiny test split may have fewer).
+  f.kmeans_done = query.size() >= ko.num_classes;
+  if (f.kmeans_done) f.kmeans = cluster_metrics(spherical_kmeans(q.features, ko.num_classes), query.labels);
   if (classes == ko.num_classes) {
     f.clustered = true;
     f.cluster = cluster_metrics(q.logits.argmax(1), query.labels);
@@ -68,8 +70,8 @@ MetricsLine RunEvaluator::during(TwistModel& model, int64_t step, int64_t steps_
   MetricsLine line = {{"step", double(step)},
                       {"epoch", double(step) / double(steps_per_epoch)},
                       {"train_seconds", train_seconds},
-                      {"eval_knn_top1", f.knn_top1},
-                      {"eval_kmeans_acc", f.kmeans.acc}};
+                      {"eval_knn_top1", f.knn_top1}};
+  if (f.kmeans_done) line.push_back({"eval_kmeans_acc", f.kmeans.acc});
   if (f.clustered)
     line.insert(line.end(), {{"eval_acc", f.cluster.acc}, {"eval_nmi", f.cluster.nmi}});
   return line;
@@ -92,8 +94,10 @@ void RunEvaluator::final(TwistModel& model, TrainSummary& summary) {
   summary.centered_pixel_knn_top1 = knn_classify(centered_pixel_features(bank, norm_), bank.labels,
                                                  centered_pixel_features(query, norm_), query.labels, ko)
                                         .top1;
-  summary.kmeans_acc = f.kmeans.acc;
-  summary.kmeans_nmi = f.kmeans.nmi;
+  if (f.kmeans_done) {
+    summary.kmeans_acc = f.kmeans.acc;
+    summary.kmeans_nmi = f.kmeans.nmi;
+  }
   if (f.clustered) {
     summary.clustered = true;
     summary.nmi = f.cluster.nmi;

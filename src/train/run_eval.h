@@ -19,6 +19,7 @@ namespace twist {
 
 struct EvalFigures {
   double knn_top1 = -1, knn_top5 = -1;
+  bool kmeans_done = false;
   ClusterMetrics kmeans;  // spherical k-means of the query's features, k = the number of classes
   bool clustered = false;
   ClusterMetrics cluster;  // the head's argmax, when C = the number of classes
