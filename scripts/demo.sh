@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh
+scripts/build.sh --target twist_cli  # the twist binary and its library, not the test suite
 exec build/twist train --config configs/fashion-mnist.json "$@"
