@@ -78,6 +78,7 @@ row "unknown flag" train --data idx:$T/good --bogus 3
 row "flag value of the wrong type" train --data idx:$T/good --batch-size x --out r18
 row "batch size 1" train --data idx:$T/good --batch-size 1 --out r19
 row "learning rate NaN" train --data idx:$T/good --lr nan --out r20
+row "learning rate infinite" train --data idx:$T/good --lr inf --out r20b
 row "unknown architecture" train --data idx:$T/good --arch resnet9 --out r21
 row "run directory that cannot be created" train --data idx:$T/good "${tiny[@]}" --out /proc/twist-run
 row "config file missing" train --config $T/none.json
@@ -118,6 +119,11 @@ ck tmpdir; mkdir tmpdir/checkpoint.pt.tmp
 row "checkpoint cannot be written (checkpoint.pt.tmp is a directory)" train --resume --out $T/tmpdir --checkpoint-every 1
 ck full; rm full/metrics.jsonl; ln -s /dev/full full/metrics.jsonl
 row "disk full for metrics.jsonl (/dev/full)" train --resume --out $T/full
+"$twist" train --data idx:$T/good "${tiny[@]}" --epochs 1000 --checkpoint-every 2 --out busy > /dev/null 2>&1 &
+busy=$!
+for _ in $(seq 1 600); do [ -s busy/checkpoint.pt ] && break; sleep 0.1; done
+row "a second twist train on a run directory in use" train --resume --out $T/busy
+kill -KILL $busy; wait $busy 2> /dev/null || true
 row "evaluating a run whose checkpoint has one byte changed" eval knn --run $T/flip
 printf 'P65 3565555 \0\377' > tiny.ppm
 row "14-byte PPM promising 5x3565555 pixels (fuzz finding)" predict --run $T/run $T/tiny.ppm
