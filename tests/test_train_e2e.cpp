@@ -33,7 +33,8 @@ class TrainE2E : public TinyDataSuite {};
 // tau = 100 behind NBS (unit-variance logits): every image's distribution is
 // flat (entropy ~ ln 4) from the first step on any CPU, so every attempt
 // collapses. The first is restarted past the warm-up (8 steps) at half the
-// learning rate; the second has no restart left and trains on, marked.
+// learning rate with tau on the entropies only; the second has no restart
+// left and trains on, marked.
 TEST_F(TrainE2E, ACollapseAfterTheWarmUpRestartsTheRunAtHalfTheLearningRate) {
   auto r = run_twist("train " + tiny(data()) + " --temperature 100 --collapse-restarts 1 --max-steps 16" +
                      " --eval false --report false --json --out " + out("flat"));
@@ -46,6 +47,9 @@ TEST_F(TrainE2E, ACollapseAfterTheWarmUpRestartsTheRunAtHalfTheLearningRate) {
   EXPECT_TRUE(exists(out("flat") + "/metrics.collapsed-1.jsonl"));
   auto cfg = json::parse(read_text(out("flat") + "/config.json"));
   EXPECT_EQ(cfg["lr"].get<double>(), 1.0);
+  // A flat collapse also moves tau to the entropies (the official placement).
+  EXPECT_EQ(cfg["temperature_mode"].get<std::string>(), "entropies");
+  EXPECT_NE(r.output.find("with --temperature-mode entropies"), std::string::npos) << r.output;
   EXPECT_EQ(cfg["collapse_restarts"].get<int64_t>(), 0);
   // Every log line of the collapsed attempt says so, from the third on.
   std::istringstream lines(read_text(out("flat") + "/metrics.jsonl"));

@@ -33,6 +33,9 @@ class CollapseWatch {
   // Whether the last `patience` logged steps (at least) were all collapsed
   // or all flat: the state now, not only the first time.
   bool persisting() const { return run_ >= s_.patience || flat_run_ >= s_.patience; }
+  // Whether the last `patience` logged steps were all flat (every image's
+  // distribution near uniform), the collapse a tau-scaled KL drives.
+  bool flat() const { return flat_run_ >= s_.patience; }
   // The entropy below which the mean distribution counts as collapsed:
   // ln(min(C, batch) / 2), i.e. fewer than half the classes a batch can show
   // (a batch of B images spreads over at most B classes) in effective use.

@@ -70,8 +70,9 @@ struct TrainSummary {
 // config.collapse_restarts > 0: the attempt is worthless, the caller may
 // start again with safer settings (train_with_restarts).
 struct CollapseRestart : Error {
-  CollapseRestart(int64_t step, const std::string& why) : Error(why), step(step) {}
+  CollapseRestart(int64_t step, const std::string& why, bool flat) : Error(why), step(step), flat(flat) {}
   int64_t step;
+  bool flat;  // every image's distribution flat, rather than every image in few classes
 };
 
 // Trains per `config`, writing the run directory. With `resume`, continues
@@ -79,9 +80,10 @@ struct CollapseRestart : Error {
 // attempts of this run were restarted, for its summary.
 TrainSummary train(TrainConfig config, bool resume, const std::vector<std::string>& restarts = {});
 // train(), restarting a run whose predictions collapse after the warm-up
-// from scratch at half the learning rate, at most config.collapse_restarts
-// times; each collapsed attempt's metrics.jsonl is kept as
-// metrics.collapsed-N.jsonl.
+// from scratch at half the learning rate (and, after a flat collapse with
+// temperature_mode "all", with the temperature on the entropies only), at
+// most config.collapse_restarts times; each collapsed attempt's
+// metrics.jsonl is kept as metrics.collapsed-N.jsonl.
 TrainSummary train_with_restarts(TrainConfig config, bool resume);
 
 }  // namespace twist

@@ -217,7 +217,8 @@ const std::vector<Field>& fields() {
       field("collapse_restarts", &TrainConfig::collapse_restarts, K::Runtime,
             "a collapse (every image in few classes, or every image's distribution flat) that still holds "
             "after the warm-up and has lasted a tenth of the main phase restarts the run from scratch at half "
-            "the learning rate, at most this often (one process only; 0: train on and mark every log line)"),
+            "the learning rate (a flat one under temperature_mode all also with tau on the entropies only), at "
+            "most this often (one process only; 0: train on and mark every log line)"),
       field("sync_bn", &TrainConfig::sync_bn, K::Recipe,
             "distributed runs: the head's hidden BatchNorms use the global batch's statistics "
             "(the backbone's stay per rank)"),

@@ -1,7 +1,11 @@
 // A run whose predictions collapse after the warm-up starts again from
 // scratch at half the learning rate: the cure docs/recipe.md measured for
 // the collapses seen (too high a learning rate for the data), applied
-// without a user having to notice the warning.
+// without a user having to notice the warning. A flat collapse (every image
+// given the uniform distribution) under temperature_mode "all" also moves
+// the temperature to the entropies only: the tau-scaled KL is what makes
+// flattening cheap, and with the official placement no run in
+// docs/recipe.md went through a flat phase.
 #include <cstdio>
 #include <filesystem>
 
@@ -23,13 +27,16 @@ TrainSummary train_with_restarts(TrainConfig cfg, bool resume) {
       std::error_code ec;
       fs::rename(dir / "metrics.jsonl", dir / kept, ec);
       fs::remove(dir / "checkpoint.pt", ec);
-      char line[200];
-      std::snprintf(line, sizeof line, "collapsed at step %lld with lr %g: restarted at lr %g (log: %s)",
-                    (long long)c.step, cfg.lr, cfg.lr / 2, kept.c_str());
+      const bool move_tau = c.flat && cfg.temperature_mode == "all";
+      char line[240];
+      std::snprintf(line, sizeof line, "collapsed at step %lld with lr %g: restarted at lr %g%s (log: %s)",
+                    (long long)c.step, cfg.lr, cfg.lr / 2, move_tau ? " with --temperature-mode entropies" : "",
+                    kept.c_str());
       why.push_back(line + std::string("; ") + c.what());
       std::fprintf(stderr, "\ntwist: the predictions stayed collapsed after the warm-up, so this attempt is "
                            "worthless: %s. --collapse-restarts 0 trains on instead.\n", line);
       cfg.lr /= 2;
+      if (move_tau) cfg.temperature_mode = "entropies";
       cfg.collapse_restarts -= 1;
       resume = false;
     }

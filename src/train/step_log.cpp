@@ -155,7 +155,7 @@ void StepLog::watch_collapse(int64_t step, double in_use, double mean_entropy, b
   collapsed_since_ = collapsed_now_ ? (collapsed_since_ < 0 ? step : collapsed_since_) : -1;
   if (collapsed_now_ && step > s_.warmup && step - collapsed_since_ >= s_.main_total / 10 &&
       cfg_.collapse_restarts > 0 && !distributed_)
-    throw CollapseRestart(step, collapse_warning_);
+    throw CollapseRestart(step, collapse_warning_, collapse_.flat());
 }
 
 }  // namespace twist
