@@ -34,6 +34,7 @@ StepLog::StepLog(const TrainConfig& config, const Schedules& schedules, int64_t 
       distributed_(distributed),
       collapse_(collapse_settings(config, local_batch)),
       first_(first_step),
+      end_(end_step),
       untimed_(std::min<int64_t>(3, std::max<int64_t>(0, end_step - first_step - 1))),
       t_start_(Clock::now()),
       t_timed_(t_start_) {
@@ -77,9 +78,8 @@ void StepLog::after_step(int64_t step, const StepOutcome& outcome, int64_t skipp
     if (recent_.size() > 20) recent_.erase(recent_.begin());
   }
   show_progress(step, self_labeling);
-  const int64_t end = std::min(s_.total, cfg_.stop_after_steps > 0 ? first_ + cfg_.stop_after_steps : s_.total);
   // The phases do not share a log line.
-  if (step % cfg_.log_every != 0 && step != end && !(s_.sl_total > 0 && step == s_.main_total)) return;
+  if (step % cfg_.log_every != 0 && step != end_ && !(s_.sl_total > 0 && step == s_.main_total)) return;
   MetricsLine line = logged_line(step, outcome, self_labeling);
   if (!s_.teacher_momentum.empty()) line.push_back({"teacher_momentum", s_.teacher_momentum[step - 1]});
   line.insert(line.end(), {{"lr", s_.lr[step - 1]},

@@ -55,7 +55,7 @@ class StepLog {
   bool distributed_;
   CollapseWatch collapse_;
   std::optional<Progress> progress_;
-  int64_t first_, untimed_;
+  int64_t first_, end_, untimed_;
   std::chrono::steady_clock::time_point t_start_, t_timed_;
   double paused_s_ = 0, paused_at_timed_ = 0;
   double sum_total_ = 0, sum_c_ = 0, sum_s_ = 0, sum_d_ = 0, sum_kept_ = 0;
