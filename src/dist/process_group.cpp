@@ -194,7 +194,8 @@ class ProcessGroupCommunicator : public Communicator {
   // state where it runs on this host, and the last step it reported. A peer
   // killed by a signal closes its sockets (the reset that failed this rank)
   // before the kernel marks it dead, so an empty verdict is looked at again
-  // for up to two seconds.
+  // for up to two seconds (a "fell behind" too: the dying peer may not have
+  // been marked dead yet).
   [[noreturn]] void fail(const std::string& what, const std::string& cause) {
     std::ostringstream msg;
     msg << "rank " << env_.rank << ": " << what << " failed: " << first_line(cause)
@@ -202,7 +203,7 @@ class ProcessGroupCommunicator : public Communicator {
     std::vector<std::string> suspects;
     try {
       store_->setTimeout(std::chrono::seconds(2));
-      for (int look = 0; look < 20 && suspects.empty(); ++look) {
+      for (int look = 0; look < 20 && !certain(suspects); ++look) {
         if (look > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
         suspects = find_suspects();
       }
@@ -215,6 +216,14 @@ class ProcessGroupCommunicator : public Communicator {
     if (suspects.empty()) msg << " Another rank died or stopped answering.";
     for (const auto& s : suspects) msg << " " << s << ".";
     throw Error(msg.str());
+  }
+
+  // A rank that died or is stopped explains the failure; one that only fell
+  // behind may still be on its way out (killed, sockets closed, not yet dead).
+  static bool certain(const std::vector<std::string>& suspects) {
+    for (const auto& s : suspects)
+      if (s.find(") died") != std::string::npos || s.find(") is stopped") != std::string::npos) return true;
+    return false;
   }
 
   // One line per other rank that died, is stopped or fell behind this one.
