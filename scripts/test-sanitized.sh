@@ -6,9 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 generator=()
 if command -v ninja >/dev/null; then generator=(-G Ninja); fi
+# -O1, as the sanitizers' manuals advise: it keeps their reports exact and
+# compiles in about half the time of -O3 (the build dominates CI's time).
 if [ ! -f build-asan/CMakeCache.txt ]; then
   cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTWIST_SANITIZE=ON \
-    -DTWIST_BUILD_BENCH=OFF
+    -DTWIST_BUILD_BENCH=OFF "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG"
 fi
 cmake --build build-asan --parallel "$(nproc)" --target twist_tests twist_cli twist_pattern_data
 # LibTorch is not instrumented and keeps allocations for the life of the

@@ -145,7 +145,7 @@ std::string learning_curves(const MetricsRows& m, const Json& summary) {
   for (const auto& [x_key, x_label, scale] : axes) {
     LineChart c{"Held-out quality during training (subsets)", x_label, "", {}};
     c.series.push_back(series_of(m.eval_rows, "eval_knn_top1", "kNN top-1", x_key, scale));
-    const ChartSeries& knn = c.series.front();
+    const ChartSeries knn = c.series.front();  // a copy: push_back below may reallocate
     for (const auto& [k, n] : std::vector<std::pair<std::string, std::string>>{{"eval_acc", "cluster accuracy"},
                                                                                 {"eval_nmi", "NMI"}})
       if (!m.eval_rows.empty() && m.eval_rows.back().contains(k))
