@@ -8,14 +8,11 @@
 #include "twist/config.h"
 #include "twist/error.h"
 #include "twist/models.h"
+#include "test_util.h"
 
 namespace {
 
-int64_t count(const std::vector<torch::Tensor>& params) {
-  int64_t n = 0;
-  for (const auto& p : params) n += p.numel();
-  return n;
-}
+using twist::testing::parameter_count;
 
 // torchvision's resnet18 has 11,689,512 parameters, 513,000 of them in fc
 // (512*1000 + 1000); resnet50 has 25,557,032 with 2,049,000 in fc.
@@ -25,13 +22,13 @@ TEST(ResNet, ParameterCountsMatchTorchvision) {
   o.in_channels = 3;
   o.arch = "resnet18";
   twist::ResNet r18(o);
-  EXPECT_EQ(count(r18->parameters()), 11689512 - 513000);
+  EXPECT_EQ(parameter_count(r18->parameters()), 11689512 - 513000);
   EXPECT_EQ(r18->feature_dim(), 512);
   o.arch = "resnet34";
-  EXPECT_EQ(count(twist::ResNet(o)->parameters()), 21797672 - 513000);
+  EXPECT_EQ(parameter_count(twist::ResNet(o)->parameters()), 21797672 - 513000);
   o.arch = "resnet50";
   twist::ResNet r50(o);
-  EXPECT_EQ(count(r50->parameters()), 25557032 - 2049000);
+  EXPECT_EQ(parameter_count(r50->parameters()), 25557032 - 2049000);
   EXPECT_EQ(r50->feature_dim(), 2048);
 }
 
@@ -51,7 +48,7 @@ TEST(ResNet, Wide50x2CountAndImageNetShape) {
   o.stem = "imagenet";
   twist::ResNet r(o);
   EXPECT_EQ(r->feature_dim(), 4096);
-  EXPECT_EQ(count(r->parameters()), 93907072);
+  EXPECT_EQ(parameter_count(r->parameters()), 93907072);
   EXPECT_EQ(r->conv1->weight.sizes(), (std::vector<int64_t>{128, 3, 7, 7}));
   r->eval();
   torch::NoGradGuard no_grad;

@@ -120,4 +120,10 @@ std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
+int64_t parameter_count(const std::vector<torch::Tensor>& params) {
+  int64_t n = 0;
+  for (const auto& p : params) n += p.numel();
+  return n;
+}
+
 }  // namespace twist::testing

@@ -48,4 +48,7 @@ bool exists(const std::string& path);
 // The message of the twist::Error that `f` throws, or "(no error)".
 std::string error_of(const std::function<void()>& f);
 
+// The number of scalars in `params` (a module's parameters()).
+int64_t parameter_count(const std::vector<torch::Tensor>& params);
+
 }  // namespace twist::testing

@@ -9,17 +9,14 @@
 #include "twist/eval.h"
 #include "twist/export.h"
 #include "twist/models.h"
+#include "test_util.h"
 #include "twist/train.h"
 
 namespace {
 
-using Sizes = std::vector<int64_t>;
+using twist::testing::parameter_count;
 
-int64_t count(const std::vector<torch::Tensor>& params) {
-  int64_t n = 0;
-  for (const auto& p : params) n += p.numel();
-  return n;
-}
+using Sizes = std::vector<int64_t>;
 
 twist::ViTOptions tiny_vit(int64_t depth = 1) {
   twist::ViTOptions o;
@@ -87,7 +84,7 @@ TEST(ViT, ArchitecturesWidthsAndHeads) {
 TEST(ViT, SmallParameterCountMatchesTimm) {
   twist::ViTOptions o;
   o.arch = "vit_small";
-  EXPECT_EQ(count(twist::ViT(o)->parameters()), 21665664);
+  EXPECT_EQ(parameter_count(twist::ViT(o)->parameters()), 21665664);
 }
 
 TEST(ViT, TimmNames) {

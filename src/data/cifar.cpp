@@ -10,7 +10,7 @@
 namespace twist {
 namespace {
 
-constexpr int64_t kPixels = 3 * 32 * 32;
+constexpr int64_t kCifarPixels = 3 * 32 * 32;
 
 struct CifarFormat {
   std::string title;  // for messages
@@ -42,7 +42,7 @@ std::string record_layout(int label_bytes) {
 // Decodes `n` records whose first is record `first` of `name` (for messages).
 void decode_records(const uint8_t* src, int64_t first, int64_t n, int label_bytes, int64_t classes, uint8_t* images,
                     int64_t* labels, const std::string& name) {
-  const int64_t record = label_bytes + kPixels;
+  const int64_t record = label_bytes + kCifarPixels;
   for (int64_t i = 0; i < n; ++i) {
     const uint8_t* r = src + i * record;
     const int64_t label = r[label_bytes - 1];  // CIFAR-100: the fine label follows the coarse one
@@ -50,7 +50,7 @@ void decode_records(const uint8_t* src, int64_t first, int64_t n, int label_byte
                                (label_bytes == 2 ? "fine label " : "label ") + std::to_string(label) +
                                "; expected 0 to " + std::to_string(classes - 1));
     labels[i] = label;
-    std::memcpy(images + i * kPixels, r + label_bytes, kPixels);
+    std::memcpy(images + i * kCifarPixels, r + label_bytes, kCifarPixels);
   }
 }
 
@@ -59,7 +59,7 @@ void decode_records(const uint8_t* src, int64_t first, int64_t n, int label_byte
 LabelledImages parse_cifar(const uint8_t* bytes, size_t size, int label_bytes, int64_t num_classes,
                            const std::string& name) {
   check(label_bytes == 1 || label_bytes == 2, "parse_cifar: label_bytes must be 1 or 2");
-  const int64_t n = detail::record_count(size, label_bytes + kPixels, name, record_layout(label_bytes));
+  const int64_t n = detail::record_count(size, label_bytes + kCifarPixels, name, record_layout(label_bytes));
   LabelledImages out{torch::empty({n, 3, 32, 32}, torch::kUInt8), torch::empty({n}, torch::kInt64)};
   decode_records(bytes, 0, n, label_bytes, num_classes, out.images.data_ptr<uint8_t>(),
                  out.labels.data_ptr<int64_t>(), name);
@@ -77,7 +77,7 @@ bool cifar_has_split(const std::string& kind, const std::string& dir, const std:
 
 Dataset load_cifar(const std::string& kind, const std::string& dir, const std::string& split) {
   const CifarFormat f = cifar_format(kind);
-  const uint64_t record = f.label_bytes + kPixels;
+  const uint64_t record = f.label_bytes + kCifarPixels;
   std::vector<std::string> paths;
   std::vector<int64_t> counts;
   int64_t total = 0;
@@ -99,7 +99,7 @@ Dataset load_cifar(const std::string& kind, const std::string& dir, const std::s
   int64_t offset = 0;
   for (size_t i = 0; i < paths.size(); ++i) {
     read_records(paths[i], counts[i], record, [&](const uint8_t* bytes, int64_t first, int64_t n) {
-      decode_records(bytes, first, n, f.label_bytes, f.classes, images + (offset + first) * kPixels,
+      decode_records(bytes, first, n, f.label_bytes, f.classes, images + (offset + first) * kCifarPixels,
                      labels + offset + first, paths[i]);
     });
     offset += counts[i];

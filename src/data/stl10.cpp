@@ -9,7 +9,7 @@ namespace twist {
 namespace {
 
 constexpr int64_t kSide = 96;
-constexpr int64_t kPixels = 3 * kSide * kSide;
+constexpr int64_t kStlPixels = 3 * kSide * kSide;
 constexpr int64_t kClasses = 10;
 const char* const kImageLayout = "3 x 96 x 96 pixel bytes, each channel column by column";
 const char* const kLabelLayout = "one label byte per image";
@@ -47,7 +47,7 @@ SplitFiles split_files(const std::string& split) {
 }  // namespace
 
 torch::Tensor parse_stl10_images(const uint8_t* bytes, size_t size, const std::string& name) {
-  const int64_t n = detail::record_count(size, kPixels, name, kImageLayout);
+  const int64_t n = detail::record_count(size, kStlPixels, name, kImageLayout);
   torch::Tensor out = torch::empty({n, 3, kSide, kSide}, torch::kUInt8);
   decode_images(bytes, n, out);
   return out;
@@ -82,7 +82,7 @@ Dataset load_stl10(const std::string& dir, const std::string& split) {
   int64_t total = 0;
   for (const auto& file : f.images) {
     paths.push_back(path_of(file));
-    counts.push_back(record_count(file_size(paths.back()), kPixels, paths.back(), kImageLayout));
+    counts.push_back(record_count(file_size(paths.back()), kStlPixels, paths.back(), kImageLayout));
     total += counts.back();
   }
   std::string label_path;
@@ -97,7 +97,7 @@ Dataset load_stl10(const std::string& dir, const std::string& split) {
   d.images = torch::empty({total, 3, kSide, kSide}, torch::kUInt8);
   int64_t offset = 0;
   for (size_t i = 0; i < paths.size(); ++i) {
-    read_records(paths[i], counts[i], kPixels, [&](const uint8_t* bytes, int64_t first, int64_t n) {
+    read_records(paths[i], counts[i], kStlPixels, [&](const uint8_t* bytes, int64_t first, int64_t n) {
       decode_images(bytes, n, d.images.narrow(0, offset + first, n));
     });
     offset += counts[i];
