@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
+#include "twist/train_step.h"
 
 namespace {
 
@@ -72,7 +73,8 @@ TEST_F(BenchE2E, JsonHasTheKeysAndSaneFigures) {
   EXPECT_EQ(j["threads"], 1);
   EXPECT_EQ(j["arch"], "resnet18");
   EXPECT_EQ(j["views"], "2x16+2x8");
-  EXPECT_EQ(j["precision"], "fp32");
+  // The default precision, auto, is reported as what it resolved to.
+  EXPECT_EQ(j["precision"], twist::cpu_has_native_bf16() ? "bf16" : "fp32");
   EXPECT_EQ(j["images_counted"], "source images (each gives 4 views)");
 }
 
@@ -95,7 +97,7 @@ TEST_F(BenchE2E, BadInputsExitOneWithAMessage) {
   const std::vector<Case> cases = {
       {"--rounds 0", "--rounds must be at least 1, got 0"},
       {"--steps -2", "--steps must be at least 1, got -2"},
-      {"--precision fp16", "invalid setting precision: 'fp16' is not one of fp32, bf16"},
+      {"--precision fp16", "invalid setting precision: 'fp16' is not one of auto, fp32, bf16"},
       {"--batch-size 1", "invalid setting batch_size"},
       {"--batch-size 512", "fewer than one batch"},
   };

@@ -9,6 +9,7 @@
 #include "test_util.h"
 #include "tiny_data_suite.h"
 #include "twist/train.h"
+#include "twist/train_step.h"
 
 namespace {
 
@@ -159,6 +160,18 @@ TEST_F(TrainE2E, ResumeDoesNotInheritStopAfterSteps) {
   auto s = json::parse(read_text(out("stopped") + "/summary.json"));
   EXPECT_EQ(s["steps"].get<int64_t>(), 12);
   EXPECT_TRUE(s["complete"].get<bool>());
+}
+
+// --precision auto (the default) runs bf16 where the CPU has native bfloat16
+// and fp32 elsewhere; config.json and the first line name the one that ran,
+// so a resumed run keeps it on any machine.
+TEST_F(TrainE2E, AutoPrecisionIsRecordedAsThePrecisionThatRan) {
+  auto r = run_twist("train " + tiny(data()) + " --precision auto --max-steps 2 --eval false --report false --out " +
+                     out("auto"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string ran = twist::cpu_has_native_bf16() ? "bf16" : "fp32";
+  EXPECT_EQ(json::parse(read_text(out("auto") + "/config.json"))["precision"].get<std::string>(), ran);
+  EXPECT_NE(r.output.find("threads, cpu " + ran + " -> "), std::string::npos) << r.output;
 }
 
 // Float settings are finite: "--lr inf" used to pass and end in NaN at step 2.

@@ -65,7 +65,7 @@ void write_pattern_dataset(const std::string& dir, int64_t n_train, int64_t n_te
 std::string tiny_train_args(const std::string& data) {
   return "--data idx:" + data +
          " --batch-size 32 --width 0.125 --hidden 32 --classes 4 --warmup-epochs 1 --epochs 5"
-         " --log-every 1 --threads 2 --knn-k 5 --collapse-restarts 0";
+         " --log-every 1 --threads 2 --knn-k 5 --collapse-restarts 0 --precision fp32";
 }
 
 namespace {

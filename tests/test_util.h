@@ -26,6 +26,8 @@ void write_pattern_dataset(const std::string& dir, int64_t n_train, int64_t n_te
 // directory: 16x16 images in 4 classes, batch 32 (8 steps per epoch). Its
 // head goes flat (entropy 1.35 of ln 4 by step 40) while the backbone
 // learns, so collapse restarts are off: a test about them turns them on.
+// Precision fp32, so that verdicts do not depend on whether the CPU has
+// native bfloat16 (the default, auto, would pick bf16 where it has).
 std::string tiny_train_args(const std::string& data_dir);
 
 struct CommandResult {

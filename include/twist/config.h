@@ -72,7 +72,7 @@ struct TrainConfig {
   int64_t threads = 0;            // 0: every available core
   int64_t loader_workers = 1;
   bool channels_last = true;      // NHWC convolutions (faster on CPU)
-  std::string precision = "fp32";  // fp32 | bf16 (autocast: convolutions and products in bfloat16)
+  std::string precision = "auto";  // auto | fp32 | bf16 (autocast: convolutions and products in bfloat16)
   std::string device = "cpu";      // cpu | cuda | cuda:N
   int64_t log_every = 20;         // steps between metrics.jsonl lines
   int64_t checkpoint_every = 0;   // steps; 0: at the end of each epoch

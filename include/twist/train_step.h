@@ -25,6 +25,20 @@ enum class Precision { fp32, bf16 };
 // "fp32" | "bf16"; anything else is a twist::Error naming the value.
 Precision parse_precision(const std::string& name);
 
+// "fp32" or "bf16".
+const char* precision_name(Precision p);
+
+// Whether /proc/cpuinfo's text lists a CPU flag for native bfloat16
+// arithmetic (avx512_bf16 or amx_bf16): where bf16 runs ~1.7x fp32.
+bool cpuinfo_has_native_bf16(const std::string& cpuinfo);
+// The same for this machine (false where /proc/cpuinfo cannot be read).
+bool cpu_has_native_bf16();
+
+// The precision a run uses: "fp32" and "bf16" as named; "auto" is bf16 on a
+// GPU and on a CPU with native bfloat16 arithmetic, fp32 elsewhere (where
+// bfloat16 is emulated and slower than fp32). Other names: twist::Error.
+Precision resolve_precision(const std::string& name, const torch::Device& device);
+
 // While alive, autocast to bfloat16 on `device`'s type (CPU or CUDA) for
 // `precision` bf16 (nothing for fp32); restores the previous autocast state and drops the cast-weight cache
 // on exit, so the next step casts the updated weights afresh.

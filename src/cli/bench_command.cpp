@@ -106,10 +106,11 @@ std::function<int()> add_bench_command(CLI::App& app) {
     check(st->rounds >= 1, "--rounds must be at least 1, got " + std::to_string(st->rounds));
     check(st->steps >= 1, "--steps must be at least 1, got " + std::to_string(st->steps));
     check(st->warmup >= 0, "--warmup must be >= 0, got " + std::to_string(st->warmup));
-    const TrainConfig cfg = st->flags.apply({});
+    TrainConfig cfg = st->flags.apply({});
     validate(cfg);
     const torch::Device device = require_device(cfg.device);
-    const Precision precision = parse_precision(cfg.precision);
+    const Precision precision = resolve_precision(cfg.precision, device);
+    cfg.precision = precision_name(precision);
     const int64_t threads = use_threads(cfg.threads);
 
     // The step and the data exactly as twist train builds them.

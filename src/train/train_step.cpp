@@ -66,12 +66,6 @@ StepStats reduce_step_stats(const TwistLossTerms& t, bool signalled, const std::
 
 }  // namespace
 
-Precision parse_precision(const std::string& name) {
-  if (name == "fp32") return Precision::fp32;
-  if (name == "bf16") return Precision::bf16;
-  throw Error("precision '" + name + "' is not one of fp32, bf16");
-}
-
 AutocastScope::AutocastScope(Precision precision, torch::Device device)
     : active_(precision == Precision::bf16), cuda_(device.is_cuda()) {
   if (!active_) return;

@@ -124,6 +124,9 @@ Trainer::Trainer(TrainConfig config, bool resume)
   if (device_.is_cuda() && !device_.has_index() && denv_.distributed())
     device_ = torch::Device(torch::kCUDA,
                             static_cast<c10::DeviceIndex>(denv_.local_rank % torch::cuda::device_count()));
+  // "auto" becomes what this machine runs, and config.json records that:
+  // a resumed run keeps the precision it started with.
+  cfg_.precision = precision_name(resolve_precision(cfg_.precision, device_));
   open_run_dir();
   if (denv_.distributed()) {
     ProcessGroupOptions po;
@@ -234,11 +237,11 @@ void Trainer::announce() const {
   if (writer_)
     std::fprintf(stderr,
                  "twist: %s, %lld images %lldx%lldx%lld, %s x%.2f, C=%lld, batch %lld, %lld steps "
-                 "(%lld per epoch), %lld threads, %s -> %s\n",
+                 "(%lld per epoch), %lld threads, %s %s -> %s\n",
                  t.name.c_str(), (long long)t.size(), (long long)t.channels(), (long long)t.height(),
                  (long long)t.width(), cfg_.arch.c_str(), cfg_.width, (long long)cfg_.classes,
                  (long long)cfg_.batch_size, (long long)s_.total, (long long)s_.steps_per_epoch,
-                 (long long)threads_, device_.str().c_str(), dir_.c_str());
+                 (long long)threads_, device_.str().c_str(), cfg_.precision.c_str(), dir_.c_str());
   if (resume_) std::fprintf(stderr, "twist: resuming at step %lld\n", (long long)step_);
 }
 
