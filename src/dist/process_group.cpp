@@ -131,14 +131,22 @@ class ProcessGroupCommunicator : public Communicator {
   int rank() const override { return env_.rank; }
   int world_size() const override { return env_.world_size; }
 
+  // Gloo sums no 16-bit floats: a bfloat16 or half tensor (a sum taken in a
+  // bf16 forward under autocast, e.g. the NBS statistics) is summed as a
+  // float32 copy and written back.
   void all_reduce_sum(std::vector<torch::Tensor>& tensors) override {
     std::vector<decltype(pg_->barrier())> works;
+    std::vector<torch::Tensor> sums;
     for (auto& t : tensors) {
       check(t.is_contiguous(), "all_reduce_sum needs contiguous tensors");
-      std::vector<at::Tensor> one{t};
+      const bool narrow = t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf;
+      sums.push_back(narrow ? t.to(torch::kFloat) : t);
+      std::vector<at::Tensor> one{sums.back()};
       works.push_back(call("all-reduce", [&] { return pg_->allreduce(one); }));
     }
     for (auto& w : works) wait(w, "all-reduce");
+    for (size_t i = 0; i < tensors.size(); ++i)
+      if (!sums[i].is_same(tensors[i])) tensors[i].copy_(sums[i]);
   }
 
   void broadcast(std::vector<torch::Tensor>& tensors, int root) override {
