@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -248,7 +249,7 @@ class DistTrain : public ::testing::Test {
   }
   std::string tiny() {
     return data() + " --width 0.125 --hidden 32 --classes 4 --batch-size 32 --threads 1 --local-crops 0 " +
-           "--log-every 1 --warmup-epochs 0";
+           "--log-every 1 --warmup-epochs 0 --precision fp32";
   }
 };
 
@@ -297,6 +298,20 @@ TEST_F(DistTrain, LaunchWritesOnceAndResumes) {
     return std::stod(metrics.substr(at + 7));
   };
   EXPECT_NEAR(last_loss(read_text(tmp / "whole/metrics.jsonl")), last_loss(read_text(tmp / "part/metrics.jsonl")), 1e-5);
+}
+
+// A distributed run in bfloat16. Under autocast the sums taken inside the
+// forward (the NBS statistics, the batch's mean distribution) are bf16,
+// which Gloo cannot sum: the process group sums them as float32 copies.
+TEST_F(DistTrain, Bf16RunTrainsOnTwoRanks) {
+  auto r = run_command(std::string(TWIST_BIN) + " launch --nproc 2 -- " + TWIST_BIN + " train " + tiny() +
+                       " --precision bf16 --max-steps 4 --eval false --report false --out " + tmp / "bf16");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("cpu bf16 -> "), std::string::npos) << r.output;
+  EXPECT_EQ(twist::read_checkpoint_state(tmp / "bf16/checkpoint.pt").step, 4);
+  const std::string metrics = read_text(tmp / "bf16/metrics.jsonl");
+  const double loss = std::stod(metrics.substr(metrics.rfind("\"loss\":") + 7));
+  EXPECT_TRUE(std::isfinite(loss)) << metrics;
 }
 
 #endif  // TWIST_DIST_TESTS

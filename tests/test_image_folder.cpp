@@ -326,7 +326,7 @@ TEST(ImageFolder, TrainsEndToEnd) {
       }
     }
   }
-  const std::string flags = " --image-size 16 --batch-size 16 --width 0.125 --hidden 32 --classes 4 "
+  const std::string flags = " --image-size 16 --batch-size 16 --width 0.125 --hidden 32 --classes 4 --precision fp32 "
                             "--warmup-epochs 1 --max-steps 4 --log-every 1 --threads 2 --knn-k 3 --report false";
   auto r = run_twist("train --data folder:" + dir + flags + " --json --out " + (t / "run"));
   ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -203,7 +203,7 @@ class MethodE2E : public TinyDataSuite {
   // tiny_train_args without its length, which each test sets.
   static std::string tiny(int epochs) {
     return "--data idx:" + data() +
-           " --batch-size 32 --width 0.125 --hidden 32 --classes 4 --warmup-epochs 1 --log-every 1 --threads 2"
+           " --batch-size 32 --width 0.125 --hidden 32 --classes 4 --warmup-epochs 1 --log-every 1 --threads 2 --precision fp32"
            " --knn-k 5 --epochs " + std::to_string(epochs);
   }
   static std::vector<json> metrics(const std::string& run) {

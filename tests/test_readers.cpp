@@ -298,7 +298,7 @@ TEST(Cifar10, TrainsEndToEnd) {
   }
   write_text(data + "/test_batch.bin", cifar_records(200, {0, 1, 2, 3, 0, 1, 2, 3}, false));
   auto r = run_twist("train --data cifar10:" + data +
-                     " --batch-size 16 --width 0.125 --hidden 32 --classes 4 --warmup-epochs 1 --max-steps 4"
+                     " --batch-size 16 --width 0.125 --hidden 32 --classes 4 --warmup-epochs 1 --max-steps 4 --precision fp32"
                      " --log-every 1 --threads 2 --knn-k 3 --report false --json --out " + (d / "run"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "cifar10:" + data + "@train, 80 images 3x32x32")) << r.output;
