@@ -62,174 +62,209 @@ Field field(const char* key, T TrainConfig::*member, ConfigKind kind, const char
   return f;
 }
 
-const std::vector<Field>& fields() {
+// Settings: the data, the model and the loss.
+std::vector<Field> model_fields() {
   using K = ConfigKind;
-  static const std::vector<Field> f = {
-      field("data", &TrainConfig::data, K::Recipe,
-            "data set: fashion-mnist | idx:DIR | cifar10:DIR | cifar100:DIR | stl10:DIR (binary versions), "
-            "optionally @train; stl10:DIR@train+unlabeled pretrains on STL-10's 105,000 images as the "
-            "paper does (unlabelled: evaluate with twist eval --data stl10:DIR)"),
-      field("val_split", &TrainConfig::val_split, K::Recipe,
-            "hold out this many training images (seeded, fixed) and evaluate on them instead of "
-            "the test split: use it to choose settings, so the test split only reports"),
-      field("arch", &TrainConfig::arch, K::Model,
-            "backbone: resnet18 | resnet34 | resnet50 | resnet50w2 (SimCLR's 2x wide ResNet-50) | vit_tiny | "
-            "vit_small | vit_base (the head then uses GELU instead of ReLU, as the paper's ViT heads; position "
-            "embeddings are learned for image_size and resized for other crop sizes)"),
-      field("width", &TrainConfig::width, K::Model,
-            "channel multiplier of the ResNet (0.25 = 16 base channels)"),
-      field("stem", &TrainConfig::stem, K::Model,
-            "small (3x3 stride 1, no max-pool; for images under ~64 px) | imagenet (7x7/2 + max-pool)"),
-      field("patch_size", &TrainConfig::patch_size, K::Model,
-            "ViTs: side of the square patches (16 on ImageNet; 4 suits 28- or 32-pixel images); crops "
-            "must be at least this large"),
-      field("drop_path", &TrainConfig::drop_path, K::Model,
-            "ViTs: stochastic depth, the last block's drop probability, rising linearly from 0 over the "
-            "blocks (the paper uses 0.1 for ViT-B)"),
-      field("hidden", &TrainConfig::hidden, K::Model, "hidden width of the projection head"),
-      field("classes", &TrainConfig::classes, K::Model,
-            "C, the number of classes the head predicts; set it to the number of true classes "
-            "for unsupervised classification"),
-      field("aux_classes", &TrainConfig::aux_classes, K::Model,
-            "> 0: a second head of this many classes beside the C-class head, trained with the same loss "
-            "(over-clustering: asks the backbone for finer distinctions; evaluation uses the C-class head)"),
-      field("nbs", &TrainConfig::nbs, K::Model,
-            "BatchNorm without affine parameters before the softmax (the paper's NBS: +12 NMI)"),
-      field("alpha", &TrainConfig::alpha, K::Recipe,
-            "weight of the sharpness term; lower it if predictions collapse to one class early"),
-      field("beta", &TrainConfig::beta, K::Recipe,
-            "weight of the diversity term; 0 lets every sample fall into one class (collapse)"),
-      field("temperature", &TrainConfig::temperature, K::Recipe, "softmax temperature tau"),
-      field("temperature_mode", &TrainConfig::temperature_mode, K::Recipe,
-            "where tau applies: all (every term on softmax(z/tau)) | entropies (the official code: the "
-            "consistency KL on softmax(z), the two entropy terms on softmax(z/tau))"),
-      field("image_size", &TrainConfig::image_size, K::Recipe,
-            "side of the global crops; 0 = the images' own size"),
-      field("local_crops", &TrainConfig::local_crops, K::Recipe,
-            "number of small local crops besides the 2 global ones (multi-crop)"),
-      field("local_size", &TrainConfig::local_size, K::Recipe, "side of the local crops"),
-      field("global_scale_min", &TrainConfig::global_scale_min, K::Recipe,
-            "smallest area fraction of a global crop"),
-      field("global_scale_max", &TrainConfig::global_scale_max, K::Recipe,
-            "largest area fraction of a global crop"),
-      field("local_scale_min", &TrainConfig::local_scale_min, K::Recipe,
-            "smallest area fraction of a local crop"),
-      field("local_scale_max", &TrainConfig::local_scale_max, K::Recipe,
-            "largest area fraction of a local crop"),
-      field("flip_p", &TrainConfig::flip_p, K::Recipe,
-            "probability of a horizontal flip of each view; 0 where mirror images differ in meaning "
-            "(digits, text, many medical images)"),
-      field("jitter_p", &TrainConfig::jitter_p, K::Recipe, "probability of colour jitter"),
-      field("brightness", &TrainConfig::brightness, K::Recipe, "colour jitter: brightness strength"),
-      field("contrast", &TrainConfig::contrast, K::Recipe, "colour jitter: contrast strength"),
-      field("saturation", &TrainConfig::saturation, K::Recipe,
-            "colour jitter: saturation strength (RGB only)"),
-      field("hue", &TrainConfig::hue, K::Recipe, "colour jitter: hue strength (RGB only)"),
-      field("grayscale_p", &TrainConfig::grayscale_p, K::Recipe,
-            "probability of grey conversion (RGB only)"),
-      field("blur", &TrainConfig::blur, K::Recipe,
-            "Gaussian blur with the paper's per-view probabilities (1.0 / 0.1 / 0.5)"),
-      field("solarize", &TrainConfig::solarize, K::Recipe,
-            "solarize the second global view with probability 0.2"),
-      field("optimizer", &TrainConfig::optimizer, K::Recipe,
-            "lars (layer-wise adaptive, the paper's choice for CNNs) | sgd | adamw (the ViT recipes')"),
-      field("lr", &TrainConfig::lr, K::Recipe,
-            "peak learning rate per 256 images (scaled by batch/256)"),
-      field("min_lr_ratio", &TrainConfig::min_lr_ratio, K::Recipe,
-            "the cosine schedule ends at lr * this"),
-      field("weight_decay", &TrainConfig::weight_decay, K::Recipe,
-            "weight decay of weights (not biases or norms)"),
-      field("weight_decay_end", &TrainConfig::weight_decay_end, K::Recipe,
-            "final weight decay of a cosine schedule; < 0 keeps it constant"),
-      field("momentum", &TrainConfig::momentum, K::Recipe, "SGD/LARS momentum"),
-      field("clip_grad", &TrainConfig::clip_grad, K::Recipe,
-            "> 0: clip the gradient's global norm to this before each update (ViT recipes: 3.0)"),
-      field("momentum_teacher", &TrainConfig::momentum_teacher, K::Recipe,
-            "an EMA teacher gives the targets (Eq. 5, the ViT recipe); evaluation uses the teacher"),
-      field("teacher_momentum", &TrainConfig::teacher_momentum, K::Recipe,
-            "the teacher's EMA momentum at the start; a cosine schedule takes it to 1"),
-      field("self_label_epochs", &TrainConfig::self_label_epochs, K::Recipe,
-            "> 0: a self-labeling phase of this many epochs after the main phase (the ResNet recipe)"),
-      field("self_label_lr", &TrainConfig::self_label_lr, K::Recipe,
-            "self-labeling: peak learning rate per 256 images, re-warmed then cosine"),
-      field("self_label_warmup_epochs", &TrainConfig::self_label_warmup_epochs, K::Recipe,
-            "self-labeling: re-warm-up length in epochs (at most a tenth of the phase)"),
-      field("self_label_quantile_start", &TrainConfig::self_label_quantile_start, K::Recipe,
-            "self-labeling: share of each batch kept (the most confident) at the start"),
-      field("self_label_quantile_end", &TrainConfig::self_label_quantile_end, K::Recipe,
-            "self-labeling: share kept at the end (cosine schedule)"),
-      field("self_label_global_scale_min", &TrainConfig::self_label_global_scale_min, K::Recipe,
-            "self-labeling: harder global crops, smallest area fraction (reference code: 0.14)"),
-      field("self_label_local_scale_max", &TrainConfig::self_label_local_scale_max, K::Recipe,
-            "self-labeling: harder local crops, largest area fraction (0.14)"),
-      field("warmup_epochs", &TrainConfig::warmup_epochs, K::Recipe,
-            "linear learning-rate warm-up, in epochs"),
-      field("batch_size", &TrainConfig::batch_size, K::Recipe,
-            "images per step; NBS and the diversity term use batch statistics, so not too small"),
-      field("epochs", &TrainConfig::epochs, K::Recipe,
-            "length of the run (fractions allowed); 0 = auto: 4 epochs, or enough epochs to see min_images "
-            "images if that is longer (a data set of 8,000 images gets 30 epochs, Fashion-MNIST 4)"),
-      field("min_images", &TrainConfig::min_images, K::Recipe,
-            "with epochs 0 (auto): the fewest images the main phase sees, summed over epochs"),
-      field("max_steps", &TrainConfig::max_steps, K::Recipe,
-            "> 0: end the run (and its schedules) after this many steps"),
-      field("seed", &TrainConfig::seed, K::Recipe,
-            "seeds initialisation, sampling and augmentation"),
-      field("skip_nonfinite", &TrainConfig::skip_nonfinite, K::Recipe,
-            "a step whose loss or gradient is NaN or infinite stops the run; > 0: skip up to this "
-            "many such steps instead (no update; counted as skipped_steps in metrics.jsonl and "
-            "summary.json), for rare spikes in long runs"),
-      field("out", &TrainConfig::out, K::Runtime, "run directory (default runs/<date-time>)"),
-      field("threads", &TrainConfig::threads, K::Runtime, "intra-op threads; 0 = all cores"),
-      field("loader_workers", &TrainConfig::loader_workers, K::Runtime,
-            "background threads preparing augmented batches while the model trains; 0: prepare each "
-            "batch between steps with the intra-op threads (no thread competing with them for cores)"),
-      field("channels_last", &TrainConfig::channels_last, K::Runtime,
-            "NHWC memory format for convolutions (faster with oneDNN; same results up to rounding)"),
-      field("precision", &TrainConfig::precision, K::Recipe,
-            "auto | fp32 | bf16: bf16 runs convolutions and matrix products in bfloat16 (autocast; "
-            "parameters, gradients and the loss stay float32), ~1.7x fp32 on CPUs with AVX512-BF16/AMX; "
-            "auto: bf16 on a GPU or such a CPU, else fp32 (config.json records the one used)"),
-      field("device", &TrainConfig::device, K::Runtime,
-            "cpu | cuda | cuda:N: where the model trains; on a GPU, in-memory data sets are augmented "
-            "there too (batches copied from pinned memory without waiting)"),
-      field("log_every", &TrainConfig::log_every, K::Runtime, "steps between metrics.jsonl lines"),
-      field("checkpoint_every", &TrainConfig::checkpoint_every, K::Runtime,
-            "steps between checkpoints; 0 = every epoch"),
-      field("checkpoint_minutes", &TrainConfig::checkpoint_minutes, K::Runtime,
-            "> 0: also checkpoint after this many minutes of wall time since the last checkpoint, "
-            "whichever comes first (bounds what a kill costs when epochs are long, e.g. ImageNet's); "
-            "0: only by steps or epochs"),
-      field("stop_after_steps", &TrainConfig::stop_after_steps, K::Runtime,
-            "> 0: stop this invocation after N steps with a checkpoint; continue with --resume (which "
-            "goes on to the end unless given --stop-after-steps again) "
-            "(for time-limited jobs)"),
-      field("eval", &TrainConfig::eval, K::Runtime,
-            "evaluate kNN and cluster metrics on the held-out split at the end"),
-      field("eval_every", &TrainConfig::eval_every, K::Runtime,
-            "> 0: also evaluate every N steps during training, kNN top-1 and the head's cluster accuracy and NMI "
-            "on fixed seeded subsets (10,000 training images as the kNN bank, 2,000 held-out images), logged "
-            "to metrics.jsonl as eval_* and drawn in the report: learning curves"),
-      field("eval_every_minutes", &TrainConfig::eval_every_minutes, K::Runtime,
-            "> 0: the same evaluation every M minutes of training (time spent evaluating not counted)"),
-      field("knn_k", &TrainConfig::knn_k, K::Runtime, "neighbours of the kNN evaluation"),
-      field("report", &TrainConfig::report, K::Runtime,
-            "write report.html (curves, figures, image grids; twist report) at the end of the run"),
-      field("collapse_restarts", &TrainConfig::collapse_restarts, K::Runtime,
-            "a collapse (every image in few classes, or every image's distribution flat) that still holds "
-            "after the warm-up and has lasted a tenth of the main phase restarts the run from scratch at half "
-            "the learning rate (a flat one under temperature_mode all also with tau on the entropies only), at "
-            "most this often (one process only; 0: train on and mark every log line)"),
-      field("sync_bn", &TrainConfig::sync_bn, K::Recipe,
-            "distributed runs: the head's hidden BatchNorms use the global batch's statistics "
-            "(the backbone's stay per rank)"),
-      field("nbs_per_rank", &TrainConfig::nbs_per_rank, K::Recipe,
-            "distributed runs: NBS statistics per rank instead of over the global batch, as the "
-            "reference code; the diversity term's mean stays global"),
-      field("dist_timeout", &TrainConfig::dist_timeout, K::Runtime,
-            "distributed runs: seconds a collective waits for the other ranks before the run stops "
-            "with an error naming the rank that stopped answering"),
+  return {
+    field("data", &TrainConfig::data, K::Recipe,
+          "data set: fashion-mnist | idx:DIR | cifar10:DIR | cifar100:DIR | stl10:DIR (binary versions), "
+          "optionally @train; stl10:DIR@train+unlabeled pretrains on STL-10's 105,000 images as the "
+          "paper does (unlabelled: evaluate with twist eval --data stl10:DIR)"),
+    field("val_split", &TrainConfig::val_split, K::Recipe,
+          "hold out this many training images (seeded, fixed) and evaluate on them instead of "
+          "the test split: use it to choose settings, so the test split only reports"),
+    field("arch", &TrainConfig::arch, K::Model,
+          "backbone: resnet18 | resnet34 | resnet50 | resnet50w2 (SimCLR's 2x wide ResNet-50) | vit_tiny | "
+          "vit_small | vit_base (the head then uses GELU instead of ReLU, as the paper's ViT heads; position "
+          "embeddings are learned for image_size and resized for other crop sizes)"),
+    field("width", &TrainConfig::width, K::Model,
+          "channel multiplier of the ResNet (0.25 = 16 base channels)"),
+    field("stem", &TrainConfig::stem, K::Model,
+          "small (3x3 stride 1, no max-pool; for images under ~64 px) | imagenet (7x7/2 + max-pool)"),
+    field("patch_size", &TrainConfig::patch_size, K::Model,
+          "ViTs: side of the square patches (16 on ImageNet; 4 suits 28- or 32-pixel images); crops "
+          "must be at least this large"),
+    field("drop_path", &TrainConfig::drop_path, K::Model,
+          "ViTs: stochastic depth, the last block's drop probability, rising linearly from 0 over the "
+          "blocks (the paper uses 0.1 for ViT-B)"),
+    field("hidden", &TrainConfig::hidden, K::Model, "hidden width of the projection head"),
+    field("classes", &TrainConfig::classes, K::Model,
+          "C, the number of classes the head predicts; set it to the number of true classes "
+          "for unsupervised classification"),
+    field("aux_classes", &TrainConfig::aux_classes, K::Model,
+          "> 0: a second head of this many classes beside the C-class head, trained with the same loss "
+          "(over-clustering: asks the backbone for finer distinctions; evaluation uses the C-class head)"),
+    field("nbs", &TrainConfig::nbs, K::Model,
+          "BatchNorm without affine parameters before the softmax (the paper's NBS: +12 NMI)"),
+    field("alpha", &TrainConfig::alpha, K::Recipe,
+          "weight of the sharpness term; lower it if predictions collapse to one class early"),
+    field("beta", &TrainConfig::beta, K::Recipe,
+          "weight of the diversity term; 0 lets every sample fall into one class (collapse)"),
+    field("temperature", &TrainConfig::temperature, K::Recipe, "softmax temperature tau"),
+    field("temperature_mode", &TrainConfig::temperature_mode, K::Recipe,
+          "where tau applies: all (every term on softmax(z/tau)) | entropies (the official code: the "
+          "consistency KL on softmax(z), the two entropy terms on softmax(z/tau))"),
   };
+}
+
+// Settings: the views and their augmentation.
+std::vector<Field> augment_fields() {
+  using K = ConfigKind;
+  return {
+    field("image_size", &TrainConfig::image_size, K::Recipe,
+          "side of the global crops; 0 = the images' own size"),
+    field("local_crops", &TrainConfig::local_crops, K::Recipe,
+          "number of small local crops besides the 2 global ones (multi-crop)"),
+    field("local_size", &TrainConfig::local_size, K::Recipe, "side of the local crops"),
+    field("global_scale_min", &TrainConfig::global_scale_min, K::Recipe,
+          "smallest area fraction of a global crop"),
+    field("global_scale_max", &TrainConfig::global_scale_max, K::Recipe,
+          "largest area fraction of a global crop"),
+    field("local_scale_min", &TrainConfig::local_scale_min, K::Recipe,
+          "smallest area fraction of a local crop"),
+    field("local_scale_max", &TrainConfig::local_scale_max, K::Recipe,
+          "largest area fraction of a local crop"),
+    field("flip_p", &TrainConfig::flip_p, K::Recipe,
+          "probability of a horizontal flip of each view; 0 where mirror images differ in meaning "
+          "(digits, text, many medical images)"),
+    field("jitter_p", &TrainConfig::jitter_p, K::Recipe, "probability of colour jitter"),
+    field("brightness", &TrainConfig::brightness, K::Recipe, "colour jitter: brightness strength"),
+    field("contrast", &TrainConfig::contrast, K::Recipe, "colour jitter: contrast strength"),
+    field("saturation", &TrainConfig::saturation, K::Recipe,
+          "colour jitter: saturation strength (RGB only)"),
+    field("hue", &TrainConfig::hue, K::Recipe, "colour jitter: hue strength (RGB only)"),
+    field("grayscale_p", &TrainConfig::grayscale_p, K::Recipe,
+          "probability of grey conversion (RGB only)"),
+    field("blur", &TrainConfig::blur, K::Recipe,
+          "Gaussian blur with the paper's per-view probabilities (1.0 / 0.1 / 0.5)"),
+    field("solarize", &TrainConfig::solarize, K::Recipe,
+          "solarize the second global view with probability 0.2"),
+  };
+}
+
+// Settings: optimizer, schedules, teacher, self-labeling and run length.
+std::vector<Field> optimization_fields() {
+  using K = ConfigKind;
+  return {
+    field("optimizer", &TrainConfig::optimizer, K::Recipe,
+          "lars (layer-wise adaptive, the paper's choice for CNNs) | sgd | adamw (the ViT recipes')"),
+    field("lr", &TrainConfig::lr, K::Recipe,
+          "peak learning rate per 256 images (scaled by batch/256)"),
+    field("min_lr_ratio", &TrainConfig::min_lr_ratio, K::Recipe,
+          "the cosine schedule ends at lr * this"),
+    field("weight_decay", &TrainConfig::weight_decay, K::Recipe,
+          "weight decay of weights (not biases or norms)"),
+    field("weight_decay_end", &TrainConfig::weight_decay_end, K::Recipe,
+          "final weight decay of a cosine schedule; < 0 keeps it constant"),
+    field("momentum", &TrainConfig::momentum, K::Recipe, "SGD/LARS momentum"),
+    field("clip_grad", &TrainConfig::clip_grad, K::Recipe,
+          "> 0: clip the gradient's global norm to this before each update (ViT recipes: 3.0)"),
+    field("momentum_teacher", &TrainConfig::momentum_teacher, K::Recipe,
+          "an EMA teacher gives the targets (Eq. 5, the ViT recipe); evaluation uses the teacher"),
+    field("teacher_momentum", &TrainConfig::teacher_momentum, K::Recipe,
+          "the teacher's EMA momentum at the start; a cosine schedule takes it to 1"),
+    field("self_label_epochs", &TrainConfig::self_label_epochs, K::Recipe,
+          "> 0: a self-labeling phase of this many epochs after the main phase (the ResNet recipe)"),
+    field("self_label_lr", &TrainConfig::self_label_lr, K::Recipe,
+          "self-labeling: peak learning rate per 256 images, re-warmed then cosine"),
+    field("self_label_warmup_epochs", &TrainConfig::self_label_warmup_epochs, K::Recipe,
+          "self-labeling: re-warm-up length in epochs (at most a tenth of the phase)"),
+    field("self_label_quantile_start", &TrainConfig::self_label_quantile_start, K::Recipe,
+          "self-labeling: share of each batch kept (the most confident) at the start"),
+    field("self_label_quantile_end", &TrainConfig::self_label_quantile_end, K::Recipe,
+          "self-labeling: share kept at the end (cosine schedule)"),
+    field("self_label_global_scale_min", &TrainConfig::self_label_global_scale_min, K::Recipe,
+          "self-labeling: harder global crops, smallest area fraction (reference code: 0.14)"),
+    field("self_label_local_scale_max", &TrainConfig::self_label_local_scale_max, K::Recipe,
+          "self-labeling: harder local crops, largest area fraction (0.14)"),
+    field("warmup_epochs", &TrainConfig::warmup_epochs, K::Recipe,
+          "linear learning-rate warm-up, in epochs"),
+    field("batch_size", &TrainConfig::batch_size, K::Recipe,
+          "images per step; NBS and the diversity term use batch statistics, so not too small"),
+    field("epochs", &TrainConfig::epochs, K::Recipe,
+          "length of the run (fractions allowed); 0 = auto: 4 epochs, or enough epochs to see min_images "
+          "images if that is longer (a data set of 8,000 images gets 30 epochs, Fashion-MNIST 4)"),
+    field("min_images", &TrainConfig::min_images, K::Recipe,
+          "with epochs 0 (auto): the fewest images the main phase sees, summed over epochs"),
+    field("max_steps", &TrainConfig::max_steps, K::Recipe,
+          "> 0: end the run (and its schedules) after this many steps"),
+    field("seed", &TrainConfig::seed, K::Recipe,
+          "seeds initialisation, sampling and augmentation"),
+    field("skip_nonfinite", &TrainConfig::skip_nonfinite, K::Recipe,
+          "a step whose loss or gradient is NaN or infinite stops the run; > 0: skip up to this "
+          "many such steps instead (no update; counted as skipped_steps in metrics.jsonl and "
+          "summary.json), for rare spikes in long runs"),
+  };
+}
+
+// Settings: where and how the run executes (device, precision, threads,
+// distribution), logs, checkpoints and evaluates.
+std::vector<Field> runtime_fields() {
+  using K = ConfigKind;
+  return {
+    field("out", &TrainConfig::out, K::Runtime, "run directory (default runs/<date-time>)"),
+    field("threads", &TrainConfig::threads, K::Runtime, "intra-op threads; 0 = all cores"),
+    field("loader_workers", &TrainConfig::loader_workers, K::Runtime,
+          "background threads preparing augmented batches while the model trains; 0: prepare each "
+          "batch between steps with the intra-op threads (no thread competing with them for cores)"),
+    field("channels_last", &TrainConfig::channels_last, K::Runtime,
+          "NHWC memory format for convolutions (faster with oneDNN; same results up to rounding)"),
+    field("precision", &TrainConfig::precision, K::Recipe,
+          "auto | fp32 | bf16: bf16 runs convolutions and matrix products in bfloat16 (autocast; "
+          "parameters, gradients and the loss stay float32), ~1.7x fp32 on CPUs with AVX512-BF16/AMX; "
+          "auto: bf16 on a GPU or such a CPU, else fp32 (config.json records the one used)"),
+    field("device", &TrainConfig::device, K::Runtime,
+          "cpu | cuda | cuda:N: where the model trains; on a GPU, in-memory data sets are augmented "
+          "there too (batches copied from pinned memory without waiting)"),
+    field("log_every", &TrainConfig::log_every, K::Runtime, "steps between metrics.jsonl lines"),
+    field("checkpoint_every", &TrainConfig::checkpoint_every, K::Runtime,
+          "steps between checkpoints; 0 = every epoch"),
+    field("checkpoint_minutes", &TrainConfig::checkpoint_minutes, K::Runtime,
+          "> 0: also checkpoint after this many minutes of wall time since the last checkpoint, "
+          "whichever comes first (bounds what a kill costs when epochs are long, e.g. ImageNet's); "
+          "0: only by steps or epochs"),
+    field("stop_after_steps", &TrainConfig::stop_after_steps, K::Runtime,
+          "> 0: stop this invocation after N steps with a checkpoint; continue with --resume (which "
+          "goes on to the end unless given --stop-after-steps again) "
+          "(for time-limited jobs)"),
+    field("eval", &TrainConfig::eval, K::Runtime,
+          "evaluate kNN and cluster metrics on the held-out split at the end"),
+    field("eval_every", &TrainConfig::eval_every, K::Runtime,
+          "> 0: also evaluate every N steps during training, kNN top-1 and the head's cluster accuracy and NMI "
+          "on fixed seeded subsets (10,000 training images as the kNN bank, 2,000 held-out images), logged "
+          "to metrics.jsonl as eval_* and drawn in the report: learning curves"),
+    field("eval_every_minutes", &TrainConfig::eval_every_minutes, K::Runtime,
+          "> 0: the same evaluation every M minutes of training (time spent evaluating not counted)"),
+    field("knn_k", &TrainConfig::knn_k, K::Runtime, "neighbours of the kNN evaluation"),
+    field("report", &TrainConfig::report, K::Runtime,
+          "write report.html (curves, figures, image grids; twist report) at the end of the run"),
+    field("collapse_restarts", &TrainConfig::collapse_restarts, K::Runtime,
+          "a collapse (every image in few classes, or every image's distribution flat) that still holds "
+          "after the warm-up and has lasted a tenth of the main phase restarts the run from scratch at half "
+          "the learning rate (a flat one under temperature_mode all also with tau on the entropies only), at "
+          "most this often (one process only; 0: train on and mark every log line)"),
+    field("sync_bn", &TrainConfig::sync_bn, K::Recipe,
+          "distributed runs: the head's hidden BatchNorms use the global batch's statistics "
+          "(the backbone's stay per rank)"),
+    field("nbs_per_rank", &TrainConfig::nbs_per_rank, K::Recipe,
+          "distributed runs: NBS statistics per rank instead of over the global batch, as the "
+          "reference code; the diversity term's mean stays global"),
+    field("dist_timeout", &TrainConfig::dist_timeout, K::Runtime,
+          "distributed runs: seconds a collective waits for the other ranks before the run stops "
+          "with an error naming the rank that stopped answering"),
+  };
+}
+
+// Every setting, in the order of --help and config.json.
+const std::vector<Field>& fields() {
+  static const std::vector<Field> f = [] {
+    std::vector<Field> all;
+    for (auto group : {model_fields, augment_fields, optimization_fields, runtime_fields}) {
+      auto g = group();
+      all.insert(all.end(), g.begin(), g.end());
+    }
+    return all;
+  }();
   return f;
 }
 
