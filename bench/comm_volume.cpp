@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   std::printf("total parameters: %lld (%.1f MiB of fp32 gradients)\n", (long long)params, grad_bytes / mib);
   std::printf("gradient all-reduce, %lld ranks, ring: %.1f MiB sent and %.1f MiB received per rank per step\n",
               (long long)world, ring * grad_bytes / mib, ring * grad_bytes / mib);
-  std::printf("  in 25 MiB buckets: %lld all-reduces per step\n", (long long)((grad_bytes + 25 * mib - 1) / (25 * mib)));
+  std::printf("  in 25 MiB buckets: %lld all-reduces per step\n",
+              (long long)((grad_bytes + 25 * mib - 1) / (25 * mib)));
   // Loss statistics: NBS (sum, then centred sum of squares, C+1 and C
   // floats) forward and the same sizes backward; the diversity mean (C+1
   // floats) per view and pair, forward and backward.
@@ -44,12 +45,12 @@ int main(int argc, char** argv) {
   const double nbs = 4.0 * double(2 * (2 * classes + 1));
   const double diversity = 4.0 * double(2 * 2 * pairs * (classes + 1));
   std::printf("NBS statistics over the global batch: %.1f KiB per step (4 all-reduces)\n", nbs / 1024);
-  std::printf("diversity batch mean over the global batch: %.1f KiB per step (%lld all-reduces)\n",
-              diversity / 1024, (long long)(4 * pairs));
+  std::printf("diversity batch mean over the global batch: %.1f KiB per step (%lld all-reduces)\n", diversity / 1024,
+              (long long)(4 * pairs));
   // Gathering the logits instead (all_gather of B x C per view) would move:
   const double gather = 4.0 * double(batch) * double(views) * double(classes) * double(world - 1) / double(world);
-  std::printf("(all-gathering the %lld views' logits instead: %.1f MiB received per rank per step)\n",
-              (long long)views, gather / mib);
+  std::printf("(all-gathering the %lld views' logits instead: %.1f MiB received per rank per step)\n", (long long)views,
+              gather / mib);
   std::printf("per-rank batch: %lld images, %lld crops through the backbone\n", (long long)(batch / world),
               (long long)(batch / world * views));
   return 0;

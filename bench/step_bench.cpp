@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   auto big = torch::randn({500, 1, 28, 28});
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 4; ++i) b->features(big);
-  std::printf("eval forward: %.0f img/s\n", 2000 / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  std::printf("eval forward: %.0f img/s\n",
+              2000 / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return 0;
 }

@@ -31,8 +31,8 @@ int main() {
     loss.total.backward();
     optimizer.step(/*lr=*/0.1, /*weight_decay=*/1e-6);
     std::printf("step %d: loss %.4f = consistency %.4f + sharpness %.4f - diversity %.4f\n", step,
-                loss.total.item<double>(), loss.consistency.item<double>(),
-                loss.sharpness.item<double>(), loss.diversity.item<double>());
+                loss.total.item<double>(), loss.consistency.item<double>(), loss.sharpness.item<double>(),
+                loss.diversity.item<double>());
   }
   return 0;
 }

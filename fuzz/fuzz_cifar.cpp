@@ -9,7 +9,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool cifar100 = data[0] & 1;
   try {
     twist::parse_cifar(data + 1, size - 1, cifar100 ? 2 : 1, cifar100 ? 100 : 10, "fuzz.bin");
-  } catch (const twist::Error&) {
-  }
+  } catch (const twist::Error&) {}
   return 0;
 }

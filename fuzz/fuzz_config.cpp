@@ -20,7 +20,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     twist::validate(c);
     twist::config_from_json(twist::config_to_json(c), "round trip");
-  } catch (const twist::Error&) {
-  }
+  } catch (const twist::Error&) {}
   return 0;
 }

@@ -7,7 +7,6 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     twist::parse_data_spec(std::string(reinterpret_cast<const char*>(data), size));
-  } catch (const twist::Error&) {
-  }
+  } catch (const twist::Error&) {}
   return 0;
 }

@@ -12,7 +12,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else {
       twist::parse_idx(data, size, "fuzz.idx");
     }
-  } catch (const twist::Error&) {
-  }
+  } catch (const twist::Error&) {}
   return 0;
 }

@@ -8,7 +8,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     auto image = twist::read_image(fuzz_input_file(data, size, ".img"));
     twist::fit_image(image, 1, 28);
-  } catch (const twist::Error&) {
-  }
+  } catch (const twist::Error&) {}
   return 0;
 }

@@ -6,7 +6,6 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     twist::read_npy(fuzz_input_file(data, size, ".npy"));
-  } catch (const twist::Error&) {
-  }
+  } catch (const twist::Error&) {}
   return 0;
 }

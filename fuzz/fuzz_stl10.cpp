@@ -11,7 +11,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       twist::parse_stl10_labels(data + 1, size - 1, "fuzz_y.bin");
     else
       twist::parse_stl10_images(data + 1, size - 1, "fuzz_X.bin");
-  } catch (const twist::Error&) {
-  }
+  } catch (const twist::Error&) {}
   return 0;
 }

@@ -51,9 +51,13 @@ int main(int argc, char** argv) {
   twist::TrainConfig defaults;
   write(out + "/fuzz_config/all_keys", std::string(1, '\0') + twist::config_to_json(defaults));
   write(out + "/fuzz_config/flag_lr", "\x01lr=0.5");
-  write(out + "/fuzz_config/flag_batch", "\x01" "batch_size=64");
+  write(out + "/fuzz_config/flag_batch",
+        "\x01"
+        "batch_size=64");
   write(out + "/fuzz_config/flag_nbs", "\x01nbs=false");
-  write(out + "/fuzz_config/flag_minutes", "\x01" "checkpoint_minutes=0.5");
+  write(out + "/fuzz_config/flag_minutes",
+        "\x01"
+        "checkpoint_minutes=0.5");
 
   write(out + "/fuzz_data_spec/fmnist", "fashion-mnist@test");
   write(out + "/fuzz_data_spec/idx", "idx:/data/mnist@train");

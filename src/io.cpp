@@ -27,8 +27,8 @@ void fsync_dir(const std::string& dir) {
 
 [[noreturn]] void fail(int err, const std::string& tmp, const std::string& path) {
   ::unlink(tmp.c_str());
-  throw Error("cannot write '" + path + "': " + std::strerror(err) + " (writing '" + tmp +
-              "'); the previous '" + path + "', if any, is unchanged");
+  throw Error("cannot write '" + path + "': " + std::strerror(err) + " (writing '" + tmp + "'); the previous '" + path +
+              "', if any, is unchanged");
 }
 
 }  // namespace
@@ -52,8 +52,8 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     // Not ours to remove: the path may be a directory or another's file.
-    throw Error("cannot write '" + path + "': " + std::strerror(errno) + " (writing '" + tmp +
-                "'); the previous '" + path + "', if any, is unchanged");
+    throw Error("cannot write '" + path + "': " + std::strerror(errno) + " (writing '" + tmp + "'); the previous '" +
+                path + "', if any, is unchanged");
   }
   size_t done = 0;
   while (done < bytes.size()) {

@@ -22,12 +22,18 @@ int main(int argc, char** argv) {
   std::string out;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--views" && i + 1 < argc) views = std::stoi(argv[++i]);
-    else if (a == "--batch" && i + 1 < argc) batch = std::stoll(argv[++i]);
-    else if (a == "--out" && i + 1 < argc) out = argv[++i];
-    else if (a == "--nbs-per-rank") nbs_per_rank = true;
-    else if (a == "--no-sync-bn") sync_bn = false;
-    else if (a == "--float64") float64 = true;
+    if (a == "--views" && i + 1 < argc)
+      views = std::stoi(argv[++i]);
+    else if (a == "--batch" && i + 1 < argc)
+      batch = std::stoll(argv[++i]);
+    else if (a == "--out" && i + 1 < argc)
+      out = argv[++i];
+    else if (a == "--nbs-per-rank")
+      nbs_per_rank = true;
+    else if (a == "--no-sync-bn")
+      sync_bn = false;
+    else if (a == "--float64")
+      float64 = true;
     else {
       std::fprintf(stderr, "dist_worker: unknown argument '%s'\n", a.c_str());
       return 2;

@@ -9,9 +9,7 @@ torch::Tensor random_images(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t
   return torch::rand({b, c, h, w}, gen, torch::kFloat32);
 }
 
-twist::Normalization unit(int64_t c) {
-  return {std::vector<double>(c, 0.0), std::vector<double>(c, 1.0)};
-}
+twist::Normalization unit(int64_t c) { return {std::vector<double>(c, 0.0), std::vector<double>(c, 1.0)}; }
 
 TEST(Augment, FlipTwiceIsIdentity) {
   auto x = random_images(3, 1, 7, 9, 1);
@@ -100,7 +98,7 @@ TEST(Augment, BlurKeepsConstantsAndSkipsZeroSigma) {
   EXPECT_TRUE(torch::allclose(twist::gaussian_blur(c, torch::tensor({1.0f, 2.0f})), c, 1e-6, 1e-6));
   auto x = random_images(2, 1, 9, 9, 6);
   auto y = twist::gaussian_blur(x, torch::tensor({0.0f, 1.5f}));
-  EXPECT_TRUE(torch::allclose(y[0], x[0], 1e-6, 1e-6));  // sigma 0: untouched
+  EXPECT_TRUE(torch::allclose(y[0], x[0], 1e-6, 1e-6));                   // sigma 0: untouched
   EXPECT_LT(y[1].std().item<double>(), x[1].std().item<double>() * 0.7);  // smoothed
 }
 

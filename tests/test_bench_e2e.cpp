@@ -67,8 +67,7 @@ TEST_F(BenchE2E, JsonHasTheKeysAndSaneFigures) {
   // noise on a shared machine with 2-step rounds).
   EXPECT_LT(j["end_to_end_fraction"].get<double>(), 2.0);
   for (double w : j["loader_wait_fraction_rounds"].get<std::vector<double>>()) EXPECT_TRUE(w >= 0 && w <= 1) << w;
-  for (double m : j["rss_mb_rounds"].get<std::vector<double>>())
-    EXPECT_LE(m, j["peak_rss_mb"].get<double>() + 1.0);
+  for (double m : j["rss_mb_rounds"].get<std::vector<double>>()) EXPECT_LE(m, j["peak_rss_mb"].get<double>() + 1.0);
   EXPECT_EQ(j["batch_size"], 32);
   EXPECT_EQ(j["threads"], 1);
   EXPECT_EQ(j["arch"], "resnet18");

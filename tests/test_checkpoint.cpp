@@ -13,9 +13,9 @@
 
 namespace {
 
-using twist::testing::TempDir;
 using twist::testing::error_of;
 using twist::testing::read_text;
+using twist::testing::TempDir;
 using twist::testing::write_text;
 
 twist::TrainConfig tiny_config() {
@@ -31,8 +31,7 @@ struct Saved {
   std::string path = dir / "checkpoint.pt";
   twist::TwistModel model{twist::model_options(tiny_config(), 1)};
   Saved(int64_t step = 12) {
-    twist::save_checkpoint(path, model, nullptr,
-                           {step, 3, twist::config_to_json(tiny_config()), {{0.25}, {0.5}}});
+    twist::save_checkpoint(path, model, nullptr, {step, 3, twist::config_to_json(tiny_config()), {{0.25}, {0.5}}});
   }
 };
 
@@ -118,9 +117,7 @@ TEST(Checkpoint, FlippedByteIsCaughtByTheChecksum) {
 TEST(Checkpoint, FailedWriteKeepsThePreviousCheckpoint) {
   Saved s(12);
   ASSERT_EQ(::symlink("/dev/full", (s.path + ".tmp").c_str()), 0);
-  std::string e = error_of([&] {
-    twist::save_checkpoint(s.path, s.model, nullptr, {20, 0, "{}", {{0.0}, {1.0}}});
-  });
+  std::string e = error_of([&] { twist::save_checkpoint(s.path, s.model, nullptr, {20, 0, "{}", {{0.0}, {1.0}}}); });
   EXPECT_NE(e.find("cannot write '" + s.path + "': No space left on device"), std::string::npos) << e;
   EXPECT_EQ(twist::read_checkpoint_state(s.path).step, 12);
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(s.path + ".tmp")));

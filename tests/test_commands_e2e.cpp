@@ -22,9 +22,11 @@ class CommandsE2E : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     write_pattern_dataset(*dir_ / "data", 256, 64);
-    auto r = run_twist("train --data idx:" + *dir_ / "data" +
-                       " --batch-size 32 --width 0.125 --hidden 32 --classes 4 --epochs 4 --threads 2 --knn-k 5 --precision fp32"
-                       " --out " + *dir_ / "run");
+    auto r = run_twist(
+        "train --data idx:" + *dir_ / "data" +
+        " --batch-size 32 --width 0.125 --hidden 32 --classes 4 --epochs 4 --threads 2 --knn-k 5 --precision fp32"
+        " --out " +
+        *dir_ / "run");
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
   static void TearDownTestSuite() { delete dir_; }

@@ -35,8 +35,12 @@ TEST(DistEnv, NoVariablesMeansOneProcess) {
 }
 
 TEST(DistEnv, TorchrunVariables) {
-  auto e = env_of({{"RANK", "3"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"},
-                   {"MASTER_ADDR", "node7"}, {"MASTER_PORT", "1234"}});
+  auto e = env_of({{"RANK", "3"},
+                   {"WORLD_SIZE", "8"},
+                   {"LOCAL_RANK", "1"},
+                   {"LOCAL_WORLD_SIZE", "2"},
+                   {"MASTER_ADDR", "node7"},
+                   {"MASTER_PORT", "1234"}});
   EXPECT_TRUE(e.distributed());
   EXPECT_EQ(e.rank, 3);
   EXPECT_EQ(e.world_size, 8);
@@ -50,8 +54,11 @@ TEST(DistEnv, TorchrunVariables) {
 }
 
 TEST(DistEnv, SlurmFallbackWhenTorchrunVariablesAbsent) {
-  auto e = env_of({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "16"}, {"SLURM_LOCALID", "1"},
-                   {"SLURM_NTASKS_PER_NODE", "8(x2)"}, {"MASTER_ADDR", "gpu01"}});
+  auto e = env_of({{"SLURM_PROCID", "5"},
+                   {"SLURM_NTASKS", "16"},
+                   {"SLURM_LOCALID", "1"},
+                   {"SLURM_NTASKS_PER_NODE", "8(x2)"},
+                   {"MASTER_ADDR", "gpu01"}});
   EXPECT_EQ(e.rank, 5);
   EXPECT_EQ(e.world_size, 16);
   EXPECT_EQ(e.local_rank, 1);
@@ -67,9 +74,7 @@ TEST(DistEnv, BadValuesAreNamed) {
     try {
       env_of(vars);
       ADD_FAILURE() << "no error for " << word;
-    } catch (const twist::Error& e) {
-      EXPECT_NE(std::string(e.what()).find(word), std::string::npos) << e.what();
-    }
+    } catch (const twist::Error& e) { EXPECT_NE(std::string(e.what()).find(word), std::string::npos) << e.what(); }
   };
   expect_error({{"RANK", "2"}, {"WORLD_SIZE", "2"}}, "RANK");
   expect_error({{"RANK", "x"}, {"WORLD_SIZE", "2"}}, "RANK");
@@ -201,8 +206,10 @@ TEST_P(DistEquivalence, TwoRanksOfBEqualOneProcessOf2B) {
   const double worst = worst_rel_diff(two, one, &noise);
   EXPECT_LE(noise, 3);  // the 3 biases before BatchNorms at most
   EXPECT_LT(worst, 1e-9) << "loss " << one[0].item<double>() << " vs " << two[0].item<double>();
-  std::printf("views %d: loss %.6f (1 process) %.6f (2 ranks), worst relative difference %.2e over %zu tensors (%d of them zero up to rounding)\n",
-              GetParam(), one[0].item<double>(), two[0].item<double>(), worst, one.size(), noise);
+  std::printf(
+      "views %d: loss %.6f (1 process) %.6f (2 ranks), worst relative difference %.2e over %zu tensors (%d of them "
+      "zero up to rounding)\n",
+      GetParam(), one[0].item<double>(), two[0].item<double>(), worst, one.size(), noise);
 }
 
 // The comparison can fail: per-rank NBS statistics are a different loss.
@@ -259,10 +266,11 @@ TEST_F(DistTrain, KillingOneRankStopsTheOtherWithItsName) {
   const std::string env = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " WORLD_SIZE=2";
   const std::string cmd = std::string(TWIST_BIN) + " train " + tiny() + " --epochs 1000 --eval false " +
                           "--checkpoint-every 2 --dist-timeout 20 --out " + tmp / "run";
-  auto r = run_command("(" + env + " RANK=0 " + cmd + " & p0=$!; " + env + " RANK=1 " + cmd + " 2>/dev/null & p1=$!; " +
-                       "for i in $(seq 1 600); do [ -s " + tmp / "run/checkpoint.pt" + " ] && break; sleep 0.1; done; " +
-                       "kill -KILL $p1; t0=$(date +%s%N); wait $p0; rc=$?; t1=$(date +%s%N); " +
-                       "echo \"rank0 rc=$rc after_ms=$(( (t1 - t0) / 1000000 ))\")");
+  auto r =
+      run_command("(" + env + " RANK=0 " + cmd + " & p0=$!; " + env + " RANK=1 " + cmd + " 2>/dev/null & p1=$!; " +
+                  "for i in $(seq 1 600); do [ -s " + tmp / "run/checkpoint.pt" + " ] && break; sleep 0.1; done; " +
+                  "kill -KILL $p1; t0=$(date +%s%N); wait $p0; rc=$?; t1=$(date +%s%N); " +
+                  "echo \"rank0 rc=$rc after_ms=$(( (t1 - t0) / 1000000 ))\")");
   EXPECT_NE(r.output.find("rank0 rc=1 "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("rank 1 (pid"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("died"), std::string::npos) << r.output;
@@ -275,8 +283,8 @@ TEST_F(DistTrain, KillingOneRankStopsTheOtherWithItsName) {
 // Under twist launch: only rank 0 writes and evaluates; a stopped run
 // resumes distributed and ends where an uninterrupted one does.
 TEST_F(DistTrain, LaunchWritesOnceAndResumes) {
-  const std::string launch = std::string(TWIST_BIN) + " launch --nproc 2 -- " + TWIST_BIN + " train " + tiny() +
-                             " --epochs 2 --json --out ";
+  const std::string launch =
+      std::string(TWIST_BIN) + " launch --nproc 2 -- " + TWIST_BIN + " train " + tiny() + " --epochs 2 --json --out ";
   auto whole = run_command(launch + tmp / "whole");
   ASSERT_EQ(whole.exit_code, 0) << whole.output;
   const std::string out = whole.output;
@@ -285,8 +293,8 @@ TEST_F(DistTrain, LaunchWritesOnceAndResumes) {
   auto part = run_command(launch + tmp / "part" + " --stop-after-steps 5");
   ASSERT_EQ(part.exit_code, 0) << part.output;
   EXPECT_FALSE(exists(tmp / "part/summary.json"));
-  auto rest = run_command(std::string(TWIST_BIN) + " launch --nproc 2 -- " + TWIST_BIN + " train --resume --stop-after-steps 0 --json --out " +
-                          tmp / "part");
+  auto rest = run_command(std::string(TWIST_BIN) + " launch --nproc 2 -- " + TWIST_BIN +
+                          " train --resume --stop-after-steps 0 --json --out " + tmp / "part");
   ASSERT_EQ(rest.exit_code, 0) << rest.output;
   auto a = twist::read_checkpoint_state(tmp / "whole/checkpoint.pt");
   auto b = twist::read_checkpoint_state(tmp / "part/checkpoint.pt");
@@ -297,7 +305,8 @@ TEST_F(DistTrain, LaunchWritesOnceAndResumes) {
     const auto at = metrics.rfind("\"loss\":");
     return std::stod(metrics.substr(at + 7));
   };
-  EXPECT_NEAR(last_loss(read_text(tmp / "whole/metrics.jsonl")), last_loss(read_text(tmp / "part/metrics.jsonl")), 1e-5);
+  EXPECT_NEAR(last_loss(read_text(tmp / "whole/metrics.jsonl")), last_loss(read_text(tmp / "part/metrics.jsonl")),
+              1e-5);
 }
 
 // A distributed run in bfloat16. Under autocast the sums taken inside the

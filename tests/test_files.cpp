@@ -99,9 +99,9 @@ TEST(LabelSubset, IsClassBalancedSeededAndSorted) {
   EXPECT_EQ(counts[1].item<int64_t>(), 5);
   EXPECT_EQ(counts[2].item<int64_t>(), 1);
   EXPECT_TRUE(torch::equal(s, std::get<0>(s.sort())));
-  EXPECT_TRUE(torch::equal(s, balanced_label_subset(labels, 0.1, 7)));    // same seed, same subset
-  EXPECT_FALSE(torch::equal(s, balanced_label_subset(labels, 0.1, 8)));   // another seed, another
-  EXPECT_EQ(balanced_label_subset(labels, 0.001, 7).numel(), 3);          // at least one per class
+  EXPECT_TRUE(torch::equal(s, balanced_label_subset(labels, 0.1, 7)));   // same seed, same subset
+  EXPECT_FALSE(torch::equal(s, balanced_label_subset(labels, 0.1, 8)));  // another seed, another
+  EXPECT_EQ(balanced_label_subset(labels, 0.001, 7).numel(), 3);         // at least one per class
   EXPECT_TRUE(torch::equal(balanced_label_subset(labels, 1.0, 7), torch::arange(160)));
   EXPECT_THROW(balanced_label_subset(labels, 0.0, 7), twist::Error);
   EXPECT_THROW(balanced_label_subset(labels, 1.5, 7), twist::Error);
@@ -113,7 +113,8 @@ TEST(IndexList, RoundTripsAndRejectsBadLines) {
   write_index_list(dir / "l.txt", idx);
   EXPECT_EQ(read_text(dir / "l.txt"), "5\n0\n17\n");
   EXPECT_TRUE(torch::equal(read_index_list(dir / "l.txt", 18), idx));
-  EXPECT_NE(error_of([&] { read_index_list(dir / "l.txt", 17); }).find("line 3: index 17 is outside"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_index_list(dir / "l.txt", 17); }).find("line 3: index 17 is outside"),
+            std::string::npos);
   write_text(dir / "bad.txt", "1\n2 x\n");
   EXPECT_NE(error_of([&] { read_index_list(dir / "bad.txt", 10); }).find("line 2"), std::string::npos);
   write_text(dir / "dup.txt", "1\n2\n1\n");
@@ -197,7 +198,8 @@ TEST(Image, ReadsPngAndJpeg) {
   std::vector<uint8_t> rgb;
   // 256 x 64 with noise in green, so that most of the file is entropy-coded data.
   for (int y = 0; y < 64; ++y)
-    for (int x = 0; x < 256; ++x) rgb.insert(rgb.end(), {uint8_t(x), uint8_t((x * 7919 + y * 104729) % 251), uint8_t(255 - x)});
+    for (int x = 0; x < 256; ++x)
+      rgb.insert(rgb.end(), {uint8_t(x), uint8_t((x * 7919 + y * 104729) % 251), uint8_t(255 - x)});
   ASSERT_TRUE(stbi_write_jpg((dir / "g.jpg").c_str(), 256, 64, 3, rgb.data(), 95));
   auto g = read_image(dir / "g.jpg").to(torch::kFloat32);
   ASSERT_EQ(g.sizes(), (std::vector<int64_t>{3, 64, 256}));
@@ -251,8 +253,12 @@ TEST(Export, TorchvisionLoadsTheStateDict) {
     const double conv1_sum = net->conv1->weight.to(torch::kFloat64).sum().item<double>();
     const std::string script =
         "import torch, torchvision\n"
-        "sd = torch.load('" + dir / (arch + ".pth") + "')\n"
-        "m = torchvision.models." + arch + "()\n"
+        "sd = torch.load('" +
+        dir / (arch + ".pth") +
+        "')\n"
+        "m = torchvision.models." +
+        arch +
+        "()\n"
         "r = m.load_state_dict(sd, strict=False)\n"
         "print(sorted(r.missing_keys), sorted(r.unexpected_keys))\n"
         "m.eval(); print(tuple(m(torch.zeros(1, 3, 64, 64)).shape))\n"

@@ -16,8 +16,8 @@ namespace {
 
 std::vector<std::string> inputs(const std::string& parser) {
   std::vector<std::string> paths;
-  for (const auto& e : std::filesystem::directory_iterator(std::string(TWIST_SOURCE_DIR) +
-                                                           "/tests/fuzz_regressions/" + parser))
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::string(TWIST_SOURCE_DIR) + "/tests/fuzz_regressions/" + parser))
     paths.push_back(e.path().string());
   std::sort(paths.begin(), paths.end());
   return paths;
@@ -30,9 +30,8 @@ TEST(FuzzRegressions, IdxSizesThatOverflow) {
   ASSERT_FALSE(files.empty());
   for (const auto& path : files) {
     const std::string bytes = twist::testing::read_text(path);
-    const std::string e = error_of([&] {
-      twist::parse_idx(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
-    });
+    const std::string e =
+        error_of([&] { twist::parse_idx(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path); });
     EXPECT_NE(e.find("impossible size"), std::string::npos) << path << ": " << e;
   }
 }

@@ -32,9 +32,7 @@ void gzip_file(const std::string& from, const std::string& to) {
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
-  } catch (const twist::Error& e) {
-    return e.what();
-  }
+  } catch (const twist::Error& e) { return e.what(); }
   return "";
 }
 
@@ -116,8 +114,7 @@ TEST(Dataset, LoadsSplitsAndValidatesPairs) {
 TEST(Dataset, SpecErrorsNameTheInput) {
   EXPECT_NE(error_of([] { twist::parse_data_spec("imagenet"); }).find("unknown data spec 'imagenet'"),
             std::string::npos);
-  EXPECT_NE(error_of([] { twist::parse_data_spec("fashion-mnist@val"); }).find("unknown split"),
-            std::string::npos);
+  EXPECT_NE(error_of([] { twist::parse_data_spec("fashion-mnist@val"); }).find("unknown split"), std::string::npos);
   EXPECT_NE(error_of([] { twist::load_dataset("idx:/no/such/dir"); }).find("'/no/such/dir' does not exist"),
             std::string::npos);
   TempDir d;

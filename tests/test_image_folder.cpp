@@ -27,13 +27,16 @@ torch::Tensor solid(std::vector<int> rgb, int64_t h, int64_t w) {
   return v.view({-1, 1, 1}).expand({int64_t(rgb.size()), h, w}).contiguous();
 }
 
-void write_png(const std::string& path, const torch::Tensor& image_u8) { write_text(path, twist::encode_png(image_u8)); }
+void write_png(const std::string& path, const torch::Tensor& image_u8) {
+  write_text(path, twist::encode_png(image_u8));
+}
 
 // Binary PGM (one channel) or PPM (three) of a uint8 C x H x W image.
 void write_pnm(const std::string& path, const torch::Tensor& image_u8) {
   const int64_t c = image_u8.size(0), h = image_u8.size(1), w = image_u8.size(2);
   auto hwc = image_u8.permute({1, 2, 0}).contiguous();
-  std::string bytes = std::string(c == 1 ? "P5" : "P6") + "\n" + std::to_string(w) + " " + std::to_string(h) + "\n255\n";
+  std::string bytes =
+      std::string(c == 1 ? "P5" : "P6") + "\n" + std::to_string(w) + " " + std::to_string(h) + "\n255\n";
   bytes.append(reinterpret_cast<const char*>(hwc.data_ptr<uint8_t>()), size_t(hwc.numel()));
   write_text(path, bytes);
 }
@@ -78,7 +81,7 @@ TEST(ImageFolder, ClassSubFoldersAreSortedClasses) {
   EXPECT_EQ(d.class_names, (std::vector<std::string>{"ant", "cat", "dog"}));
   EXPECT_EQ(d.num_classes, 3);
   EXPECT_EQ(d.files, (std::vector<std::string>{dir + "/ant/e.ppm", dir + "/cat/a.pgm", dir + "/cat/b.png",
-                                                dir + "/cat/more/c.PNG", dir + "/dog/d.png"}));
+                                               dir + "/cat/more/c.PNG", dir + "/dog/d.png"}));
   ASSERT_TRUE(d.has_labels());
   EXPECT_TRUE(torch::equal(d.labels, torch::tensor({0, 1, 1, 1, 2}, torch::kInt64)));
   EXPECT_FALSE(twist::has_split("folder:" + dir, "test"));
@@ -167,8 +170,9 @@ TEST(ImageFolder, BadFoldersNameTheRule) {
   write_png(t / "mixed/top.png", solid({0}, 2, 2));
   write_png(t / "mixed/cat/a.png", solid({0}, 2, 2));
   e = error_of([&] { twist::load_dataset("folder:" + (t / "mixed")); });
-  EXPECT_TRUE(contains(e, "mixes images ('top.png') with class sub-folders of images ('cat/'): a folder holds "
-                          "either one sub-folder of images per class (labelled) or images only (unlabelled)"))
+  EXPECT_TRUE(contains(e,
+                       "mixes images ('top.png') with class sub-folders of images ('cat/'): a folder holds "
+                       "either one sub-folder of images per class (labelled) or images only (unlabelled)"))
       << e;
 
   mkdirs(t / "hole/cat");
@@ -219,12 +223,11 @@ TEST(CropThenResize, MatchesCropOfTheWholeImageThenResize) {
   const int64_t top = 37, left = 51, h = 120, w = 200, size = 32;
   auto out = twist::crop_then_resize(img, torch::tensor({float(top), float(left), float(h), float(w)}), size, false);
   namespace F = torch::nn::functional;
-  auto ref = F::interpolate(img.to(torch::kFloat32).div(255.0).narrow(1, top, h).narrow(2, left, w).unsqueeze(0),
-                            F::InterpolateFuncOptions()
-                                .size(std::vector<int64_t>{size, size})
-                                .mode(torch::kBicubic)
-                                .align_corners(false))
-                 .clamp(0, 1);
+  auto ref =
+      F::interpolate(
+          img.to(torch::kFloat32).div(255.0).narrow(1, top, h).narrow(2, left, w).unsqueeze(0),
+          F::InterpolateFuncOptions().size(std::vector<int64_t>{size, size}).mode(torch::kBicubic).align_corners(false))
+          .clamp(0, 1);
   EXPECT_LT((out - ref).abs().max().item<double>(), 1e-5);
 }
 
@@ -233,8 +236,8 @@ TEST(CropThenResize, MatchesCropOfTheWholeImageThenResize) {
 TEST(RandomCropBoxes, PerSampleSizesStayInsideEachImage) {
   auto g1 = twist::make_generator(3, 1), g2 = twist::make_generator(3, 1);
   auto one = twist::random_crop_boxes(64, 20, 30, 0.08, 1.0, 0.75, 4.0 / 3.0, g1);
-  auto per = twist::random_crop_boxes(torch::full({64}, 20, torch::kInt64), torch::full({64}, 30, torch::kInt64),
-                                      0.08, 1.0, 0.75, 4.0 / 3.0, g2);
+  auto per = twist::random_crop_boxes(torch::full({64}, 20, torch::kInt64), torch::full({64}, 30, torch::kInt64), 0.08,
+                                      1.0, 0.75, 4.0 / 3.0, g2);
   EXPECT_TRUE(torch::equal(one, per));
   auto g3 = twist::make_generator(4, 1);
   auto hs = torch::tensor({10, 500, 37, 3}, torch::kInt64), ws = torch::tensor({400, 20, 37, 90}, torch::kInt64);
@@ -326,8 +329,9 @@ TEST(ImageFolder, TrainsEndToEnd) {
       }
     }
   }
-  const std::string flags = " --image-size 16 --batch-size 16 --width 0.125 --hidden 32 --classes 4 --precision fp32 "
-                            "--warmup-epochs 1 --max-steps 4 --log-every 1 --threads 2 --knn-k 3 --report false";
+  const std::string flags =
+      " --image-size 16 --batch-size 16 --width 0.125 --hidden 32 --classes 4 --precision fp32 "
+      "--warmup-epochs 1 --max-steps 4 --log-every 1 --threads 2 --knn-k 3 --report false";
   auto r = run_twist("train --data folder:" + dir + flags + " --json --out " + (t / "run"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "folder:" + dir + "@train, 32 images 3x16x16")) << r.output;

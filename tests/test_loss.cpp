@@ -63,8 +63,7 @@ TEST(TwistLoss, TemperatureOnTheEntropiesOnly) {
   EXPECT_GT(all.consistency.item<double>(), 0.2);  // sharper twins disagree more
   EXPECT_NEAR(ent.sharpness.item<double>(), all.sharpness.item<double>(), 1e-7);
   EXPECT_NEAR(ent.diversity.item<double>(), all.diversity.item<double>(), 1e-7);
-  EXPECT_NEAR(ent.total.item<double>(),
-              0.09808293 + ent.sharpness.item<double>() - ent.diversity.item<double>(), 1e-7);
+  EXPECT_NEAR(ent.total.item<double>(), 0.09808293 + ent.sharpness.item<double>() - ent.diversity.item<double>(), 1e-7);
   // Multi-crop and the teacher's loss take the same option.
   auto l3 = logits_of({{.7, .3}, {.3, .7}});
   const auto multi = twist::twist_loss({l1, l2, l3}, o);
@@ -74,8 +73,8 @@ TEST(TwistLoss, TemperatureOnTheEntropiesOnly) {
   o.temperature = 0.5;
   const auto teacher = twist::twist_teacher_loss({l1}, {l1, l2}, o);
   o.temperature = 1.0;
-  EXPECT_NEAR(teacher.consistency.item<double>(), twist::twist_teacher_loss({l1}, {l1, l2}, o).consistency.item<double>(),
-              1e-7);
+  EXPECT_NEAR(teacher.consistency.item<double>(),
+              twist::twist_teacher_loss({l1}, {l1, l2}, o).consistency.item<double>(), 1e-7);
 }
 
 TEST(TwistLoss, EpsilonMattersOnlySlightly) {
@@ -151,8 +150,8 @@ TEST(TwistLoss, GradientMatchesFiniteDifferences) {
       auto minus = std::vector<torch::Tensor>{a.detach().clone(), b.detach().clone(), c.detach().clone()};
       plus[v].view(-1)[i] += h;
       minus[v].view(-1)[i] -= h;
-      const double numeric = (twist::twist_loss(plus).total.item<double>() -
-                              twist::twist_loss(minus).total.item<double>()) / (2 * h);
+      const double numeric =
+          (twist::twist_loss(plus).total.item<double>() - twist::twist_loss(minus).total.item<double>()) / (2 * h);
       EXPECT_NEAR(grads[v].view(-1)[i].item<double>(), numeric, 1e-6) << "view " << v << " entry " << i;
     }
   }
@@ -206,7 +205,7 @@ TEST(CollapseWatch, FiresOnceAfterPatienceWithTheLikelyCause) {
   EXPECT_EQ(w.observe(80, 1, 0.0), "");  // once
   EXPECT_TRUE(w.persisting());           // but the state is tracked on
   EXPECT_EQ(w.observe(90, 9, 2.0), "");
-  EXPECT_FALSE(w.persisting());          // recovered
+  EXPECT_FALSE(w.persisting());  // recovered
   EXPECT_EQ(w.observe(100, 1, 0.0), "");
   EXPECT_EQ(w.observe(110, 1, 0.0), "");
   EXPECT_FALSE(w.persisting());

@@ -4,10 +4,10 @@
 // through the trainer on tiny generated data.
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <nlohmann/json.hpp>
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "test_util.h"
@@ -203,8 +203,10 @@ class MethodE2E : public TinyDataSuite {
   // tiny_train_args without its length, which each test sets.
   static std::string tiny(int epochs) {
     return "--data idx:" + data() +
-           " --batch-size 32 --width 0.125 --hidden 32 --classes 4 --warmup-epochs 1 --log-every 1 --threads 2 --precision fp32"
-           " --knn-k 5 --epochs " + std::to_string(epochs);
+           " --batch-size 32 --width 0.125 --hidden 32 --classes 4 --warmup-epochs 1 --log-every 1 --threads 2 "
+           "--precision fp32"
+           " --knn-k 5 --epochs " +
+           std::to_string(epochs);
   }
   static std::vector<json> metrics(const std::string& run) {
     std::vector<json> rows;
@@ -220,8 +222,7 @@ class MethodE2E : public TinyDataSuite {
 // schedule and its re-warmed learning rate, and the run is evaluated after it.
 TEST_F(MethodE2E, SelfLabelingFollowsTheMainPhase) {
   const std::string run = out("self-label");
-  auto r = run_twist("train " + tiny(2) +
-                     " --local-crops 1 --local-size 8 --self-label-epochs 1 --out " + run);
+  auto r = run_twist("train " + tiny(2) + " --local-crops 1 --local-size 8 --self-label-epochs 1 --out " + run);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("self-labeling from step 17 (8 steps)"), std::string::npos) << r.output;
   const auto rows = metrics(run);
@@ -246,8 +247,9 @@ TEST_F(MethodE2E, SelfLabelingFollowsTheMainPhase) {
 // the teacher, evaluation from it uses the teacher (the same kNN as the end of
 // training), and a run stopped half-way resumes with its teacher.
 TEST_F(MethodE2E, MomentumTeacherTrainsEvaluatesAndResumes) {
-  const std::string flags = " --optimizer adamw --lr 0.002 --weight-decay 0.04 --weight-decay-end 0.1"
-                            " --clip-grad 3 --momentum-teacher true --teacher-momentum 0.9 --alpha 0.4";
+  const std::string flags =
+      " --optimizer adamw --lr 0.002 --weight-decay 0.04 --weight-decay-end 0.1"
+      " --clip-grad 3 --momentum-teacher true --teacher-momentum 0.9 --alpha 0.4";
   const std::string run = out("teacher");
   auto r = run_twist("train " + tiny(5) + flags + " --out " + run);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -274,11 +276,9 @@ TEST_F(MethodE2E, MomentumTeacherTrainsEvaluatesAndResumes) {
 }
 
 TEST_F(MethodE2E, TeacherAndSelfLabelingAreNotCombined) {
-  auto r = run_twist("train " + tiny(5) + " --momentum-teacher true --self-label-epochs 1 --out " +
-                     out("both"));
+  auto r = run_twist("train " + tiny(5) + " --momentum-teacher true --self-label-epochs 1 --out " + out("both"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("self-labeling and the momentum teacher are not combined"), std::string::npos)
-      << r.output;
+  EXPECT_NE(r.output.find("self-labeling and the momentum teacher are not combined"), std::string::npos) << r.output;
 }
 
 }  // namespace

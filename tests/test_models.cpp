@@ -5,10 +5,10 @@
 #include <set>
 #include <sstream>
 
+#include "test_util.h"
 #include "twist/config.h"
 #include "twist/error.h"
 #include "twist/models.h"
-#include "test_util.h"
 
 namespace {
 
@@ -131,8 +131,7 @@ TEST(TwistModel, ViewsOfTwoResolutionsGiveOneLogitTensorEach) {
   o.head.hidden = 32;
   o.head.classes = 7;
   twist::TwistModel m(o);
-  auto out = m->forward({torch::randn({4, 1, 28, 28}), torch::randn({4, 1, 28, 28}),
-                         torch::randn({4, 1, 14, 14})});
+  auto out = m->forward({torch::randn({4, 1, 28, 28}), torch::randn({4, 1, 28, 28}), torch::randn({4, 1, 14, 14})});
   ASSERT_EQ(out.size(), 3u);
   for (const auto& l : out) EXPECT_EQ(l.sizes(), (std::vector<int64_t>{4, 7}));
 }
@@ -146,9 +145,7 @@ TEST(Config, ShippedRecipeEqualsDefaults) {
   ss << f.rdbuf();
   auto file = nlohmann::json::parse(ss.str());
   for (const auto& k : twist::config_keys()) {
-    if (k.kind != twist::ConfigKind::Runtime) {
-      EXPECT_TRUE(file.contains(k.key)) << k.key;
-    }
+    if (k.kind != twist::ConfigKind::Runtime) { EXPECT_TRUE(file.contains(k.key)) << k.key; }
   }
   auto shipped = twist::config_from_json(ss.str(), "configs/fashion-mnist.json", twist::TrainConfig{});
   EXPECT_EQ(twist::config_to_json(shipped), twist::config_to_json(twist::TrainConfig{}));

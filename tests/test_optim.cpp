@@ -8,9 +8,7 @@ torch::Tensor param(std::vector<float> v, std::vector<int64_t> shape) {
   return torch::tensor(v).view(shape).requires_grad_(true);
 }
 
-void set_grad(torch::Tensor& p, std::vector<float> g) {
-  p.mutable_grad() = torch::tensor(g).view(p.sizes());
-}
+void set_grad(torch::Tensor& p, std::vector<float> g) { p.mutable_grad() = torch::tensor(g).view(p.sizes()); }
 
 // p = [[3,4]] (|p| = 5), g = [[.6,.8]] (|g| = 1), eta = .001, wd = 0, lr = 1:
 // step 1: trust ratio .001*5/1 = .005 -> d = [.003,.004] = mu -> p = [2.997, 3.996]

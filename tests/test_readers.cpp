@@ -196,8 +196,10 @@ TEST(Cifar, RejectsMalformedFiles) {
   write_cifar10(d.path);
   write_text(d / "test_batch.bin", cifar_records(0, {1}, false) + "x");
   e = error_of([&] { twist::load_dataset(spec + "@test"); });
-  EXPECT_TRUE(contains(e, "'" + (d / "test_batch.bin") + "' has 3074 bytes, not a multiple of its 3073-byte records "
-                              "(1 label byte + 3072 pixel bytes)")) << e;
+  EXPECT_TRUE(contains(e, "'" + (d / "test_batch.bin") +
+                              "' has 3074 bytes, not a multiple of its 3073-byte records "
+                              "(1 label byte + 3072 pixel bytes)"))
+      << e;
 
   write_text(d / "test_batch.bin", "");
   e = error_of([&] { twist::load_dataset(spec + "@test"); });
@@ -248,8 +250,10 @@ TEST(Stl10, RejectsMalformedFiles) {
 
   write_text(d / "test_X.bin", stl_images(0, 1) + "xyz");
   e = error_of([&] { twist::load_dataset(spec + "@test"); });
-  EXPECT_TRUE(contains(e, "'" + (d / "test_X.bin") + "' has 27651 bytes, not a multiple of its 27648-byte records "
-                              "(3 x 96 x 96 pixel bytes, each channel column by column)")) << e;
+  EXPECT_TRUE(contains(e, "'" + (d / "test_X.bin") +
+                              "' has 27651 bytes, not a multiple of its 27648-byte records "
+                              "(3 x 96 x 96 pixel bytes, each channel column by column)"))
+      << e;
   write_text(d / "test_y.bin", "");
   write_text(d / "test_X.bin", stl_images(0, 1));
   e = error_of([&] { twist::load_dataset(spec + "@test"); });
@@ -257,8 +261,10 @@ TEST(Stl10, RejectsMalformedFiles) {
 
   std::remove((d / "unlabeled_X.bin").c_str());
   e = error_of([&] { twist::load_dataset(spec + "@train+unlabeled"); });
-  EXPECT_TRUE(contains(e, "no train+unlabeled split in '" + d.path + "': 'unlabeled_X.bin' is missing (the STL-10 "
-                          "binary version has train_X.bin, train_y.bin, test_X.bin, test_y.bin and unlabeled_X.bin)"))
+  EXPECT_TRUE(
+      contains(e, "no train+unlabeled split in '" + d.path +
+                      "': 'unlabeled_X.bin' is missing (the STL-10 "
+                      "binary version has train_X.bin, train_y.bin, test_X.bin, test_y.bin and unlabeled_X.bin)"))
       << e;
 
   e = error_of([] { twist::parse_stl10_labels(nullptr, 0, "y"); });
@@ -297,9 +303,11 @@ TEST(Cifar10, TrainsEndToEnd) {
     write_text(data + "/data_batch_" + std::to_string(b + 1) + ".bin", cifar_records(b * 16, labels, false));
   }
   write_text(data + "/test_batch.bin", cifar_records(200, {0, 1, 2, 3, 0, 1, 2, 3}, false));
-  auto r = run_twist("train --data cifar10:" + data +
-                     " --batch-size 16 --width 0.125 --hidden 32 --classes 4 --warmup-epochs 1 --max-steps 4 --precision fp32"
-                     " --log-every 1 --threads 2 --knn-k 3 --report false --json --out " + (d / "run"));
+  auto r = run_twist(
+      "train --data cifar10:" + data +
+      " --batch-size 16 --width 0.125 --hidden 32 --classes 4 --warmup-epochs 1 --max-steps 4 --precision fp32"
+      " --log-every 1 --threads 2 --knn-k 3 --report false --json --out " +
+      (d / "run"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "cifar10:" + data + "@train, 80 images 3x32x32")) << r.output;
   auto summary = nlohmann::json::parse(read_text(d / "run/summary.json"));

@@ -119,8 +119,10 @@ TEST_F(Reliability, ResumeEndsACutMetricsLine) {
   std::istringstream in(read_text(path));
   int parsed = 0, broken = 0;
   for (std::string line; std::getline(in, line);) {
-    if (json::accept(line)) ++parsed;
-    else ++broken;
+    if (json::accept(line))
+      ++parsed;
+    else
+      ++broken;
   }
   EXPECT_EQ(parsed, 12);
   EXPECT_EQ(broken, 1);

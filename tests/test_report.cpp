@@ -91,8 +91,7 @@ TEST(Chart, LinePointsAreWhereTheAxesSay) {
   EXPECT_NE(e.find("data-series=\"p&lt;q\""), std::string::npos);
   EXPECT_EQ(e.find("<a&b>"), std::string::npos);
   LineChart bad{"b", "x", "y", {{"s", {1, 2}, {1}, "", false}}};
-  EXPECT_NE(error_of([&] { svg_line_chart(bad); }).find("series 's' has 2 x values and 1 y values"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { svg_line_chart(bad); }).find("series 's' has 2 x values and 1 y values"), std::string::npos);
 }
 
 TEST(Chart, HistogramOutlinesEachBin) {
@@ -135,7 +134,9 @@ TEST(Png, DecodesBackToTheSamePixels) {
     ASSERT_EQ(back.sizes(), img.sizes());
     EXPECT_TRUE(torch::equal(back, img)) << c << " channel(s)";
   }
-  EXPECT_NE(error_of([] { encode_png(torch::zeros({2, 4, 4}, torch::kUInt8)); }).find("1 or 3 channels"),
+  EXPECT_NE(error_of([] {
+              encode_png(torch::zeros({2, 4, 4}, torch::kUInt8));
+            }).find("1 or 3 channels"),
             std::string::npos);
 }
 
@@ -180,17 +181,17 @@ TEST_F(ReportE2E, TrainWritesAValidSelfContainedReportOfTheLoggedValues) {
   std::istringstream lines(read_text(dir / "run/metrics.jsonl"));
   for (std::string line; std::getline(lines, line);) rows.push_back(json::parse(line));
   ASSERT_GE(rows.size(), 10u);
-  for (const auto& [title, key, series] :
-       std::vector<std::tuple<std::string, std::string, std::string>>{{"Loss", "loss", "loss"},
-                                                                      {"Loss", "consistency", "consistency"},
-                                                                      {"Loss", "sharpness", "sharpness"},
-                                                                      {"Loss", "diversity", "diversity"},
-                                                                      {"Learning rate", "lr", "lr"},
-                                                                      {"Throughput", "images_per_s", "images/s"},
-                                                                      {"Classes in use", "classes_in_use", "classes in use"},
-                                                                      {"Entropy of the mean", "mean_entropy", "entropy of the mean"},
-                                                                      {"Std of pre-softmax", "row_std", "row (per sample)"},
-                                                                      {"Std of pre-softmax", "col_std", "column (per class)"}}) {
+  for (const auto& [title, key, series] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"Loss", "loss", "loss"},
+           {"Loss", "consistency", "consistency"},
+           {"Loss", "sharpness", "sharpness"},
+           {"Loss", "diversity", "diversity"},
+           {"Learning rate", "lr", "lr"},
+           {"Throughput", "images_per_s", "images/s"},
+           {"Classes in use", "classes_in_use", "classes in use"},
+           {"Entropy of the mean", "mean_entropy", "entropy of the mean"},
+           {"Std of pre-softmax", "row_std", "row (per sample)"},
+           {"Std of pre-softmax", "col_std", "column (per class)"}}) {
     auto drawn = chart_values(html, title, series);
     ASSERT_EQ(drawn.size(), rows.size()) << key;
     for (size_t i = 0; i < rows.size(); ++i)
@@ -285,7 +286,8 @@ TEST_F(ReportE2E, RendersInAHeadlessBrowser) {
   const std::string shot = dir / "shot.png";
   auto r = run_command("HOME=" + dir.path + " timeout 120 " + browser +
                        " --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1800"
-                       " --screenshot=" + shot + " file://" + (dir / "run/report.html"));
+                       " --screenshot=" +
+                       shot + " file://" + (dir / "run/report.html"));
   ASSERT_TRUE(exists(shot)) << r.output;
   auto img = read_image(shot).to(torch::kInt32);
   ASSERT_EQ(img.size(0), 3);

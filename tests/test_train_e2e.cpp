@@ -140,11 +140,12 @@ TEST_F(TrainE2E, EvalEveryLogsLearningCurvesWithoutChangingTheRun) {
 // no chance to clean up) the directory can be resumed.
 TEST_F(TrainE2E, ASecondWriterIsRefusedUntilTheFirstDies) {
   const std::string dir = out("locked");
-  const std::string cmd = std::string(TWIST_BIN) + " train " + tiny(data()) + " --epochs 1000 --eval false --checkpoint-every 2 --out " + dir;
-  auto r = run_command("(" + cmd + " > /dev/null 2>&1 & p=$!; " +
-                       "for i in $(seq 1 600); do [ -s " + dir + "/checkpoint.pt ] && break; sleep 0.1; done; " +
-                       cmd + " --resume; echo second rc=$?; kill -KILL $p; wait $p; " +
-                       cmd + " --resume --stop-after-steps 1 > /dev/null 2>&1; echo third rc=$?)");
+  const std::string cmd = std::string(TWIST_BIN) + " train " + tiny(data()) +
+                          " --epochs 1000 --eval false --checkpoint-every 2 --out " + dir;
+  auto r = run_command("(" + cmd + " > /dev/null 2>&1 & p=$!; " + "for i in $(seq 1 600); do [ -s " + dir +
+                       "/checkpoint.pt ] && break; sleep 0.1; done; " + cmd +
+                       " --resume; echo second rc=$?; kill -KILL $p; wait $p; " + cmd +
+                       " --resume --stop-after-steps 1 > /dev/null 2>&1; echo third rc=$?)");
   EXPECT_NE(r.output.find("second rc=1"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("is in use: another twist train (pid "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("third rc=0"), std::string::npos) << r.output;
@@ -152,8 +153,8 @@ TEST_F(TrainE2E, ASecondWriterIsRefusedUntilTheFirstDies) {
 
 // --stop-after-steps limits one invocation: --resume goes on to the end.
 TEST_F(TrainE2E, ResumeDoesNotInheritStopAfterSteps) {
-  auto first = run_twist("train " + tiny(data()) + " --max-steps 12 --stop-after-steps 4 --eval false --out " +
-                         out("stopped"));
+  auto first =
+      run_twist("train " + tiny(data()) + " --max-steps 12 --stop-after-steps 4 --eval false --out " + out("stopped"));
   ASSERT_EQ(first.exit_code, 0) << first.output;
   auto rest = run_twist("train --resume --json --out " + out("stopped"));
   ASSERT_EQ(rest.exit_code, 0) << rest.output;
@@ -186,10 +187,11 @@ TEST_F(TrainE2E, NonFiniteFloatSettingsAreRefused) {
 // beta = 0 with NBS off: every image ends up in one class, and the run says
 // so with the likely cause (with NBS on, the tiny run keeps all 4 classes).
 TEST_F(TrainE2E, CollapseWithoutDiversityIsReported) {
-  auto r = run_twist("train " + tiny(data()) + " --beta 0 --nbs false --epochs 10 --log-every 4 --out " +
-                     out("collapse"));
+  auto r =
+      run_twist("train " + tiny(data()) + " --beta 0 --nbs false --epochs 10 --log-every 4 --out " + out("collapse"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("twist: warning: the predictions are collapsing onto few classes at step"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("twist: warning: the predictions are collapsing onto few classes at step"), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("Likely cause: beta = 0"), std::string::npos) << r.output;
   auto summary = json::parse(read_text(out("collapse") + "/summary.json"));
   EXPECT_GT(summary["collapse_step"].get<int64_t>(), 0);
@@ -268,7 +270,8 @@ TEST_F(TrainE2E, SigtermCheckpointsAndExits143) {
 TEST_F(TrainE2E, VisionTransformerWithLocalCrops) {
   auto r = run_twist("train " + tiny(data()) +
                      " --arch vit_tiny --patch-size 4 --drop-path 0.1 --local-crops 2 --local-size 8 --batch-size 16"
-                     " --max-steps 2 --report false --eval false --out " + out("vit"));
+                     " --max-steps 2 --report false --eval false --out " +
+                     out("vit"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto summary = json::parse(read_text(out("vit") + "/summary.json"));
   EXPECT_EQ(summary["steps"].get<int64_t>(), 2);
@@ -287,8 +290,7 @@ TEST_F(TrainE2E, VisionTransformerWithLocalCrops) {
 TEST_F(TrainE2E, NanLossStopsAndKeepsLastGoodCheckpoint) {
   auto r = run_twist("train " + tiny(data()) + " --lr 1e30 --warmup-epochs 0 --checkpoint-every 1 --out " + out("nan"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_TRUE(r.output.find("NaN") != std::string::npos || r.output.find("infinite") != std::string::npos)
-      << r.output;
+  EXPECT_TRUE(r.output.find("NaN") != std::string::npos || r.output.find("infinite") != std::string::npos) << r.output;
   EXPECT_FALSE(exists(out("nan") + "/summary.json"));
   if (exists(out("nan") + "/checkpoint.pt")) {
     EXPECT_NO_THROW(twist::read_checkpoint_state(out("nan") + "/checkpoint.pt"));

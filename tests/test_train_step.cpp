@@ -141,13 +141,14 @@ TEST(TrainStep, PrecisionIsValidated) {
 // "auto": bf16 on a GPU, and on a CPU only where its flags list native
 // bfloat16 arithmetic; named precisions are kept as they are.
 TEST(TrainStep, AutoPrecisionFollowsTheHardware) {
-  const std::string amd = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n"
-                          "processor\t: 1\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n";
+  const std::string amd =
+      "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n"
+      "processor\t: 1\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n";
   const std::string spr = "flags\t\t: fpu avx512f amx_bf16 amx_tile amx_int8\n";
   const std::string old = "flags\t\t: fpu sse avx2 avx512f avx512bw avx512_vnni\nbugs\t\t: avx512_bf16\n";
   EXPECT_TRUE(cpuinfo_has_native_bf16(amd));
   EXPECT_TRUE(cpuinfo_has_native_bf16(spr));
-  EXPECT_FALSE(cpuinfo_has_native_bf16(old));  // only the flags line counts
+  EXPECT_FALSE(cpuinfo_has_native_bf16(old));                              // only the flags line counts
   EXPECT_FALSE(cpuinfo_has_native_bf16("flags\t\t: fpu avx512_bf16x\n"));  // whole words
   EXPECT_FALSE(cpuinfo_has_native_bf16(""));
   EXPECT_EQ(resolve_precision("auto", torch::Device(torch::kCUDA, 0)), Precision::bf16);

@@ -29,8 +29,7 @@ TempDir::~TempDir() {
 
 namespace {
 
-torch::Tensor patterns(int64_t n, int64_t classes, int64_t side, at::Generator& gen,
-                       torch::Tensor* labels) {
+torch::Tensor patterns(int64_t n, int64_t classes, int64_t side, at::Generator& gen, torch::Tensor* labels) {
   *labels = torch::randint(0, classes, {n}, gen, torch::kInt64);
   auto coords = torch::arange(side, torch::kFloat32);
   auto yy = coords.view({-1, 1}).expand({side, side});
@@ -49,8 +48,8 @@ torch::Tensor patterns(int64_t n, int64_t classes, int64_t side, at::Generator& 
 
 }  // namespace
 
-void write_pattern_dataset(const std::string& dir, int64_t n_train, int64_t n_test, int64_t classes,
-                           int64_t side, uint64_t seed) {
+void write_pattern_dataset(const std::string& dir, int64_t n_train, int64_t n_test, int64_t classes, int64_t side,
+                           uint64_t seed) {
   std::filesystem::create_directories(dir);
   auto gen = make_generator(seed, 77);
   torch::Tensor y;
@@ -114,9 +113,7 @@ bool exists(const std::string& path) { return std::filesystem::exists(path); }
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
-  } catch (const twist::Error& e) {
-    return e.what();
-  }
+  } catch (const twist::Error& e) { return e.what(); }
   return "(no error)";
 }
 

@@ -19,8 +19,8 @@ struct TempDir {
 // Writes an MNIST-format data set of `classes` distinct, noisy patterns
 // (side x side, one channel): train-* with n_train images and t10k-* with
 // n_test images, labels included.
-void write_pattern_dataset(const std::string& dir, int64_t n_train, int64_t n_test,
-                           int64_t classes = 4, int64_t side = 16, uint64_t seed = 0);
+void write_pattern_dataset(const std::string& dir, int64_t n_train, int64_t n_test, int64_t classes = 4,
+                           int64_t side = 16, uint64_t seed = 0);
 
 // Flags of a small, fast training run on a write_pattern_dataset(dir, 256, ...)
 // directory: 16x16 images in 4 classes, batch 32 (8 steps per epoch). Its

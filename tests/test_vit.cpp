@@ -4,12 +4,12 @@
 
 #include <set>
 
+#include "test_util.h"
 #include "twist/config.h"
 #include "twist/error.h"
 #include "twist/eval.h"
 #include "twist/export.h"
 #include "twist/models.h"
-#include "test_util.h"
 #include "twist/train.h"
 
 namespace {
@@ -42,7 +42,7 @@ TEST(ViT, ForwardShapesAtTrainingAndLocalCropSizes) {
   EXPECT_EQ(small->pos_embed.sizes(), (Sizes{1, 65, 192}));
   EXPECT_EQ(small->forward(torch::randn({2, 3, 32, 32})).sizes(), (Sizes{2, 192}));
   EXPECT_EQ(small->forward(torch::randn({1, 3, 12, 20})).sizes(), (Sizes{1, 192}));  // 3 x 5, not square
-  EXPECT_THROW(small->forward(torch::randn({1, 3, 3, 3})), twist::Error);          // smaller than a patch
+  EXPECT_THROW(small->forward(torch::randn({1, 3, 3, 3})), twist::Error);            // smaller than a patch
 }
 
 TEST(ViT, ArchitecturesWidthsAndHeads) {
@@ -91,12 +91,24 @@ TEST(ViT, TimmNames) {
   twist::ViT v(tiny_vit(1));
   std::set<std::string> names;
   for (const auto& kv : v->named_parameters()) names.insert(kv.key());
-  const std::set<std::string> timm = {
-      "cls_token",           "pos_embed",           "patch_embed.proj.weight", "patch_embed.proj.bias",
-      "blocks.0.norm1.weight", "blocks.0.norm1.bias", "blocks.0.attn.qkv.weight", "blocks.0.attn.qkv.bias",
-      "blocks.0.attn.proj.weight", "blocks.0.attn.proj.bias", "blocks.0.norm2.weight", "blocks.0.norm2.bias",
-      "blocks.0.mlp.fc1.weight", "blocks.0.mlp.fc1.bias", "blocks.0.mlp.fc2.weight", "blocks.0.mlp.fc2.bias",
-      "norm.weight",         "norm.bias"};
+  const std::set<std::string> timm = {"cls_token",
+                                      "pos_embed",
+                                      "patch_embed.proj.weight",
+                                      "patch_embed.proj.bias",
+                                      "blocks.0.norm1.weight",
+                                      "blocks.0.norm1.bias",
+                                      "blocks.0.attn.qkv.weight",
+                                      "blocks.0.attn.qkv.bias",
+                                      "blocks.0.attn.proj.weight",
+                                      "blocks.0.attn.proj.bias",
+                                      "blocks.0.norm2.weight",
+                                      "blocks.0.norm2.bias",
+                                      "blocks.0.mlp.fc1.weight",
+                                      "blocks.0.mlp.fc1.bias",
+                                      "blocks.0.mlp.fc2.weight",
+                                      "blocks.0.mlp.fc2.bias",
+                                      "norm.weight",
+                                      "norm.bias"};
   EXPECT_EQ(names, timm);
   EXPECT_TRUE(v->named_buffers().is_empty());
   // Shapes as timm's: qkv packs query, key and value along the outputs.

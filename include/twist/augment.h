@@ -40,9 +40,8 @@ struct MultiCropOptions {
 // Random-resized-crop boxes, torchvision's algorithm (10 tries, then the
 // largest centred box within the ratio range). Returns B x 4 float:
 // top, left, height, width in pixels.
-torch::Tensor random_crop_boxes(int64_t batch, int64_t height, int64_t width, double scale_min,
-                                double scale_max, double ratio_min, double ratio_max,
-                                at::Generator& gen);
+torch::Tensor random_crop_boxes(int64_t batch, int64_t height, int64_t width, double scale_min, double scale_max,
+                                double ratio_min, double ratio_max, at::Generator& gen);
 // The same with each sample's own height and width (int64, B each), for
 // images of different sizes; draws the same random numbers in the same order.
 torch::Tensor random_crop_boxes(const torch::Tensor& heights, const torch::Tensor& widths, double scale_min,
@@ -74,19 +73,17 @@ torch::Tensor solarize(const torch::Tensor& x, double threshold = 128.0 / 255.0)
 torch::Tensor normalize(const torch::Tensor& x, const Normalization& norm);
 
 // One augmented, normalized view of a batch of uint8 images.
-torch::Tensor augment_view(const torch::Tensor& images_u8, const ViewOptions& view,
-                           const Normalization& norm, at::Generator& gen);
-std::vector<torch::Tensor> augment_views(const torch::Tensor& images_u8,
-                                         const MultiCropOptions& crops, const Normalization& norm,
-                                         at::Generator& gen);
+torch::Tensor augment_view(const torch::Tensor& images_u8, const ViewOptions& view, const Normalization& norm,
+                           at::Generator& gen);
+std::vector<torch::Tensor> augment_views(const torch::Tensor& images_u8, const MultiCropOptions& crops,
+                                         const Normalization& norm, at::Generator& gen);
 // The same for images of different sizes (uint8 C x H_i x W_i each, one
 // channel count), as a file-backed set decodes them: each crop box is drawn
 // on its image's own size and cut before resizing (crop_then_resize).
 torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const ViewOptions& view,
                            const Normalization& norm, at::Generator& gen);
-std::vector<torch::Tensor> augment_views(const std::vector<torch::Tensor>& images_u8,
-                                         const MultiCropOptions& crops, const Normalization& norm,
-                                         at::Generator& gen);
+std::vector<torch::Tensor> augment_views(const std::vector<torch::Tensor>& images_u8, const MultiCropOptions& crops,
+                                         const Normalization& norm, at::Generator& gen);
 
 // A CPU generator seeded deterministically from a run seed and a counter.
 at::Generator make_generator(uint64_t seed, uint64_t stream);

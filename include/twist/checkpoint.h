@@ -33,8 +33,8 @@ struct CheckpointState {
 // or the new checkpoint, never half of one; a failed write (disk full,
 // permissions) throws twist::Error and leaves the old one in place.
 // `teacher`: the momentum teacher, when the run has one.
-void save_checkpoint(const std::string& path, TwistModel& model, Optimizer* optimizer,
-                     const CheckpointState& state, TwistModel* teacher = nullptr);
+void save_checkpoint(const std::string& path, TwistModel& model, Optimizer* optimizer, const CheckpointState& state,
+                     TwistModel* teacher = nullptr);
 
 // Reads the state; loads weights into `model` (and the optimizer's state into
 // `optimizer`, the momentum teacher into `teacher`, when given). Loading for
@@ -42,8 +42,7 @@ void save_checkpoint(const std::string& path, TwistModel& model, Optimizer* opti
 // loads the teacher's weights: they are the ones that are evaluated.
 // Throws twist::Error naming the file on any problem.
 CheckpointState read_checkpoint_state(const std::string& path);
-void load_checkpoint(const std::string& path, TwistModel& model, Optimizer* optimizer,
-                     TwistModel* teacher = nullptr);
+void load_checkpoint(const std::string& path, TwistModel& model, Optimizer* optimizer, TwistModel* teacher = nullptr);
 
 // The same checks on a checkpoint's bytes in memory (`name` is used in
 // messages): the framing (magic, version, length, CRC) and then the state.

@@ -25,7 +25,7 @@ struct TrainConfig {
   // loss
   double alpha = 1.0;
   double beta = 1.0;
-  double temperature = 0.25;  // the paper's tau = 1 cannot get sharp with NBS and C = 10 (docs/recipe.md)
+  double temperature = 0.25;             // the paper's tau = 1 cannot get sharp with NBS and C = 10 (docs/recipe.md)
   std::string temperature_mode = "all";  // all | entropies (twist/loss.h)
   // crops and augmentation
   int64_t image_size = 0;  // 0: the data set's own size
@@ -68,25 +68,25 @@ struct TrainConfig {
   int64_t seed = 0;
   int64_t skip_nonfinite = 0;  // steps with a non-finite loss/gradient that may be skipped; 0: stop at the first
   // running
-  std::string out;                // run directory; empty: runs/<time>
-  int64_t threads = 0;            // 0: every available core
+  std::string out;      // run directory; empty: runs/<time>
+  int64_t threads = 0;  // 0: every available core
   int64_t loader_workers = 1;
-  bool channels_last = true;      // NHWC convolutions (faster on CPU)
+  bool channels_last = true;       // NHWC convolutions (faster on CPU)
   std::string precision = "auto";  // auto | fp32 | bf16 (autocast: convolutions and products in bfloat16)
   std::string device = "cpu";      // cpu | cuda | cuda:N
-  int64_t log_every = 20;         // steps between metrics.jsonl lines
-  int64_t checkpoint_every = 0;   // steps; 0: at the end of each epoch
-  double checkpoint_minutes = 30; // > 0: also every this many minutes of wall time
-  int64_t stop_after_steps = 0;   // > 0: stop this invocation after N steps, resumable
-  bool report = true;             // write report.html at the end (twist report)
-  int64_t collapse_restarts = 2;  // a lasting collapse past warm-up restarts the run at half the lr, this often
-  bool eval = true;               // evaluate on the held-out split at the end
-  int64_t eval_every = 0;         // > 0: also evaluate every N steps (learning curves in metrics.jsonl)
-  double eval_every_minutes = 0;  // > 0: also evaluate every M minutes of training
+  int64_t log_every = 20;          // steps between metrics.jsonl lines
+  int64_t checkpoint_every = 0;    // steps; 0: at the end of each epoch
+  double checkpoint_minutes = 30;  // > 0: also every this many minutes of wall time
+  int64_t stop_after_steps = 0;    // > 0: stop this invocation after N steps, resumable
+  bool report = true;              // write report.html at the end (twist report)
+  int64_t collapse_restarts = 2;   // a lasting collapse past warm-up restarts the run at half the lr, this often
+  bool eval = true;                // evaluate on the held-out split at the end
+  int64_t eval_every = 0;          // > 0: also evaluate every N steps (learning curves in metrics.jsonl)
+  double eval_every_minutes = 0;   // > 0: also evaluate every M minutes of training
   // distributed (RANK/WORLD_SIZE set): batch_size is the global batch
-  bool sync_bn = false;           // head's hidden BatchNorms over the global batch
-  bool nbs_per_rank = false;      // NBS statistics per rank, as the reference code's groups
-  double dist_timeout = 120;      // seconds a collective may wait for the other ranks
+  bool sync_bn = false;       // head's hidden BatchNorms over the global batch
+  bool nbs_per_rank = false;  // NBS statistics per rank, as the reference code's groups
+  double dist_timeout = 120;  // seconds a collective may wait for the other ranks
   int64_t knn_k = 20;
 };
 
@@ -113,8 +113,7 @@ std::string get_config_value(const TrainConfig& config, const std::string& key);
 std::string config_to_json(const TrainConfig& config);
 // Applies the keys present in a JSON object over `base`; unknown keys and
 // wrongly typed values are errors naming `source`.
-TrainConfig config_from_json(const std::string& json_text, const std::string& source,
-                             TrainConfig base = {});
+TrainConfig config_from_json(const std::string& json_text, const std::string& source, TrainConfig base = {});
 TrainConfig load_config_file(const std::string& path, TrainConfig base = {});
 
 // Throws twist::Error for impossible settings (batch < 2, C < 2, ...).

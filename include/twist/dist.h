@@ -66,7 +66,7 @@ struct ProcessGroupOptions {
   // A collective or the rendezvous that waits longer than this fails, with a
   // message naming the ranks that stopped answering.
   std::chrono::milliseconds timeout{std::chrono::seconds(120)};
-  std::string file_store;  // non-empty: rendezvous through this file, not TCP
+  std::string file_store;        // non-empty: rendezvous through this file, not TCP
   std::string backend = "gloo";  // gloo | nccl (needs a build with NCCL)
 };
 

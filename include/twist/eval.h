@@ -22,8 +22,7 @@ torch::Tensor backbone_features(Backbone backbone, const torch::Tensor& images_u
                                 int64_t batch_size = 500);
 
 // Runs the model in eval mode over un-augmented, normalized images.
-Embeddings embed(TwistModel& model, const Dataset& data, const Normalization& norm,
-                 int64_t batch_size = 500);
+Embeddings embed(TwistModel& model, const Dataset& data, const Normalization& norm, int64_t batch_size = 500);
 
 // Flattened pixels in [0, 1]: the raw-pixel baseline pretraining must beat.
 torch::Tensor pixel_features(const Dataset& data);
@@ -42,9 +41,8 @@ struct KnnResult {
 };
 
 // Cosine k-nearest-neighbour classification of `query` against `bank`.
-KnnResult knn_classify(const torch::Tensor& bank, const torch::Tensor& bank_labels,
-                       const torch::Tensor& query, const torch::Tensor& query_labels,
-                       const KnnOptions& options = {});
+KnnResult knn_classify(const torch::Tensor& bank, const torch::Tensor& bank_labels, const torch::Tensor& query,
+                       const torch::Tensor& query_labels, const KnnOptions& options = {});
 
 // Maximum-weight one-to-one assignment (Kuhn-Munkres) for a rectangular
 // matrix given row-major as rows x cols. Returns, for each row, its column
@@ -90,8 +88,7 @@ struct SimilarityHistograms {
 };
 // All pairs i < j among at most `max_samples` samples (a seeded subset).
 SimilarityHistograms similarity_histograms(const torch::Tensor& features, const torch::Tensor& labels,
-                                           int64_t bins = 50, int64_t max_samples = 4000,
-                                           uint64_t seed = 0);
+                                           int64_t bins = 50, int64_t max_samples = 4000, uint64_t seed = 0);
 
 // Fig. 3: standard deviation of the pre-softmax outputs (N x C) along a row
 // (over the C classes of one sample) and along a column (over the N samples

@@ -27,7 +27,7 @@ class EpochSampler {
  public:
   EpochSampler(int64_t dataset_size, int64_t batch_size, uint64_t seed, int rank = 0, int world = 1);
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
-  int64_t batch_size() const { return batch_size_; }            // global
+  int64_t batch_size() const { return batch_size_; }                 // global
   int64_t local_batch_size() const { return batch_size_ / world_; }  // this rank's
   int rank() const { return rank_; }
   int world() const { return world_; }
@@ -59,18 +59,16 @@ struct LoaderOptions {
 
 class BatchLoader {
  public:
-  BatchLoader(const Dataset& data, const EpochSampler& sampler, MultiCropOptions crops,
-              Normalization norm, uint64_t seed, int64_t first_step, int64_t end_step,
-              LoaderOptions options = {});
+  BatchLoader(const Dataset& data, const EpochSampler& sampler, MultiCropOptions crops, Normalization norm,
+              uint64_t seed, int64_t first_step, int64_t end_step, LoaderOptions options = {});
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
   // The batch of the next step; rethrows a worker's error.
   Batch next();
   // Builds the batch of one step synchronously (what the workers run).
-  static Batch make_batch(const Dataset& data, const EpochSampler& sampler,
-                          const MultiCropOptions& crops, const Normalization& norm, uint64_t seed,
-                          int64_t step, torch::Device device = torch::kCPU);
+  static Batch make_batch(const Dataset& data, const EpochSampler& sampler, const MultiCropOptions& crops,
+                          const Normalization& norm, uint64_t seed, int64_t step, torch::Device device = torch::kCPU);
 
  private:
   void work(int worker);

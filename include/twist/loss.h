@@ -39,14 +39,12 @@ torch::Tensor entropy(const torch::Tensor& p, double eps = 1e-5);
 torch::Tensor kl_divergence(const torch::Tensor& a, const torch::Tensor& b, double eps = 1e-5);
 
 // Loss of one pair of views given their probabilities (B x C each).
-TwistLossTerms twist_pair_loss(const torch::Tensor& p1, const torch::Tensor& p2,
-                               const TwistLossOptions& options = {});
+TwistLossTerms twist_pair_loss(const torch::Tensor& p1, const torch::Tensor& p2, const TwistLossOptions& options = {});
 
 // Multi-crop TWIST loss. logits[v] is B x C for view v; views 0 and 1 are the
 // global crops. Pairs are (0,1) and (g,j) for g in {0,1}, j >= 2: 1 + 2L pairs
 // for L local crops, each contributing the full loss, averaged uniformly.
-TwistLossTerms twist_loss(const std::vector<torch::Tensor>& logits,
-                          const TwistLossOptions& options = {});
+TwistLossTerms twist_loss(const std::vector<torch::Tensor>& logits, const TwistLossOptions& options = {});
 
 // Number of pairs twist_loss forms for n views (n >= 2).
 int twist_pair_count(int n_views);
@@ -72,11 +70,10 @@ struct SelfLabelSelection {
   torch::Tensor labels;  // B, int64: the weak anchor's argmax
   torch::Tensor kept;    // B, bool
 };
-SelfLabelSelection select_self_labels(const torch::Tensor& p_view0, const torch::Tensor& p_view1,
-                                      double keep_fraction);
+SelfLabelSelection select_self_labels(const torch::Tensor& p_view0, const torch::Tensor& p_view1, double keep_fraction);
 
 struct SelfLabelLoss {
-  torch::Tensor loss;          // mean over the strong anchor and the local views of cross-entropy on the kept samples
+  torch::Tensor loss;  // mean over the strong anchor and the local views of cross-entropy on the kept samples
   double kept_fraction = 0;
 };
 // logits[0], logits[1]: the global views; logits[2..]: local views.

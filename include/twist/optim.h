@@ -91,8 +91,7 @@ std::vector<bool> token_parameters(const torch::nn::Module& module);
 
 // Linear warm-up from 0 over `warmup_steps`, then cosine from `base` down to
 // `final_value` at step total_steps-1 (DINO's cosine_scheduler).
-std::vector<double> cosine_schedule(double base, double final_value, int64_t total_steps,
-                                    int64_t warmup_steps = 0);
+std::vector<double> cosine_schedule(double base, double final_value, int64_t total_steps, int64_t warmup_steps = 0);
 
 // The learning rate is given per 256 images, scaled linearly with the batch.
 double scaled_lr(double lr_per_256, int64_t batch_size);

@@ -43,15 +43,14 @@ struct ClassifierResult {
 // affine map the linear layer could absorb; it makes one learning rate fit
 // every backbone).
 ClassifierResult train_linear_on_features(const torch::Tensor& train_x, const torch::Tensor& train_y,
-                                          const torch::Tensor& test_x, const torch::Tensor& test_y,
-                                          int64_t num_classes, const ClassifierOptions& options);
+                                          const torch::Tensor& test_x, const torch::Tensor& test_y, int64_t num_classes,
+                                          const ClassifierOptions& options);
 
 // Linear probe (backbone_lr == 0: backbone frozen in eval mode, training
 // views augmented per epoch) or fine-tuning (backbone_lr > 0: backbone in
 // train mode with its own learning rate). Scored on the un-augmented test
 // images after every epoch. `backbone` is modified when fine-tuning.
 ClassifierResult train_classifier(Backbone backbone, const Dataset& train, const Dataset& test,
-                                  const Normalization& norm, int64_t num_classes,
-                                  const ClassifierOptions& options);
+                                  const Normalization& norm, int64_t num_classes, const ClassifierOptions& options);
 
 }  // namespace twist

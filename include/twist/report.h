@@ -69,8 +69,7 @@ std::string base64(const std::string& bytes);
 
 // Images (uint8 N x C x H x W, equal sizes) tiled row by row, `columns` per
 // row, separated by `gap` pixels of `background`: one image C x H' x W'.
-torch::Tensor tile_images(const torch::Tensor& images_u8, int64_t columns, int64_t gap = 2,
-                          uint8_t background = 255);
+torch::Tensor tile_images(const torch::Tensor& images_u8, int64_t columns, int64_t gap = 2, uint8_t background = 255);
 
 // &, <, >, " and ' as character references.
 std::string html_escape(const std::string& text);
@@ -78,22 +77,22 @@ std::string html_escape(const std::string& text);
 // --- the report ------------------------------------------------------------------
 
 struct ReportOptions {
-  std::string data;              // data set spec; empty: the run's own
-  std::string out;               // empty: RUN/report.html
-  int64_t images_per_class = 12; // example images per predicted class
-  int64_t max_classes = 100;     // grids for at most this many classes (the largest)
-  int64_t top5_examples = 8;     // images shown with their top-5 predictions
-  int64_t max_images = 10000;    // images of the split that are embedded (a seeded subset)
+  std::string data;               // data set spec; empty: the run's own
+  std::string out;                // empty: RUN/report.html
+  int64_t images_per_class = 12;  // example images per predicted class
+  int64_t max_classes = 100;      // grids for at most this many classes (the largest)
+  int64_t top5_examples = 8;      // images shown with their top-5 predictions
+  int64_t max_images = 10000;     // images of the split that are embedded (a seeded subset)
   uint64_t seed = 0;
 };
 
 struct ReportResult {
-  std::string path;              // where the page was written
+  std::string path;  // where the page was written
   int64_t bytes = 0;
-  int64_t metrics_lines = 0;     // lines of metrics.jsonl drawn
-  int64_t skipped_lines = 0;     // lines that did not parse (a cut-short last line)
-  int64_t images = 0;            // images the model was run on
-  std::string split;             // the data set split they came from
+  int64_t metrics_lines = 0;          // lines of metrics.jsonl drawn
+  int64_t skipped_lines = 0;          // lines that did not parse (a cut-short last line)
+  int64_t images = 0;                 // images the model was run on
+  std::string split;                  // the data set split they came from
   std::vector<std::string> sections;  // titles of the sections written
 };
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <memory>
 #include "twist/augment.h"
 #include "twist/checkpoint.h"
 #include "twist/config.h"
@@ -13,7 +14,6 @@
 #include "twist/error.h"
 #include "twist/io.h"
 #include "twist/loss.h"
-#include <memory>
 
 #include "twist/models.h"
 #include "twist/optim.h"
@@ -50,17 +50,17 @@ struct TrainSummary {
   std::string eval_split;  // "test", "val" or "" when not evaluated
   bool evaluated = false;
   double knn_top1 = -1, knn_top5 = -1;
-  double pixel_knn_top1 = -1;           // raw pixels in [0, 1]
-  double centered_pixel_knn_top1 = -1;  // pixels normalized per channel
+  double pixel_knn_top1 = -1;               // raw pixels in [0, 1]
+  double centered_pixel_knn_top1 = -1;      // pixels normalized per channel
   double kmeans_acc = -1, kmeans_nmi = -1;  // spherical k-means of the backbone's features, k = classes
   bool clustered = false;
   double nmi = 0, ami = 0, ari = 0, acc = 0;
   int64_t clusters_used = 0;
-  int64_t collapse_step = 0;   // the logged step where the collapse warning fired, else 0
-  std::string collapse_warning;  // its message
+  int64_t collapse_step = 0;          // the logged step where the collapse warning fired, else 0
+  std::string collapse_warning;       // its message
   std::vector<std::string> restarts;  // why each earlier attempt of this run was restarted (collapse_restarts)
-  bool stopped_early = false;  // stop_after_steps or a signal: resumable
-  int signal = 0;              // the SIGINT/SIGTERM that stopped the run, else 0
+  bool stopped_early = false;         // stop_after_steps or a signal: resumable
+  int signal = 0;                     // the SIGINT/SIGTERM that stopped the run, else 0
   std::string run_dir;
   int rank = 0;  // distributed runs: only rank 0 wrote the run directory and evaluated
   std::string to_json() const;

@@ -51,8 +51,7 @@ torch::Tensor adjust_hue(const torch::Tensor& x, const torch::Tensor& shift) {
   auto is_r = maxc == r;
   auto is_g = (maxc == g) & ~is_r;
   auto is_b = ~is_g & ~is_r;
-  auto h = is_r.to(x.dtype()) * (bc - gc) + is_g.to(x.dtype()) * (2.0 + rc - bc) +
-           is_b.to(x.dtype()) * (4.0 + gc - rc);
+  auto h = is_r.to(x.dtype()) * (bc - gc) + is_g.to(x.dtype()) * (2.0 + rc - bc) + is_b.to(x.dtype()) * (4.0 + gc - rc);
   h = torch::fmod(h / 6.0 + 1.0, 1.0);
   h = torch::fmod(h + shift.view({-1, 1, 1}).to(x.dtype()) + 1.0, 1.0);
   // HSV -> RGB by sector.
@@ -100,15 +99,13 @@ torch::Tensor gaussian_blur(const torch::Tensor& x, const torch::Tensor& sigma) 
   return y.view({B, C, H, W});
 }
 
-torch::Tensor solarize(const torch::Tensor& x, double threshold) {
-  return torch::where(x >= threshold, 1.0 - x, x);
-}
+torch::Tensor solarize(const torch::Tensor& x, double threshold) { return torch::where(x >= threshold, 1.0 - x, x); }
 
 torch::Tensor normalize(const torch::Tensor& x, const Normalization& norm) {
   const int64_t C = x.size(1);
-  check(static_cast<int64_t>(norm.mean.size()) == C && static_cast<int64_t>(norm.std.size()) == C,
-        "normalize: statistics for " + std::to_string(norm.mean.size()) + " channels, images have " +
-            std::to_string(C));
+  check(
+      static_cast<int64_t>(norm.mean.size()) == C && static_cast<int64_t>(norm.std.size()) == C,
+      "normalize: statistics for " + std::to_string(norm.mean.size()) + " channels, images have " + std::to_string(C));
   auto mean = torch::tensor(norm.mean, x.options()).view({1, C, 1, 1});
   auto std = torch::tensor(norm.std, x.options()).view({1, C, 1, 1});
   return (x - mean) / std;

@@ -14,9 +14,8 @@ at::Generator make_generator(uint64_t seed, uint64_t stream) {
   return at::detail::createCPUGenerator(z);
 }
 
-torch::Tensor random_crop_boxes(int64_t batch, int64_t height, int64_t width, double scale_min,
-                                double scale_max, double ratio_min, double ratio_max,
-                                at::Generator& gen) {
+torch::Tensor random_crop_boxes(int64_t batch, int64_t height, int64_t width, double scale_min, double scale_max,
+                                double ratio_min, double ratio_max, at::Generator& gen) {
   return random_crop_boxes(torch::full({batch}, height, torch::kInt64), torch::full({batch}, width, torch::kInt64),
                            scale_min, scale_max, ratio_min, ratio_max, gen);
 }
@@ -29,8 +28,8 @@ torch::Tensor random_crop_boxes(const torch::Tensor& heights, const torch::Tenso
   auto height = heights.to(torch::kFloat64), width = widths.to(torch::kFloat64);  // B
   auto area = (height * width).unsqueeze(1);
   auto target = (torch::rand({batch, tries}, gen, f) * (scale_max - scale_min) + scale_min) * area;
-  auto log_ratio = torch::rand({batch, tries}, gen, f) * (std::log(ratio_max) - std::log(ratio_min)) +
-                   std::log(ratio_min);
+  auto log_ratio =
+      torch::rand({batch, tries}, gen, f) * (std::log(ratio_max) - std::log(ratio_min)) + std::log(ratio_min);
   auto ratio = log_ratio.exp();
   auto w = (target * ratio).sqrt().round();
   auto h = (target / ratio).sqrt().round();

@@ -8,9 +8,7 @@ torch::Tensor uniform(int64_t n, double lo, double hi, at::Generator& gen) {
   return torch::rand({n}, gen, torch::kFloat32) * (hi - lo) + lo;
 }
 
-torch::Tensor coin(int64_t n, double p, at::Generator& gen) {
-  return torch::rand({n}, gen, torch::kFloat32) < p;
-}
+torch::Tensor coin(int64_t n, double p, at::Generator& gen) { return torch::rand({n}, gen, torch::kFloat32) < p; }
 
 // Jitter factor: uniform in [1-s, 1+s] where the sample is jittered, else 1.
 torch::Tensor factor(int64_t n, double strength, const torch::Tensor& on, at::Generator& gen) {
@@ -74,10 +72,18 @@ torch::Tensor finish_view(torch::Tensor x, const ViewOptions& v, const ViewDraws
     auto ord = d.order.accessor<int64_t, 1>();
     for (int k = 0; k < 4; ++k) {
       switch (ord[k]) {
-        case 0: if (v.brightness > 0) x = adjust_brightness(x, d.fb); break;
-        case 1: if (v.contrast > 0) x = adjust_contrast(x, d.fc); break;
-        case 2: if (v.saturation > 0) x = adjust_saturation(x, d.fs); break;
-        case 3: if (v.hue > 0) x = adjust_hue(x, d.fh); break;
+        case 0:
+          if (v.brightness > 0) x = adjust_brightness(x, d.fb);
+          break;
+        case 1:
+          if (v.contrast > 0) x = adjust_contrast(x, d.fc);
+          break;
+        case 2:
+          if (v.saturation > 0) x = adjust_saturation(x, d.fs);
+          break;
+        case 3:
+          if (v.hue > 0) x = adjust_hue(x, d.fh);
+          break;
       }
     }
   }
@@ -90,13 +96,12 @@ torch::Tensor finish_view(torch::Tensor x, const ViewOptions& v, const ViewDraws
 
 }  // namespace
 
-torch::Tensor augment_view(const torch::Tensor& images_u8, const ViewOptions& v,
-                           const Normalization& norm, at::Generator& gen) {
+torch::Tensor augment_view(const torch::Tensor& images_u8, const ViewOptions& v, const Normalization& norm,
+                           at::Generator& gen) {
   check(images_u8.dim() == 4, "augment_view expects B x C x H x W images");
   const int64_t B = images_u8.size(0), H = images_u8.size(2), W = images_u8.size(3);
   auto x = images_u8.to(torch::kFloat32).div_(255.0);
-  ViewDraws d =
-      draw_view(torch::full({B}, H, torch::kInt64), torch::full({B}, W, torch::kInt64), v, gen);
+  ViewDraws d = draw_view(torch::full({B}, H, torch::kInt64), torch::full({B}, W, torch::kInt64), v, gen);
   if (!x.device().is_cpu()) {
     // Drawn on the host generator (so a view is the same wherever it is
     // made), applied where the images are.
@@ -107,8 +112,8 @@ torch::Tensor augment_view(const torch::Tensor& images_u8, const ViewOptions& v,
   return finish_view(crop_resize(x, d.boxes, v.size, d.flip), v, d, norm);
 }
 
-torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const ViewOptions& v,
-                           const Normalization& norm, at::Generator& gen) {
+torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const ViewOptions& v, const Normalization& norm,
+                           at::Generator& gen) {
   const int64_t B = int64_t(images_u8.size());
   check(B > 0, "augment_view needs at least one image");
   auto heights = torch::empty({B}, torch::kInt64), widths = torch::empty({B}, torch::kInt64);
@@ -123,8 +128,7 @@ torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const Vi
   auto flip = d.flip.accessor<bool, 1>();
   std::vector<torch::Tensor> crops;
   crops.reserve(size_t(B));
-  for (int64_t i = 0; i < B; ++i)
-    crops.push_back(crop_then_resize(images_u8[size_t(i)], d.boxes[i], v.size, flip[i]));
+  for (int64_t i = 0; i < B; ++i) crops.push_back(crop_then_resize(images_u8[size_t(i)], d.boxes[i], v.size, flip[i]));
   return finish_view(torch::cat(crops, 0), v, d, norm);
 }
 
@@ -145,9 +149,8 @@ std::vector<torch::Tensor> augment_views(const torch::Tensor& images_u8, const M
   return views_of(images_u8, crops, norm, gen);
 }
 
-std::vector<torch::Tensor> augment_views(const std::vector<torch::Tensor>& images_u8,
-                                         const MultiCropOptions& crops, const Normalization& norm,
-                                         at::Generator& gen) {
+std::vector<torch::Tensor> augment_views(const std::vector<torch::Tensor>& images_u8, const MultiCropOptions& crops,
+                                         const Normalization& norm, at::Generator& gen) {
   return views_of(images_u8, crops, norm, gen);
 }
 

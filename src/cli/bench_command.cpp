@@ -4,14 +4,14 @@
 // alternating rounds, because timings on shared machines swing by 2x.
 #include <sys/resource.h>
 
+#include <unistd.h>
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "commands.h"
 #include "config_flags.h"
@@ -30,11 +30,21 @@ using Clock = std::chrono::steady_clock;
 // made, and the three runtime settings that change its speed. The run's
 // length, schedules, checkpoints and evaluation do not apply.
 bool shapes_a_step(const ConfigKey& k) {
-  static const char* const run_length[] = {"epochs", "max_steps", "warmup_epochs", "min_lr_ratio",
-                                           "weight_decay_end", "skip_nonfinite", "sync_bn", "nbs_per_rank",
-                                           "teacher_momentum", "self_label_epochs", "self_label_lr",
-                                           "self_label_warmup_epochs", "self_label_quantile_start",
-                                           "self_label_quantile_end", "self_label_global_scale_min",
+  static const char* const run_length[] = {"epochs",
+                                           "max_steps",
+                                           "warmup_epochs",
+                                           "min_lr_ratio",
+                                           "weight_decay_end",
+                                           "skip_nonfinite",
+                                           "sync_bn",
+                                           "nbs_per_rank",
+                                           "teacher_momentum",
+                                           "self_label_epochs",
+                                           "self_label_lr",
+                                           "self_label_warmup_epochs",
+                                           "self_label_quantile_start",
+                                           "self_label_quantile_end",
+                                           "self_label_global_scale_min",
                                            "self_label_local_scale_max"};
   if (k.kind == ConfigKind::Runtime)
     return k.key == "threads" || k.key == "loader_workers" || k.key == "channels_last" || k.key == "device";
@@ -85,12 +95,12 @@ struct Round {
 }  // namespace
 
 std::function<int()> add_bench_command(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand(
-      "bench",
-      "Training throughput of one configuration (the flags of twist train that shape a step):\n"
-      "compute-only (synthetic views through forward, loss, backward and update) against end to\n"
-      "end (the data set through the loader and augmentation into the same step), alternating in\n"
-      "rounds. Images/s count source images, as twist train's metrics do, not views.");
+  CLI::App* cmd =
+      app.add_subcommand("bench",
+                         "Training throughput of one configuration (the flags of twist train that shape a step):\n"
+                         "compute-only (synthetic views through forward, loss, backward and update) against end to\n"
+                         "end (the data set through the loader and augmentation into the same step), alternating in\n"
+                         "rounds. Images/s count source images, as twist train's metrics do, not views.");
   struct State {
     ConfigFlags flags;
     int64_t rounds = 5, steps = 20, warmup = 3;
@@ -136,7 +146,8 @@ std::function<int()> add_bench_command(CLI::App& app) {
 
     // Compute-only: fixed views of the shapes the loader makes, normalized scale.
     std::vector<torch::Tensor> synthetic;
-    for (const auto& v : crops.views) synthetic.push_back(torch::randn({cfg.batch_size, data.channels(), v.size, v.size}).to(device));
+    for (const auto& v : crops.views)
+      synthetic.push_back(torch::randn({cfg.batch_size, data.channels(), v.size, v.size}).to(device));
     auto compute = [&](int64_t n) {
       const auto t0 = Clock::now();
       for (int64_t i = 0; i < n; ++i) step(synthetic);
@@ -167,8 +178,7 @@ std::function<int()> add_bench_command(CLI::App& app) {
                  cfg.arch.c_str(), cfg.width, cfg.stem.c_str(), (long long)cfg.batch_size, views.c_str(),
                  (long long)data.channels(), cfg.precision.c_str(), cfg.channels_last ? ", channels-last" : "",
                  (long long)threads, (long long)cfg.loader_workers, device.str().c_str(), data.name.c_str(),
-                 (long long)data.size(),
-                 (long long)st->rounds, (long long)st->steps, (long long)st->warmup);
+                 (long long)data.size(), (long long)st->rounds, (long long)st->steps, (long long)st->warmup);
     if (st->warmup > 0) {
       double ignored = 0;
       compute(st->warmup);

@@ -32,8 +32,10 @@ void add_config_flags(CLI::App* cmd, ConfigFlags& flags, const std::function<boo
     std::string help = k.help + " [" + get_config_value(defaults, k.key) + "]";
     flags.options[k.key] = cmd->add_option(flag_name(k.key), flags.values[k.key], help)
                                ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
-                               ->type_name(k.type == "string" ? "TEXT" : k.type == "int" ? "INT"
-                                           : k.type == "float" ? "FLOAT" : "BOOL");
+                               ->type_name(k.type == "string"  ? "TEXT"
+                                           : k.type == "int"   ? "INT"
+                                           : k.type == "float" ? "FLOAT"
+                                                               : "BOOL");
   }
 }
 

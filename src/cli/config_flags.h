@@ -23,7 +23,6 @@ struct ConfigFlags {
 
 // Registers --config and a flag for every key that `keep` accepts (every key
 // when empty). `flags` must outlive parsing: the options write into it.
-void add_config_flags(CLI::App* cmd, ConfigFlags& flags,
-                      const std::function<bool(const ConfigKey&)>& keep = {});
+void add_config_flags(CLI::App* cmd, ConfigFlags& flags, const std::function<bool(const ConfigKey&)>& keep = {});
 
 }  // namespace twist::cli

@@ -34,8 +34,8 @@ std::function<int()> add_embed_command(CLI::App& app) {
     std::fprintf(stderr, "twist: embedding %s (%lld images)\n", d.name.c_str(), (long long)d.size());
     Embeddings e = embed(run.model, d, run.state.norm);
     torch::Tensor x = st->what == "features" ? e.features
-                      : st->what == "logits"  ? e.logits
-                                              : torch::softmax(e.logits / run.config.temperature, 1);
+                      : st->what == "logits" ? e.logits
+                                             : torch::softmax(e.logits / run.config.temperature, 1);
     write_npy(st->out, x.to(torch::kFloat32));
     std::string labels_file;
     if (d.has_labels()) {

@@ -45,8 +45,7 @@ int run_knn(const RunArgs& a, int64_t k, double temperature) {
   j["train_images"] = s.train.size();
   j["eval_images"] = s.eval.size();
   emit(a, run, "eval_knn.json",
-       "kNN on backbone features (k=" + std::to_string(k) + ", cosine), " + s.eval_name + " split",
-       j,
+       "kNN on backbone features (k=" + std::to_string(k) + ", cosine), " + s.eval_name + " split", j,
        {{"top-1, weighted (T=" + fixed(temperature, 2) + ")", fixed(weighted.top1)},
         {"top-5, weighted", fixed(weighted.top5)},
         {"top-1, majority vote", fixed(vote.top1)},
@@ -163,8 +162,8 @@ int run_kmeans(const RunArgs& a, uint64_t seed) {
   j["seed"] = seed;
   j["split"] = s.eval_name;
   emit(a, run, "eval_cluster_kmeans.json",
-       "Unsupervised classification (spherical k-means of backbone features, k=" + std::to_string(classes) +
-           "), " + s.eval_name + " split",
+       "Unsupervised classification (spherical k-means of backbone features, k=" + std::to_string(classes) + "), " +
+           s.eval_name + " split",
        j,
        {{"accuracy (Hungarian matching)", fixed(m.acc)},
         {"NMI", fixed(m.nmi)},
@@ -225,8 +224,8 @@ std::function<int()> add_eval_command(CLI::App& app) {
                   "votes weighted by exp(cos/T); the majority vote is reported beside it [0.07]")
       ->check(CLI::PositiveNumber);
 
-  CLI::App* linear = eval->add_subcommand(
-      "linear", "linear classifier on the frozen backbone (the paper's linear evaluation)");
+  CLI::App* linear =
+      eval->add_subcommand("linear", "linear classifier on the frozen backbone (the paper's linear evaluation)");
   add_run_args(linear, st->linear_args);
   linear->add_option("--epochs", st->linear.epochs, "epochs [100]")->check(CLI::PositiveNumber);
   linear->add_option("--lr", st->linear.lr, "SGD learning rate, cosine-decayed [0.1]")->check(CLI::PositiveNumber);
@@ -244,14 +243,15 @@ std::function<int()> add_eval_command(CLI::App& app) {
   add_run_args(cluster, st->cluster_args);
   cluster->add_option("--assignments", st->assignments,
                       "write index,cluster,label per sample to this CSV file (--method head)");
-  cluster->add_option("--method", st->cluster_method,
-                      "head: the head's argmax (C clusters; names twist predict's clusters) | kmeans: spherical "
-                      "k-means of the backbone's features into as many clusters as there are classes [head]")
+  cluster
+      ->add_option("--method", st->cluster_method,
+                   "head: the head's argmax (C clusters; names twist predict's clusters) | kmeans: spherical "
+                   "k-means of the backbone's features into as many clusters as there are classes [head]")
       ->check(CLI::IsMember({"head", "kmeans"}));
   cluster->add_option("--seed", st->kmeans_seed, "k-means: seed of its k-means++ starts [0]");
 
-  CLI::App* diag = eval->add_subcommand(
-      "diagnostics", "the paper's Fig. 3 and 5 as data: similarity distributions, output spread");
+  CLI::App* diag =
+      eval->add_subcommand("diagnostics", "the paper's Fig. 3 and 5 as data: similarity distributions, output spread");
   add_run_args(diag, st->diag_args);
   diag->add_option("--bins", st->bins, "histogram bins over [-1, 1] [50]")->check(CLI::Range(1, 100000));
   diag->add_option("--max-samples", st->max_samples, "samples whose pairs are compared [4000]")

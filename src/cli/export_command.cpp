@@ -40,7 +40,8 @@ ExportNote export_note(const Backbone& backbone) {
   n.text = n.loads_as_is ? "loads into torchvision.models." + o.arch + "() with only fc.* missing"
                          : "torchvision's names; shapes differ from torchvision." + o.arch + "() (" +
                                (o.width != 1.0 ? "width x" + fixed(o.width, 2) + ", " : "") + o.stem + " stem, " +
-                               std::to_string(o.in_channels) + " channel(s)): build the model to match before "
+                               std::to_string(o.in_channels) +
+                               " channel(s)): build the model to match before "
                                "load_state_dict";
   return n;
 }
@@ -48,11 +49,11 @@ ExportNote export_note(const Backbone& backbone) {
 }  // namespace
 
 std::function<int()> add_export_command(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand(
-      "export",
-      "Export the backbone. torchvision: a state dict for torch.load +\n"
-      "torchvision.models.resnetXX().load_state_dict(sd, strict=False) (only fc.* missing);\n"
-      "a ViT's dict has timm's names: timm.create_model('vit_small_patch16_224', num_classes=0).");
+  CLI::App* cmd =
+      app.add_subcommand("export",
+                         "Export the backbone. torchvision: a state dict for torch.load +\n"
+                         "torchvision.models.resnetXX().load_state_dict(sd, strict=False) (only fc.* missing);\n"
+                         "a ViT's dict has timm's names: timm.create_model('vit_small_patch16_224', num_classes=0).");
   struct State {
     RunArgs args;
     std::string format = "torchvision", out;

@@ -19,10 +19,10 @@ std::string fraction_tag(double f) {
 }  // namespace
 
 std::function<int()> add_finetune_command(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand(
-      "finetune",
-      "Semi-supervised fine-tuning: backbone + a new linear classifier trained on a class-balanced\n"
-      "fraction of the labels (the paper's 1% / 10% protocol), scored on the test split.");
+  CLI::App* cmd =
+      app.add_subcommand("finetune",
+                         "Semi-supervised fine-tuning: backbone + a new linear classifier trained on a class-balanced\n"
+                         "fraction of the labels (the paper's 1% / 10% protocol), scored on the test split.");
   struct State {
     RunArgs args;
     double fraction = 0;
@@ -71,8 +71,8 @@ std::function<int()> add_finetune_command(CLI::App& app) {
     }
     const double used = double(subset.numel()) / double(s.train.size());
     Dataset labelled = s.train.subset(subset, "[" + std::to_string(subset.numel()) + " labels]");
-    check(labelled.size() >= 2, "fine-tuning needs at least 2 labelled images; the subset has " +
-                                    std::to_string(labelled.size()));
+    check(labelled.size() >= 2,
+          "fine-tuning needs at least 2 labelled images; the subset has " + std::to_string(labelled.size()));
     std::fprintf(stderr, "twist: fine-tuning on %lld labelled images (%.2f%% of %s; list in %s), %lld epochs\n",
                  (long long)labelled.size(), 100 * used, s.train.name.c_str(), list_file.c_str(),
                  (long long)st->o.epochs);
@@ -93,8 +93,8 @@ std::function<int()> add_finetune_command(CLI::App& app) {
     j["history"] = history_json(r.history);
     const std::string tag = from_list ? "list" : fraction_tag(st->fraction);
     emit(a, run, "finetune_" + tag + ".json",
-         "Fine-tuned on " + std::to_string(subset.numel()) + " labels (" + fixed(100 * used, 2) + "%), " +
-             s.eval_name + " split",
+         "Fine-tuned on " + std::to_string(subset.numel()) + " labels (" + fixed(100 * used, 2) + "%), " + s.eval_name +
+             " split",
          j,
          {{"top-1 (final)", fixed(r.top1)},
           {"top-5 (final)", fixed(r.top5)},

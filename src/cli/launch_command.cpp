@@ -132,11 +132,11 @@ int launch(const LaunchOptions& o) {
       if (!ok && !failed && !from_forward) {
         failed = true;
         result = exit_code(status);
-        std::fprintf(stderr, "twist launch: rank %d (pid %d) %s; stopping the other ranks (SIGTERM, SIGKILL after %.0f s)\n",
-                     r, int(pid), describe(status).c_str(), o.grace);
+        std::fprintf(stderr,
+                     "twist launch: rank %d (pid %d) %s; stopping the other ranks (SIGTERM, SIGKILL after %.0f s)\n", r,
+                     int(pid), describe(status).c_str(), o.grace);
         signal_all(SIGTERM);
-        kill_at = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(static_cast<int64_t>(o.grace * 1000));
+        kill_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(o.grace * 1000));
       } else if (from_forward && result == 0) {
         result = exit_code(status);
       }
@@ -144,7 +144,8 @@ int launch(const LaunchOptions& o) {
     }
     if (failed && std::chrono::steady_clock::now() >= kill_at) {
       for (int r = 0; r < o.nproc; ++r)
-        if (running[r]) std::fprintf(stderr, "twist launch: rank %d (pid %d) did not stop; killing it\n", r, int(pids[r]));
+        if (running[r])
+          std::fprintf(stderr, "twist launch: rank %d (pid %d) did not stop; killing it\n", r, int(pids[r]));
       signal_all(SIGKILL);
       kill_at = std::chrono::steady_clock::time_point::max();
     }
@@ -167,8 +168,7 @@ std::function<int()> add_launch_command(CLI::App& app) {
   cmd->add_option("--nproc", o->nproc, "number of ranks (processes) to start")->required();
   cmd->add_option("--master-addr", o->master_addr, "address of rank 0's rendezvous store [127.0.0.1]");
   cmd->add_option("--master-port", o->master_port, "its port; 0 picks a free one [0]");
-  cmd->add_option("--grace", o->grace,
-                  "seconds the other ranks get to stop after one failed, before SIGKILL [10]");
+  cmd->add_option("--grace", o->grace, "seconds the other ranks get to stop after one failed, before SIGKILL [10]");
   cmd->add_option("command", o->command, "the command every rank runs (after --)")->required();
   return [o]() { return launch(*o); };
 }

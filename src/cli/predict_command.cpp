@@ -87,7 +87,8 @@ std::function<int()> add_predict_command(CLI::App& app) {
       std::printf("%s\n", img["image"].get<std::string>().c_str());
       for (const auto& p : img["top"])
         std::printf("  cluster %-5lld %6.2f%%  %s\n", (long long)p["cluster"].get<int64_t>(),
-                    100 * p["probability"].get<double>(), p.contains("class") ? p["class"].get<std::string>().c_str() : "");
+                    100 * p["probability"].get<double>(),
+                    p.contains("class") ? p["class"].get<std::string>().c_str() : "");
     }
     return 0;
   };

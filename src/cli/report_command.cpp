@@ -26,8 +26,9 @@ std::function<int()> add_report_command(CLI::App& app) {
   cmd->add_option("--out", st->options.out, "output file [RUN/report.html]");
   cmd->add_option("--images-per-class", st->options.images_per_class, "example images per predicted class [12]")
       ->check(CLI::Range(1, 100));
-  cmd->add_option("--max-classes", st->options.max_classes, "image grids for at most this many (the largest) "
-                                                            "classes [100]")
+  cmd->add_option("--max-classes", st->options.max_classes,
+                  "image grids for at most this many (the largest) "
+                  "classes [100]")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--examples", st->options.top5_examples, "images shown with their top-5 predictions [8]")
       ->check(CLI::Range(0, 100));

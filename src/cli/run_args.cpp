@@ -54,7 +54,8 @@ void check_channels(const Run& run, const Dataset& data, const std::string& spec
 
 nlohmann::ordered_json history_json(const std::vector<EpochScore>& history) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
-  for (const auto& e : history) out.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"top1", e.top1}, {"top5", e.top5}});
+  for (const auto& e : history)
+    out.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"top1", e.top1}, {"top5", e.top5}});
   return out;
 }
 

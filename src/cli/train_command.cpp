@@ -14,8 +14,8 @@ namespace twist::cli {
 namespace {
 
 void print_table(const TrainSummary& s) {
-  std::printf("\nTWIST run %s: %lld steps (%.2f epochs), %.0f images/s, final loss %.4f\n",
-              s.run_dir.c_str(), (long long)s.steps, s.epochs, s.images_per_s, s.final_loss);
+  std::printf("\nTWIST run %s: %lld steps (%.2f epochs), %.0f images/s, final loss %.4f\n", s.run_dir.c_str(),
+              (long long)s.steps, s.epochs, s.images_per_s, s.final_loss);
   if (!s.evaluated) {
     std::printf("(not evaluated: no labelled held-out split)\n");
     return;
@@ -42,10 +42,10 @@ void print_table(const TrainSummary& s) {
 }  // namespace
 
 std::function<int()> add_train_command(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand(
-      "train",
-      "Pretrain a TWIST model without labels. With no flags: the default recipe on Fashion-MNIST\n"
-      "(configs/fashion-mnist.json), evaluated on its test split at the end.");
+  CLI::App* cmd =
+      app.add_subcommand("train",
+                         "Pretrain a TWIST model without labels. With no flags: the default recipe on Fashion-MNIST\n"
+                         "(configs/fashion-mnist.json), evaluated on its test split at the end.");
   struct State {
     ConfigFlags flags;
     bool resume = false;

@@ -22,8 +22,7 @@ bool dir_exists(const std::string& p) {
 }
 
 int64_t record_count(uint64_t size, uint64_t record, const std::string& name, const std::string& layout) {
-  check(size > 0, "'" + name + "' is empty; expected records of " + std::to_string(record) + " bytes (" +
-                      layout + ")");
+  check(size > 0, "'" + name + "' is empty; expected records of " + std::to_string(record) + " bytes (" + layout + ")");
   check(size % record == 0, "'" + name + "' has " + std::to_string(size) + " bytes, not a multiple of its " +
                                 std::to_string(record) + "-byte records (" + layout + "): truncated or not " +
                                 "this format?");

@@ -61,8 +61,8 @@ LabelledImages parse_cifar(const uint8_t* bytes, size_t size, int label_bytes, i
   check(label_bytes == 1 || label_bytes == 2, "parse_cifar: label_bytes must be 1 or 2");
   const int64_t n = detail::record_count(size, label_bytes + kCifarPixels, name, record_layout(label_bytes));
   LabelledImages out{torch::empty({n, 3, 32, 32}, torch::kUInt8), torch::empty({n}, torch::kInt64)};
-  decode_records(bytes, 0, n, label_bytes, num_classes, out.images.data_ptr<uint8_t>(),
-                 out.labels.data_ptr<int64_t>(), name);
+  decode_records(bytes, 0, n, label_bytes, num_classes, out.images.data_ptr<uint8_t>(), out.labels.data_ptr<int64_t>(),
+                 name);
   return out;
 }
 

@@ -28,8 +28,7 @@ std::string find_idx_file(const std::string& dir, const std::string& split, cons
 }
 
 std::vector<std::string> fashion_mnist_classes() {
-  return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-          "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
 }
 
 }  // namespace
@@ -119,40 +118,32 @@ Dataset load_dataset(const std::string& spec_text, const std::string& default_sp
   // A folder without split sub-folders is one set: the default split names
   // it, an explicit suffix must exist on disk.
   if (spec.kind == "folder")
-    return load_image_folder(spec.path, spec.split.empty() && !image_folder_has_split(spec.path, "train")
-                                            ? ""
-                                            : split);
+    return load_image_folder(spec.path, spec.split.empty() && !image_folder_has_split(spec.path, "train") ? "" : split);
   if (!dir_exists(spec.path)) {
-    std::string hint = spec.path == kFashionMnistDir
-                           ? " (install Debian's dataset-fashion-mnist: scripts/install-deps.sh)"
-                           : "";
+    std::string hint =
+        spec.path == kFashionMnistDir ? " (install Debian's dataset-fashion-mnist: scripts/install-deps.sh)" : "";
     throw Error("data directory '" + spec.path + "' does not exist" + hint);
   }
   if (spec.kind == "cifar10" || spec.kind == "cifar100") return detail::load_cifar(spec.kind, spec.path, split);
   if (spec.kind == "stl10") return detail::load_stl10(spec.path, split);
   const std::string img_path = find_idx_file(spec.path, split, "images-idx3-ubyte");
   check(!img_path.empty(), "no " + split + " images in '" + spec.path + "': expected " +
-                               (split == "train" ? "train" : "t10k") +
-                               "-images-idx3-ubyte[.gz]");
+                               (split == "train" ? "train" : "t10k") + "-images-idx3-ubyte[.gz]");
   Dataset d;
-  d.name = (spec.path == kFashionMnistDir ? std::string("fashion-mnist") : "idx:" + spec.path) +
-           "@" + split;
+  d.name = (spec.path == kFashionMnistDir ? std::string("fashion-mnist") : "idx:" + spec.path) + "@" + split;
   torch::Tensor images = read_idx(img_path);
-  check(images.dim() == 3 || images.dim() == 4,
-        "'" + img_path + "' has " + std::to_string(images.dim()) +
-            " dimensions; images need 3 (N x H x W) or 4 (N x H x W x C)");
+  check(images.dim() == 3 || images.dim() == 4, "'" + img_path + "' has " + std::to_string(images.dim()) +
+                                                    " dimensions; images need 3 (N x H x W) or 4 (N x H x W x C)");
   // IDX stores N x H x W (x C); the library works in N x C x H x W.
-  d.images = images.dim() == 3 ? images.unsqueeze(1).contiguous()
-                               : images.permute({0, 3, 1, 2}).contiguous();
+  d.images = images.dim() == 3 ? images.unsqueeze(1).contiguous() : images.permute({0, 3, 1, 2}).contiguous();
   check(d.channels() == 1 || d.channels() == 3,
         "'" + img_path + "' has " + std::to_string(d.channels()) + " channels; expected 1 or 3");
   const std::string lbl_path = find_idx_file(spec.path, split, "labels-idx1-ubyte");
   if (!lbl_path.empty()) {
     torch::Tensor labels = read_idx(lbl_path);
     check(labels.dim() == 1, "'" + lbl_path + "' must be one-dimensional (labels)");
-    check(labels.size(0) == d.size(), "'" + lbl_path + "' has " + std::to_string(labels.size(0)) +
-                                          " labels but '" + img_path + "' has " +
-                                          std::to_string(d.size()) + " images");
+    check(labels.size(0) == d.size(), "'" + lbl_path + "' has " + std::to_string(labels.size(0)) + " labels but '" +
+                                          img_path + "' has " + std::to_string(d.size()) + " images");
     d.labels = labels.to(torch::kInt64);
     d.num_classes = d.labels.max().item<int64_t>() + 1;
   }

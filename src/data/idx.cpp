@@ -32,8 +32,7 @@ std::vector<uint8_t> read_all(const std::string& path) {
   std::string err = msg ? msg : "";
   gzclose(f);
   // A gzip stream cut short reads as a clean EOF with Z_BUF_ERROR pending.
-  check(code == Z_OK || code == Z_STREAM_END,
-        "'" + path + "' is corrupt or truncated (" + err + ")");
+  check(code == Z_OK || code == Z_STREAM_END, "'" + path + "' is corrupt or truncated (" + err + ")");
   return out;
 }
 
@@ -48,23 +47,20 @@ uint32_t big_endian(const uint8_t* p) {
 torch::Tensor parse_idx(const uint8_t* bytes, size_t size, const std::string& path) {
   check(size >= 4, "'" + path + "' is not an IDX file: too short for a header");
   // Magic number: two zero bytes, the type (0x08 = unsigned byte), the rank.
-  check(bytes[0] == 0 && bytes[1] == 0,
-        "'" + path + "' is not an IDX file: wrong magic number");
+  check(bytes[0] == 0 && bytes[1] == 0, "'" + path + "' is not an IDX file: wrong magic number");
   char type[8];
   std::snprintf(type, sizeof type, "0x%02X", bytes[2]);
-  check(bytes[2] == 0x08, "'" + path + "' holds IDX type " + type +
-                              "; only unsigned bytes (0x08) are supported");
+  check(bytes[2] == 0x08, "'" + path + "' holds IDX type " + type + "; only unsigned bytes (0x08) are supported");
   const int rank = bytes[3];
-  check(rank >= 1 && rank <= 4, "'" + path + "' has " + std::to_string(rank) +
-                                     " dimensions; expected 1 to 4");
+  check(rank >= 1 && rank <= 4, "'" + path + "' has " + std::to_string(rank) + " dimensions; expected 1 to 4");
   const size_t header = 4 + 4 * static_cast<size_t>(rank);
   check(size >= header, "'" + path + "' is truncated inside its header");
   std::vector<int64_t> dims;
   uint64_t count = 1;
   for (int d = 0; d < rank; ++d) {
     uint32_t n = big_endian(&bytes[4 + 4 * d]);
-    check(n > 0 && n < (1u << 31), "'" + path + "' declares dimension " + std::to_string(d) +
-                                       " of size " + std::to_string(n));
+    check(n > 0 && n < (1u << 31),
+          "'" + path + "' declares dimension " + std::to_string(d) + " of size " + std::to_string(n));
     dims.push_back(n);
     // Checked before multiplying: the product of four 31-bit sizes can wrap
     // around 64 bits to a small number that matches a short payload.
@@ -72,9 +68,8 @@ torch::Tensor parse_idx(const uint8_t* bytes, size_t size, const std::string& pa
     count *= n;
   }
   const uint64_t payload = size - header;
-  check(payload == count, "'" + path + "' has " + std::to_string(payload) +
-                              " bytes of data but its header declares " + std::to_string(count) +
-                              (payload < count ? " (truncated?)" : " (trailing bytes)"));
+  check(payload == count, "'" + path + "' has " + std::to_string(payload) + " bytes of data but its header declares " +
+                              std::to_string(count) + (payload < count ? " (truncated?)" : " (trailing bytes)"));
   torch::Tensor t = torch::empty(dims, torch::kUInt8);
   std::memcpy(t.data_ptr<uint8_t>(), bytes + header, count);
   return t;

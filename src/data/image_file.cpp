@@ -91,16 +91,15 @@ torch::Tensor read_pnm(const std::string& path, const std::string& bytes) {
     return v;
   };
   const int64_t w = number(), h = number(), maxval = number();
-  check(w > 0 && h > 0 && maxval > 0 && maxval < 65536 && pos < n &&
-            std::isspace(static_cast<unsigned char>(bytes[pos])),
-        "'" + path + "' is not a valid PGM/PPM: bad header");
+  check(
+      w > 0 && h > 0 && maxval > 0 && maxval < 65536 && pos < n && std::isspace(static_cast<unsigned char>(bytes[pos])),
+      "'" + path + "' is not a valid PGM/PPM: bad header");
   ++pos;  // the single whitespace byte after maxval
   check_image_size(path, w, h);
   const int64_t channels = bytes[1] == '6' ? 3 : 1, sample = maxval > 255 ? 2 : 1;
   const int64_t pixel_bytes = w * h * channels * sample;
-  check(int64_t(n - pos) >= pixel_bytes, "'" + path + "' is truncated: its header promises " + std::to_string(w) +
-                                             "x" + std::to_string(h) + " pixels (" + std::to_string(pixel_bytes) +
-                                             " bytes)");
+  check(int64_t(n - pos) >= pixel_bytes, "'" + path + "' is truncated: its header promises " + std::to_string(w) + "x" +
+                                             std::to_string(h) + " pixels (" + std::to_string(pixel_bytes) + " bytes)");
   auto raw = torch::from_blob(const_cast<char*>(bytes.data() + pos), {pixel_bytes}, torch::kUInt8);
   torch::Tensor v = raw.to(torch::kInt32);
   if (sample == 2) v = v.view({-1, 2}).select(1, 0) * 256 + v.view({-1, 2}).select(1, 1);  // big-endian
@@ -158,7 +157,8 @@ torch::Tensor read_png_or_bmp(const std::string& path, const std::string& bytes)
   return to_chw(hwc);
 #else
   (void)bytes;
-  throw Error("cannot read '" + path + "': this twist was built without PNG/BMP decoding (install libstb-dev and rebuild)");
+  throw Error("cannot read '" + path +
+              "': this twist was built without PNG/BMP decoding (install libstb-dev and rebuild)");
 #endif
 }
 
@@ -178,7 +178,8 @@ torch::Tensor read_image(const std::string& path) {
 }
 
 torch::Tensor fit_image(const torch::Tensor& image_u8, int64_t channels, int64_t size, int64_t shorter) {
-  check(image_u8.dim() == 3 && (image_u8.size(0) == 1 || image_u8.size(0) == 3), "fit_image: need a 1- or 3-channel C x H x W image");
+  check(image_u8.dim() == 3 && (image_u8.size(0) == 1 || image_u8.size(0) == 3),
+        "fit_image: need a 1- or 3-channel C x H x W image");
   check(channels == 1 || channels == 3, "fit_image: the model takes 1 or 3 channels");
   check(size >= 1, "fit_image: size must be positive");
   if (shorter <= 0) shorter = size;

@@ -91,8 +91,7 @@ int64_t typical_side(const std::vector<std::string>& files) {
     try {
       const torch::Tensor im = read_image(files[k * files.size() / n]);
       sides.push_back(std::min(im.size(1), im.size(2)));
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
   }
   if (sides.empty()) return kDefaultFileSide;
   std::nth_element(sides.begin(), sides.begin() + sides.size() / 2, sides.end());
@@ -119,8 +118,8 @@ Dataset scan(const fs::path& dir, std::vector<std::string> classes) {
     d.file_side = typical_side(d.files);
     return d;
   }
-  check(!top.subdirs.empty(), "folder '" + dir.string() + "' holds no images (" + kImageKinds +
-                                  ") and no class sub-folders");
+  check(!top.subdirs.empty(),
+        "folder '" + dir.string() + "' holds no images (" + kImageKinds + ") and no class sub-folders");
   // A class folder without images is an error, as in torchvision's
   // ImageFolder: skipping it would shift every later class's label.
   for (size_t k = 0; k < top.subdirs.size(); ++k)
@@ -166,8 +165,8 @@ Dataset load_image_folder(const std::string& dir_text, const std::string& split)
     return d;
   }
   const std::string s = split.empty() ? "train" : split;
-  check(is_dir(dir / s), "folder '" + dir_text + "' has no " + s + " split: '" + (dir / s).string() +
-                             "' does not exist");
+  check(is_dir(dir / s),
+        "folder '" + dir_text + "' has no " + s + " split: '" + (dir / s).string() + "' does not exist");
   std::vector<std::string> classes;
   if (s != "train") {
     // The train split's class folders decide the labels of every split.

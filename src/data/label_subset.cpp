@@ -49,8 +49,8 @@ torch::Tensor read_index_list(const std::string& path, int64_t n) {
     int64_t v;
     std::string rest;
     if (!(is >> v) || (is >> rest)) {
-      throw Error("'" + path + "' line " + std::to_string(line_no) + ": expected one integer index, got '" +
-                  line + "'");
+      throw Error("'" + path + "' line " + std::to_string(line_no) + ": expected one integer index, got '" + line +
+                  "'");
     }
     check(v >= 0 && v < n, "'" + path + "' line " + std::to_string(line_no) + ": index " + std::to_string(v) +
                                " is outside the training split [0, " + std::to_string(n) + ")");

@@ -10,9 +10,8 @@ extern "C" void omp_set_num_threads(int) __attribute__((weak));
 
 namespace twist {
 
-Batch BatchLoader::make_batch(const Dataset& data, const EpochSampler& sampler,
-                              const MultiCropOptions& crops, const Normalization& norm,
-                              uint64_t seed, int64_t step, torch::Device device) {
+Batch BatchLoader::make_batch(const Dataset& data, const EpochSampler& sampler, const MultiCropOptions& crops,
+                              const Normalization& norm, uint64_t seed, int64_t step, torch::Device device) {
   Batch b;
   b.step = step;
   b.indices = sampler.indices(step);
@@ -37,9 +36,8 @@ Batch BatchLoader::make_batch(const Dataset& data, const EpochSampler& sampler,
   return b;
 }
 
-BatchLoader::BatchLoader(const Dataset& data, const EpochSampler& sampler, MultiCropOptions crops,
-                         Normalization norm, uint64_t seed, int64_t first_step, int64_t end_step,
-                         LoaderOptions options)
+BatchLoader::BatchLoader(const Dataset& data, const EpochSampler& sampler, MultiCropOptions crops, Normalization norm,
+                         uint64_t seed, int64_t first_step, int64_t end_step, LoaderOptions options)
     : data_(data),
       sampler_(sampler),
       crops_(std::move(crops)),

@@ -15,12 +15,18 @@ const char kMagic[] = "\x93NUMPY";
 
 std::string descr_of(torch::ScalarType t) {
   switch (t) {
-    case torch::kFloat32: return "<f4";
-    case torch::kFloat64: return "<f8";
-    case torch::kInt64: return "<i8";
-    case torch::kInt32: return "<i4";
-    case torch::kUInt8: return "|u1";
-    default: throw Error(std::string("write_npy: unsupported tensor type ") + c10::toString(t));
+    case torch::kFloat32:
+      return "<f4";
+    case torch::kFloat64:
+      return "<f8";
+    case torch::kInt64:
+      return "<i8";
+    case torch::kInt32:
+      return "<i4";
+    case torch::kUInt8:
+      return "|u1";
+    default:
+      throw Error(std::string("write_npy: unsupported tensor type ") + c10::toString(t));
   }
 }
 
@@ -56,8 +62,8 @@ void write_npy(const std::string& path, const torch::Tensor& tensor) {
   shape << "(";
   for (int64_t i = 0; i < t.dim(); ++i) shape << t.size(i) << (t.dim() == 1 || i + 1 < t.dim() ? "," : "");
   shape << ")";
-  std::string header = "{'descr': '" + descr_of(t.scalar_type()) + "', 'fortran_order': False, 'shape': " +
-                       shape.str() + ", }";
+  std::string header =
+      "{'descr': '" + descr_of(t.scalar_type()) + "', 'fortran_order': False, 'shape': " + shape.str() + ", }";
   // Pad with spaces so that magic + 2 + 2 + header + '\n' is a multiple of 64.
   const size_t unpadded = 6 + 2 + 2 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
@@ -85,7 +91,8 @@ torch::Tensor read_npy(const std::string& path) {
   f.read(header.data(), std::streamsize(len));
   check(size_t(f.gcount()) == len, "'" + path + "' is truncated (in its header)");
   const auto type = type_of(header_field(header, "descr", path), path);
-  check(header_field(header, "fortran_order", path) == "False", "'" + path + "': Fortran-order arrays are not supported");
+  check(header_field(header, "fortran_order", path) == "False",
+        "'" + path + "': Fortran-order arrays are not supported");
   std::vector<int64_t> shape;
   std::istringstream dims(header_field(header, "shape", path));
   std::string item;
@@ -96,8 +103,7 @@ torch::Tensor read_npy(const std::string& path) {
     long long v = -1;
     try {
       v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
     check(v >= 0 && v < (int64_t(1) << 40), "'" + path + "': malformed shape in the header");
     shape.push_back(v);
     check(v == 0 || count <= (int64_t(1) << 40) / v, "'" + path + "': shape too large");

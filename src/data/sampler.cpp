@@ -9,14 +9,12 @@ EpochSampler::EpochSampler(int64_t dataset_size, int64_t batch_size, uint64_t se
   check(world >= 1 && rank >= 0 && rank < world,
         "rank " + std::to_string(rank) + " is outside a world of " + std::to_string(world));
   check(batch_size % world == 0 && batch_size / world >= 2,
-        "batch size " + std::to_string(batch_size) + " (the global batch) must split into " +
-            std::to_string(world) + " equal per-rank batches of at least 2: use a multiple of " +
-            std::to_string(2 * world));
-  check(batch_size >= 2, "batch size must be at least 2 (NBS and the diversity term need a batch), got " +
-                             std::to_string(batch_size));
+        "batch size " + std::to_string(batch_size) + " (the global batch) must split into " + std::to_string(world) +
+            " equal per-rank batches of at least 2: use a multiple of " + std::to_string(2 * world));
+  check(batch_size >= 2,
+        "batch size must be at least 2 (NBS and the diversity term need a batch), got " + std::to_string(batch_size));
   check(dataset_size >= batch_size, "the data set has " + std::to_string(dataset_size) +
-                                        " images, fewer than one batch of " +
-                                        std::to_string(batch_size));
+                                        " images, fewer than one batch of " + std::to_string(batch_size));
   steps_per_epoch_ = dataset_size / batch_size;
 }
 

@@ -9,8 +9,8 @@ TrainEvalSplits load_train_eval_splits(const std::string& spec, int64_t val_spli
   Dataset full = load_dataset(spec, "train");
   if (val_split > 0) {
     check(val_split < full.size(), "val_split " + std::to_string(val_split) +
-                                       " leaves no training images (the data set has " +
-                                       std::to_string(full.size()) + ")");
+                                       " leaves no training images (the data set has " + std::to_string(full.size()) +
+                                       ")");
     // A fixed permutation, independent of any run's seed: every run of a
     // sweep, and every evaluation of it, holds out the same images.
     auto gen = make_generator(20211231, 0);

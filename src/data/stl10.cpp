@@ -25,8 +25,8 @@ void decode_images(const uint8_t* src, int64_t n, torch::Tensor out) {
 
 void decode_labels(const uint8_t* src, int64_t first, int64_t n, int64_t* out, const std::string& name) {
   for (int64_t i = 0; i < n; ++i) {
-    check(src[i] >= 1 && src[i] <= kClasses, "'" + name + "': record " + std::to_string(first + i) +
-                                                 " has label " + std::to_string(src[i]) + "; expected 1 to " +
+    check(src[i] >= 1 && src[i] <= kClasses, "'" + name + "': record " + std::to_string(first + i) + " has label " +
+                                                 std::to_string(src[i]) + "; expected 1 to " +
                                                  std::to_string(kClasses));
     out[i] = src[i] - 1;
   }
@@ -111,8 +111,8 @@ Dataset load_stl10(const std::string& dir, const std::string& split) {
     d.num_classes = kClasses;
     const std::string names = dir + "/class_names.txt";
     d.class_names = file_exists(names) ? read_class_names(names, kClasses)
-                                       : std::vector<std::string>{"airplane", "bird", "car", "cat", "deer",
-                                                                  "dog", "horse", "monkey", "ship", "truck"};
+                                       : std::vector<std::string>{"airplane", "bird",  "car",    "cat",  "deer",
+                                                                  "dog",      "horse", "monkey", "ship", "truck"};
   }
   return d;
 }

@@ -21,12 +21,10 @@ int parse_int(const Getenv& env, const char* name, int lo, int hi) {
   long v = 0;
   try {
     v = std::stol(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
+  } catch (const std::exception&) { used = 0; }
   check(used == text.size() && used > 0 && v >= lo && v <= hi,
-        std::string("environment variable ") + name + "='" + text + "' must be an integer in [" +
-            std::to_string(lo) + ", " + std::to_string(hi) + "]");
+        std::string("environment variable ") + name + "='" + text + "' must be an integer in [" + std::to_string(lo) +
+            ", " + std::to_string(hi) + "]");
   return static_cast<int>(v);
 }
 
@@ -63,8 +61,8 @@ DistEnv dist_env_from(const Getenv& env) {
     return d;
   }
   check(d.local_rank < d.local_world_size || !has(env, "LOCAL_WORLD_SIZE"),
-        "LOCAL_RANK=" + std::to_string(d.local_rank) + " is not below LOCAL_WORLD_SIZE=" +
-            std::to_string(d.local_world_size));
+        "LOCAL_RANK=" + std::to_string(d.local_rank) +
+            " is not below LOCAL_WORLD_SIZE=" + std::to_string(d.local_world_size));
   if (has(env, "MASTER_ADDR")) {
     d.master_addr = env("MASTER_ADDR");
   } else {
@@ -73,8 +71,8 @@ DistEnv dist_env_from(const Getenv& env) {
           "\"$SLURM_JOB_NODELIST\" | head -n 1) in the job script (docs/scaling.md)");
   }
   d.master_port = int_or(env, "MASTER_PORT", d.master_port, 1, 65535);
-  d.agent_store = has(env, "TORCHELASTIC_USE_AGENT_STORE") &&
-                  std::string(env("TORCHELASTIC_USE_AGENT_STORE")) == "True";
+  d.agent_store =
+      has(env, "TORCHELASTIC_USE_AGENT_STORE") && std::string(env("TORCHELASTIC_USE_AGENT_STORE")) == "True";
   return d;
 }
 

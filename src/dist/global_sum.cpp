@@ -12,8 +12,7 @@ namespace {
 // dL_r/dx_r is the sum over ranks k of dL_k/dy: backward all-reduces the
 // incoming gradient. Gradient averaging then divides by the world size.
 struct AllReduceSum : torch::autograd::Function<AllReduceSum> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               Communicator* comm) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, Communicator* comm) {
     // The communicator outlives the graph (the trainer owns both); an
     // IValue cannot hold it, its address can.
     ctx->saved_data["comm"] = reinterpret_cast<int64_t>(comm);

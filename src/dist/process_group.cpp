@@ -29,9 +29,10 @@ namespace twist {
 bool dist_available() { return false; }
 
 std::shared_ptr<Communicator> make_process_group(const DistEnv& env, const ProcessGroupOptions&) {
-  throw Error("this twist was built without distributed training (TWIST_WITH_DIST=OFF: the c10d/Gloo "
-              "headers were not found), but the environment asks for " +
-              std::to_string(env.world_size) + " processes (WORLD_SIZE/RANK)");
+  throw Error(
+      "this twist was built without distributed training (TWIST_WITH_DIST=OFF: the c10d/Gloo "
+      "headers were not found), but the environment asks for " +
+      std::to_string(env.world_size) + " processes (WORLD_SIZE/RANK)");
 }
 
 #else
@@ -78,9 +79,8 @@ class ProcessGroupCommunicator : public Communicator {
     // Gloo writes to sockets whose peer may have died: report that as an
     // error naming the rank, not as a silent death by SIGPIPE.
     std::signal(SIGPIPE, SIG_IGN);
-    const std::string where = o.file_store.empty()
-                                  ? env.master_addr + ":" + std::to_string(env.master_port)
-                                  : "file " + o.file_store;
+    const std::string where =
+        o.file_store.empty() ? env.master_addr + ":" + std::to_string(env.master_port) : "file " + o.file_store;
     try {
       if (!o.file_store.empty()) {
         store_ = c10::make_intrusive<c10d::FileStore>(o.file_store, env.world_size);
@@ -118,9 +118,7 @@ class ProcessGroupCommunicator : public Communicator {
       } else {
         throw Error("unknown distributed backend '" + o.backend + "' (gloo or nccl)");
       }
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {
+    } catch (const Error&) { throw; } catch (const std::exception& e) {
       throw Error("rank " + std::to_string(env.rank) + ": rendezvous of " + std::to_string(env.world_size) +
                   " ranks at " + where + " failed (timeout " + seconds() + " s): " + first_line(e.what()) +
                   ". Check that every rank was started with the same MASTER_ADDR/MASTER_PORT and "
@@ -169,13 +167,13 @@ class ProcessGroupCommunicator : public Communicator {
   void report_step(int64_t step) override {
     try {
       store_->set(key("step", env_.rank), bytes(std::to_string(step)));
-    } catch (const std::exception& e) {
-      fail("reporting progress to the store", e.what());
-    }
+    } catch (const std::exception& e) { fail("reporting progress to the store", e.what()); }
   }
 
  private:
-  std::string key(const char* what, int rank) const { return std::string("twist/") + what + "/" + std::to_string(rank); }
+  std::string key(const char* what, int rank) const {
+    return std::string("twist/") + what + "/" + std::to_string(rank);
+  }
   std::string seconds() const {
     return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(options_.timeout).count());
   }
@@ -184,18 +182,14 @@ class ProcessGroupCommunicator : public Communicator {
   auto call(const char* what, F&& f) -> decltype(f()) {
     try {
       return f();
-    } catch (const std::exception& e) {
-      fail(what, e.what());
-    }
+    } catch (const std::exception& e) { fail(what, e.what()); }
   }
 
   template <class W>
   void wait(W& work, const char* what) {
     try {
       work->wait();
-    } catch (const std::exception& e) {
-      fail(what, e.what());
-    }
+    } catch (const std::exception& e) { fail(what, e.what()); }
   }
 
   // What each other rank was doing when a collective failed: its process's
@@ -206,8 +200,8 @@ class ProcessGroupCommunicator : public Communicator {
   // been marked dead yet).
   [[noreturn]] void fail(const std::string& what, const std::string& cause) {
     std::ostringstream msg;
-    msg << "rank " << env_.rank << ": " << what << " failed: " << first_line(cause)
-        << " (process-group timeout " << seconds() << " s).";
+    msg << "rank " << env_.rank << ": " << what << " failed: " << first_line(cause) << " (process-group timeout "
+        << seconds() << " s).";
     std::vector<std::string> suspects;
     try {
       store_->setTimeout(std::chrono::seconds(2));
@@ -248,9 +242,12 @@ class ProcessGroupCommunicator : public Communicator {
       const std::string step = text(store_->get(key("step", r)));
       const std::string state = host == me ? process_state(pid) : "?";
       std::string verdict;
-      if (state.empty() || state == "Z" || state == "X") verdict = "died";
-      else if (state == "T" || state == "t") verdict = "is stopped (not running)";
-      else if (std::stoll(step) < std::stoll(my_step)) verdict = "fell behind";
+      if (state.empty() || state == "Z" || state == "X")
+        verdict = "died";
+      else if (state == "T" || state == "t")
+        verdict = "is stopped (not running)";
+      else if (std::stoll(step) < std::stoll(my_step))
+        verdict = "fell behind";
       if (!verdict.empty())
         suspects.push_back("rank " + std::to_string(r) + " (pid " + std::to_string(pid) + " on " + host + ") " +
                            verdict + ", last step it reported: " + step + "; this rank: " + my_step);

@@ -16,8 +16,8 @@ GradientAverager::GradientAverager(std::vector<torch::Tensor> parameters, std::s
   int64_t bytes = 0;
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& p = params_[i];
-    const bool fresh = buckets_.empty() || bytes >= bucket_bytes ||
-                       params_[buckets_.back().front()].scalar_type() != p.scalar_type();
+    const bool fresh =
+        buckets_.empty() || bytes >= bucket_bytes || params_[buckets_.back().front()].scalar_type() != p.scalar_type();
     if (fresh) {
       buckets_.emplace_back();
       bytes = 0;
@@ -51,8 +51,10 @@ void GradientAverager::average() {
       auto& p = params_[i];
       auto slice = flat[b].narrow(0, offset, p.numel()).view(p.sizes());
       offset += p.numel();
-      if (p.grad().defined()) p.mutable_grad().copy_(slice);
-      else p.mutable_grad() = slice.clone();
+      if (p.grad().defined())
+        p.mutable_grad().copy_(slice);
+      else
+        p.mutable_grad() = slice.clone();
     }
   }
 }

@@ -18,9 +18,7 @@ namespace F = torch::nn::functional;
 // Fixed per-dimension standardization; identity when mean/std are undefined.
 struct Standardize {
   torch::Tensor mean, inv_std;
-  torch::Tensor operator()(const torch::Tensor& x) const {
-    return mean.defined() ? (x - mean) * inv_std : x;
-  }
+  torch::Tensor operator()(const torch::Tensor& x) const { return mean.defined() ? (x - mean) * inv_std : x; }
   static Standardize of(const torch::Tensor& features) {
     Standardize s;
     s.mean = features.mean(0);
@@ -85,9 +83,8 @@ torch::Tensor train_mode_features(Backbone& backbone, const torch::Tensor& image
 // The loop both read-outs share. `train_features(idx, gen)` gives the
 // (differentiable, when fine-tuning) features of the training samples `idx`;
 // `test_logits(linear)` scores the test set.
-ClassifierResult fit(int64_t n_train, const torch::Tensor& train_y, const torch::Tensor& test_y,
-                     int64_t feature_dim, int64_t num_classes, const ClassifierOptions& o,
-                     std::vector<torch::Tensor> backbone_params,
+ClassifierResult fit(int64_t n_train, const torch::Tensor& train_y, const torch::Tensor& test_y, int64_t feature_dim,
+                     int64_t num_classes, const ClassifierOptions& o, std::vector<torch::Tensor> backbone_params,
                      const std::function<torch::Tensor(const torch::Tensor&, at::Generator&)>& train_features,
                      const std::function<torch::Tensor(torch::nn::Linear&)>& test_logits) {
   torch::manual_seed(o.seed);
@@ -166,8 +163,8 @@ ClassifierResult fit(int64_t n_train, const torch::Tensor& train_y, const torch:
 }  // namespace
 
 ClassifierResult train_linear_on_features(const torch::Tensor& train_x, const torch::Tensor& train_y,
-                                          const torch::Tensor& test_x, const torch::Tensor& test_y,
-                                          int64_t num_classes, const ClassifierOptions& o) {
+                                          const torch::Tensor& test_x, const torch::Tensor& test_y, int64_t num_classes,
+                                          const ClassifierOptions& o) {
   check_common(o, train_x.size(0), test_x.size(0), num_classes);
   check(train_x.dim() == 2 && test_x.dim() == 2 && train_x.size(1) == test_x.size(1),
         "linear probe: train and test features must be N x d with the same d");
@@ -192,8 +189,7 @@ ClassifierResult train_classifier(Backbone backbone, const Dataset& train, const
   view.jitter_p = view.grayscale_p = view.blur_p = view.solarize_p = 0;
   auto train_view = [&](const torch::Tensor& idx, at::Generator& gen) {
     auto images = train.images.index_select(0, idx);
-    return o.augment ? augment_view(images, view, norm, gen)
-                     : normalize(images.to(torch::kFloat32).div_(255.0), norm);
+    return o.augment ? augment_view(images, view, norm, gen) : normalize(images.to(torch::kFloat32).div_(255.0), norm);
   };
   if (!finetune) {
     // Frozen: test features once; training features per batch (augmented).
@@ -215,8 +211,7 @@ ClassifierResult train_classifier(Backbone backbone, const Dataset& train, const
   // classifier's first steps at lr 0.2 overshot (loss 1.9 -> 8.8 in 3 epochs
   // on a small run) and where it landed after a few steps depended on the
   // CPU's kernels.
-  const Standardize standardize =
-      Standardize::overall(train_mode_features(backbone, train.images, norm, o.batch_size));
+  const Standardize standardize = Standardize::overall(train_mode_features(backbone, train.images, norm, o.batch_size));
   const int64_t dim = backbone->feature_dim();
   ClassifierResult r = fit(
       train.size(), train.labels, test.labels, dim, num_classes, o, backbone->parameters(),

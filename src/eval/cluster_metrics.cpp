@@ -26,11 +26,11 @@ double expected_mutual_information(const std::vector<double>& a, const std::vect
     for (double bj : b) {
       if (bj == 0) continue;
       const double lo = std::max(1.0, ai + bj - n), hi = std::min(ai, bj);
-      const double base = std::lgamma(ai + 1) + std::lgamma(bj + 1) + std::lgamma(n - ai + 1) +
-                          std::lgamma(n - bj + 1) - lg_n;
+      const double base =
+          std::lgamma(ai + 1) + std::lgamma(bj + 1) + std::lgamma(n - ai + 1) + std::lgamma(n - bj + 1) - lg_n;
       for (double nij = lo; nij <= hi; nij += 1) {
-        const double lg = base - std::lgamma(nij + 1) - std::lgamma(ai - nij + 1) -
-                          std::lgamma(bj - nij + 1) - std::lgamma(n - ai - bj + nij + 1);
+        const double lg = base - std::lgamma(nij + 1) - std::lgamma(ai - nij + 1) - std::lgamma(bj - nij + 1) -
+                          std::lgamma(n - ai - bj + nij + 1);
         emi += (nij / n) * std::log(n * nij / (ai * bj)) * std::exp(lg);
       }
     }

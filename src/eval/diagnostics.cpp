@@ -6,8 +6,8 @@
 
 namespace twist {
 
-SimilarityHistograms similarity_histograms(const torch::Tensor& features, const torch::Tensor& labels,
-                                           int64_t bins, int64_t max_samples, uint64_t seed) {
+SimilarityHistograms similarity_histograms(const torch::Tensor& features, const torch::Tensor& labels, int64_t bins,
+                                           int64_t max_samples, uint64_t seed) {
   torch::NoGradGuard no_grad;
   check(features.dim() == 2 && labels.dim() == 1 && features.size(0) == labels.size(0),
         "similarity histograms: need N x d features and N labels");

@@ -22,8 +22,7 @@ torch::Tensor backbone_features(Backbone backbone, const torch::Tensor& images_u
   return torch::cat(feats);
 }
 
-Embeddings embed(TwistModel& model, const Dataset& data, const Normalization& norm,
-                 int64_t batch_size) {
+Embeddings embed(TwistModel& model, const Dataset& data, const Normalization& norm, int64_t batch_size) {
   torch::NoGradGuard no_grad;
   Embeddings e;
   e.features = backbone_features(model->backbone, data.images, norm, batch_size);
@@ -41,9 +40,7 @@ Embeddings embed(TwistModel& model, const Dataset& data, const Normalization& no
   return e;
 }
 
-torch::Tensor pixel_features(const Dataset& data) {
-  return data.images.to(torch::kFloat32).div_(255.0).flatten(1);
-}
+torch::Tensor pixel_features(const Dataset& data) { return data.images.to(torch::kFloat32).div_(255.0).flatten(1); }
 
 torch::Tensor centered_pixel_features(const Dataset& data, const Normalization& norm) {
   return normalize(pixel_features(data).view(data.images.sizes()), norm).flatten(1);

@@ -15,9 +15,7 @@ std::vector<int64_t> hungarian_max(const std::vector<double>& weights, int64_t r
   double wmax = 0;
   for (double w : weights) wmax = std::max(wmax, w);
   // Minimize cost = wmax - weight; padded cells cost wmax (weight 0).
-  auto cost = [&](int64_t i, int64_t j) {
-    return (i < rows && j < cols) ? wmax - weights[i * cols + j] : wmax;
-  };
+  auto cost = [&](int64_t i, int64_t j) { return (i < rows && j < cols) ? wmax - weights[i * cols + j] : wmax; };
   const double inf = std::numeric_limits<double>::infinity();
   std::vector<double> u(n + 1, 0), v(n + 1, 0);
   std::vector<int64_t> p(n + 1, 0), way(n + 1, 0);  // p[j]: row matched to column j (1-based)

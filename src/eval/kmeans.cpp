@@ -54,8 +54,8 @@ torch::Tensor spherical_kmeans(const torch::Tensor& features, int64_t k, uint64_
         "k-means: " + std::to_string(k) + " clusters need at least as many samples, got " +
             std::to_string(features.dim() == 2 ? features.size(0) : 0));
   torch::NoGradGuard no_grad;
-  const torch::Tensor x = torch::nn::functional::normalize(
-      features.to(torch::kFloat32), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  const torch::Tensor x = torch::nn::functional::normalize(features.to(torch::kFloat32),
+                                                           torch::nn::functional::NormalizeFuncOptions().dim(1));
   at::Generator gen = make_generator(seed, /*stream=*/7);
   Fit best;
   best.inertia = std::numeric_limits<double>::infinity();

@@ -4,9 +4,7 @@
 
 namespace twist {
 
-torch::Tensor entropy(const torch::Tensor& p, double eps) {
-  return -(p * (p + eps).log()).sum(1);
-}
+torch::Tensor entropy(const torch::Tensor& p, double eps) { return -(p * (p + eps).log()).sum(1); }
 
 torch::Tensor kl_divergence(const torch::Tensor& a, const torch::Tensor& b, double eps) {
   return (a * ((a + eps).log() - (b + eps).log())).sum(1);
@@ -38,8 +36,7 @@ torch::Tensor consistency_probs(const torch::Tensor& logits, const torch::Tensor
 
 }  // namespace
 
-TwistLossTerms twist_pair_loss(const torch::Tensor& p1, const torch::Tensor& p2,
-                               const TwistLossOptions& o) {
+TwistLossTerms twist_pair_loss(const torch::Tensor& p1, const torch::Tensor& p2, const TwistLossOptions& o) {
   return pair_terms(p1, p2, p1, p2, o);
 }
 

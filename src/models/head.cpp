@@ -25,9 +25,7 @@ ProjectionHeadImpl::ProjectionHeadImpl(const HeadOptions& o) {
   register_module("layers", layers);
 }
 
-torch::Tensor ProjectionHeadImpl::forward(const torch::Tensor& features) {
-  return layers->forward(features);
-}
+torch::Tensor ProjectionHeadImpl::forward(const torch::Tensor& features) { return layers->forward(features); }
 
 void ProjectionHeadImpl::set_communicator(const std::shared_ptr<Communicator>& comm, bool nbs_per_rank,
                                           bool sync_hidden) {

@@ -73,8 +73,7 @@ torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
 
 ResNetImpl::ResNetImpl(const ResNetOptions& o) : options_(o) {
   check(o.width > 0, "width must be positive, got " + std::to_string(o.width));
-  check(o.stem == "small" || o.stem == "imagenet",
-        "unknown stem '" + o.stem + "': expected small or imagenet");
+  check(o.stem == "small" || o.stem == "imagenet", "unknown stem '" + o.stem + "': expected small or imagenet");
   check(o.in_channels == 1 || o.in_channels == 3, "images must have 1 or 3 channels");
   const Depths d = depths(o.arch);
   auto ch = [&](int64_t base) {
@@ -84,8 +83,8 @@ ResNetImpl::ResNetImpl(const ResNetOptions& o) : options_(o) {
   if (o.stem == "small") {
     conv1 = register_module("conv1", conv(o.in_channels, stem_out, 3, 1));
   } else {
-    conv1 = register_module(
-        "conv1", nn::Conv2d(nn::Conv2dOptions(o.in_channels, stem_out, 7).stride(2).padding(3).bias(false)));
+    conv1 = register_module("conv1",
+                            nn::Conv2d(nn::Conv2dOptions(o.in_channels, stem_out, 7).stride(2).padding(3).bias(false)));
   }
   bn1 = register_module("bn1", nn::BatchNorm2d(stem_out));
   int64_t in = stem_out;

@@ -142,10 +142,9 @@ torch::Tensor ViTImpl::position_embedding(int64_t rows, int64_t cols) const {
   auto grid = pos_embed.narrow(1, 1, grid_ * grid_).reshape({1, grid_, grid_, dim_}).permute({0, 3, 1, 2});
   // Resized to the exact target grid (timm's resample_abs_pos_embed); DINO
   // passes a scale factor nudged by 0.1 instead, to the same end.
-  grid = F::interpolate(grid, F::InterpolateFuncOptions()
-                                  .size(std::vector<int64_t>{rows, cols})
-                                  .mode(torch::kBicubic)
-                                  .align_corners(false));
+  grid = F::interpolate(
+      grid,
+      F::InterpolateFuncOptions().size(std::vector<int64_t>{rows, cols}).mode(torch::kBicubic).align_corners(false));
   return torch::cat({cls, grid.permute({0, 2, 3, 1}).reshape({1, rows * cols, dim_})}, 1);
 }
 

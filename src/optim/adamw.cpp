@@ -13,8 +13,7 @@ AdamW::AdamW(std::vector<torch::Tensor> params, AdamWOptions options, std::vecto
       steps_(params_.size()),
       options_(options),
       no_decay_(std::move(no_decay)) {
-  check(no_decay_.empty() || no_decay_.size() == params_.size(),
-        "AdamW: no_decay must have one entry per parameter");
+  check(no_decay_.empty() || no_decay_.size() == params_.size(), "AdamW: no_decay must have one entry per parameter");
 }
 
 void AdamW::step(double lr, double weight_decay) {

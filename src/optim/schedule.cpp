@@ -5,8 +5,7 @@
 
 namespace twist {
 
-std::vector<double> cosine_schedule(double base, double final_value, int64_t total_steps,
-                                    int64_t warmup_steps) {
+std::vector<double> cosine_schedule(double base, double final_value, int64_t total_steps, int64_t warmup_steps) {
   check(total_steps >= 0 && warmup_steps >= 0, "schedule lengths must be non-negative");
   warmup_steps = std::min(warmup_steps, total_steps);
   std::vector<double> s;
@@ -20,8 +19,6 @@ std::vector<double> cosine_schedule(double base, double final_value, int64_t tot
   return s;
 }
 
-double scaled_lr(double lr_per_256, int64_t batch_size) {
-  return lr_per_256 * double(batch_size) / 256.0;
-}
+double scaled_lr(double lr_per_256, int64_t batch_size) { return lr_per_256 * double(batch_size) / 256.0; }
 
 }  // namespace twist

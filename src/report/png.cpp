@@ -50,9 +50,9 @@ std::string encode_png(const torch::Tensor& image_u8) {
   std::string ihdr;
   put_u32(ihdr, uint32_t(w));
   put_u32(ihdr, uint32_t(h));
-  ihdr += char(8);                // bit depth
-  ihdr += char(c == 1 ? 0 : 2);   // colour type: grey or RGB
-  ihdr += std::string(3, '\0');   // compression, filter, interlace
+  ihdr += char(8);               // bit depth
+  ihdr += char(c == 1 ? 0 : 2);  // colour type: grey or RGB
+  ihdr += std::string(3, '\0');  // compression, filter, interlace
   std::string png("\x89PNG\r\n\x1a\n", 8);
   put_chunk(png, "IHDR", ihdr);
   put_chunk(png, "IDAT", packed);
@@ -89,8 +89,8 @@ torch::Tensor tile_images(const torch::Tensor& images_u8, int64_t columns, int64
   check(columns >= 1 && gap >= 0, "tile_images: columns must be positive and the gap not negative");
   const int64_t n = images_u8.size(0), c = images_u8.size(1), h = images_u8.size(2), w = images_u8.size(3);
   const int64_t cols = std::min(columns, n), rows = (n + cols - 1) / cols;
-  auto out = torch::full({c, rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap}, int64_t(background),
-                         torch::kUInt8);
+  auto out =
+      torch::full({c, rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap}, int64_t(background), torch::kUInt8);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t r = i / cols, k = i % cols;
     out.narrow(1, r * (h + gap), h).narrow(2, k * (w + gap), w).copy_(images_u8[i]);

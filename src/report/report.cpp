@@ -11,10 +11,10 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <tuple>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <tuple>
 
 #include "twist/error.h"
 #include "twist/eval.h"
@@ -146,8 +146,8 @@ std::string learning_curves(const MetricsRows& m, const Json& summary) {
     LineChart c{"Held-out quality during training (subsets)", x_label, "", {}};
     c.series.push_back(series_of(m.eval_rows, "eval_knn_top1", "kNN top-1", x_key, scale));
     const ChartSeries knn = c.series.front();  // a copy: push_back below may reallocate
-    for (const auto& [k, n] : std::vector<std::pair<std::string, std::string>>{{"eval_acc", "cluster accuracy"},
-                                                                                {"eval_nmi", "NMI"}})
+    for (const auto& [k, n] :
+         std::vector<std::pair<std::string, std::string>>{{"eval_acc", "cluster accuracy"}, {"eval_nmi", "NMI"}})
       if (!m.eval_rows.empty() && m.eval_rows.back().contains(k))
         c.series.push_back(series_of(m.eval_rows, k, n, x_key, scale));
     for (const auto& [k, n] : std::vector<std::pair<std::string, std::string>>{
@@ -161,7 +161,9 @@ std::string learning_curves(const MetricsRows& m, const Json& summary) {
   return out;
 }
 
-std::string cell(double v, int digits = 4) { return std::isfinite(v) ? fmt(("%." + std::to_string(digits) + "f").c_str(), v) : "&mdash;"; }
+std::string cell(double v, int digits = 4) {
+  return std::isfinite(v) ? fmt(("%." + std::to_string(digits) + "f").c_str(), v) : "&mdash;";
+}
 
 // --- images ------------------------------------------------------------------------
 
@@ -191,11 +193,12 @@ Thumbs thumbnails(const torch::Tensor& images_u8) {
 std::string img_tag(const torch::Tensor& image_u8, int64_t css_width, const std::string& alt) {
   const double scale = double(css_width) / double(image_u8.size(2));
   return "<img alt=\"" + html_escape(alt) + "\" width=\"" + std::to_string(css_width) + "\" height=\"" +
-         std::to_string(std::llround(double(image_u8.size(1)) * scale)) +
-         "\" src=\"data:image/png;base64," + base64(encode_png(image_u8)) + "\">";
+         std::to_string(std::llround(double(image_u8.size(1)) * scale)) + "\" src=\"data:image/png;base64," +
+         base64(encode_png(image_u8)) + "\">";
 }
 
-const char* const kStyle = R"(body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1180px;color:#222;padding:0 16px}
+const char* const kStyle =
+    R"(body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1180px;color:#222;padding:0 16px}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
 .muted{color:#666}.charts{display:flex;flex-wrap:wrap;gap:12px}
 .chart text{font:11px system-ui,sans-serif;fill:#333}.chart .title{font-size:13px;font-weight:600}
@@ -208,7 +211,6 @@ img{image-rendering:pixelated;vertical-align:middle}
 .ok{color:#2ca02c}.warn{color:#d62728}
 pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}
 )";
-
 
 // The images the report shows and what the model makes of them.
 struct Shown {
@@ -272,10 +274,12 @@ std::string training_section(const MetricsRows& metrics, const Json& summary, co
   std::string body;
   if (metrics.rows.empty()) return "<p class=\"muted\">metrics.jsonl has no rows yet.</p>\n";
   const std::string xl = has_key(metrics, "epoch") ? "epoch" : "step";
-  body += "<p class=\"muted\">loss = consistency + &alpha;&middot;sharpness &minus; &beta;&middot;diversity "
-          "(&alpha; = " + fmt("%g", cfg.alpha) + ", &beta; = " + fmt("%g", cfg.beta) +
-          "): symmetric KL between the two views, mean entropy of each distribution, entropy of the batch's "
-          "mean distribution.</p>\n<div class=\"charts\">\n";
+  body +=
+      "<p class=\"muted\">loss = consistency + &alpha;&middot;sharpness &minus; &beta;&middot;diversity "
+      "(&alpha; = " +
+      fmt("%g", cfg.alpha) + ", &beta; = " + fmt("%g", cfg.beta) +
+      "): symmetric KL between the two views, mean entropy of each distribution, entropy of the batch's "
+      "mean distribution.</p>\n<div class=\"charts\">\n";
   LineChart loss{"Loss and its three terms", xl, "value", {}};
   for (const auto& [k, n] : std::vector<std::pair<std::string, std::string>>{
            {"loss", "loss"}, {"consistency", "consistency"}, {"sharpness", "sharpness"}, {"diversity", "diversity"}})
@@ -286,12 +290,16 @@ std::string training_section(const MetricsRows& metrics, const Json& summary, co
     body += svg_line_chart({"Throughput", xl, "images/s", {series_of(metrics, "images_per_s", "images/s")}});
   if (has_key(metrics, "classes_in_use")) {
     auto used = series_of(metrics, "classes_in_use", "classes in use");
-    body += svg_line_chart({"Classes in use (argmax over the batch)", xl, "classes",
+    body += svg_line_chart({"Classes in use (argmax over the batch)",
+                            xl,
+                            "classes",
                             {used, constant_series(used, double(C), "C = " + std::to_string(C))}});
   }
   if (has_key(metrics, "mean_entropy")) {
     auto h = series_of(metrics, "mean_entropy", "entropy of the mean");
-    body += svg_line_chart({"Entropy of the mean distribution", xl, "nats",
+    body += svg_line_chart({"Entropy of the mean distribution",
+                            xl,
+                            "nats",
                             {h, constant_series(h, std::log(double(C)), "ln C (uniform)")}});
   }
   if (has_key(metrics, "row_std") || has_key(metrics, "col_std")) {
@@ -303,8 +311,8 @@ std::string training_section(const MetricsRows& metrics, const Json& summary, co
   body += learning_curves(metrics, summary);
   body += "</div>\n";
   if (summary.is_object() && summary.contains("collapse_warning") && summary["collapse_warning"].is_string())
-    body += "<p class=\"warn\"><b>Collapse:</b> " + html_escape(summary["collapse_warning"].get<std::string>()) +
-            "</p>\n";
+    body +=
+        "<p class=\"warn\"><b>Collapse:</b> " + html_escape(summary["collapse_warning"].get<std::string>()) + "</p>\n";
   if (metrics.skipped > 0)
     body += "<p class=\"warn\">" + std::to_string(metrics.skipped) +
             " line(s) of metrics.jsonl did not parse and are left out.</p>\n";
@@ -331,8 +339,7 @@ std::string final_figures_section(const Run& run, const Json& summary) {
   row("kNN top-5", own_knn ? number_or_nan(knn, "top5") : number_or_nan(summary, "knn_top5"), nan,
       own_knn ? "eval_knn.json" : "summary.json");
   row("linear probe top-1 (augmented)", number_or_nan(lin, "top1"), nan, "eval_linear.json");
-  row("linear probe top-1 (precomputed features)", number_or_nan(linp, "top1"), nan,
-      "eval_linear_precomputed.json");
+  row("linear probe top-1 (precomputed features)", number_or_nan(linp, "top1"), nan, "eval_linear_precomputed.json");
   const bool own_clu = clu.is_object();
   const Json& cs = own_clu ? clu : summary;
   const std::string csrc = own_clu ? "eval_cluster.json" : "summary.json";
@@ -342,27 +349,32 @@ std::string final_figures_section(const Run& run, const Json& summary) {
   row("ARI", number_or_nan(cs, "ari"), nan, csrc);
   for (const char* pct : {"1", "10"}) {
     const std::string f = std::string("finetune_") + pct + "pct.json";
-    row(std::string("fine-tuned with ") + pct + "% of the labels, top-1", number_or_nan(read_json_if_present(run.path(f)), "top1"), nan, f);
+    row(std::string("fine-tuned with ") + pct + "% of the labels, top-1",
+        number_or_nan(read_json_if_present(run.path(f)), "top1"), nan, f);
   }
   if (rows.empty()) {
-    body += "<p class=\"muted\">No evaluation results in the run directory yet (twist eval knn|linear|cluster "
-            "--run " + html_escape(run.dir) + ").</p>\n";
+    body +=
+        "<p class=\"muted\">No evaluation results in the run directory yet (twist eval knn|linear|cluster "
+        "--run " +
+        html_escape(run.dir) + ").</p>\n";
   } else {
     body += "<table><tr><th>metric</th><th>TWIST</th><th>raw pixels</th><th>from</th></tr>\n" + rows + "</table>\n";
     if (std::isfinite(pix))
-      body += "<p class=\"muted\">Raw pixels: the same kNN on flattened pixels, the baseline pretraining must "
-              "beat.</p>\n";
+      body +=
+          "<p class=\"muted\">Raw pixels: the same kNN on flattened pixels, the baseline pretraining must "
+          "beat.</p>\n";
   }
   if (summary.is_object()) {
     const double steps = number_or_nan(summary, "steps");
     body += "<p class=\"muted\">" + (std::isfinite(steps) ? with_commas(int64_t(steps)) : std::string("?")) +
-            " steps, " +
-            fmt("%.2f", number_or_nan(summary, "epochs")) + " epochs, " +
+            " steps, " + fmt("%.2f", number_or_nan(summary, "epochs")) + " epochs, " +
             fmt("%.0f", number_or_nan(summary, "images_per_s")) + " images/s, final loss " +
             fmt("%.4f", number_or_nan(summary, "final_loss")) + ".</p>\n";
   } else {
-    body += "<p class=\"warn\">The run has no summary.json: it has not completed (resume it with twist train "
-            "--resume --out " + html_escape(run.dir) + ").</p>\n";
+    body +=
+        "<p class=\"warn\">The run has no summary.json: it has not completed (resume it with twist train "
+        "--resume --out " +
+        html_escape(run.dir) + ").</p>\n";
   }
   return body;
 }
@@ -419,8 +431,8 @@ std::string classes_section(const Shown& v, const Thumbs& thumbs, const ReportOp
     auto idx = torch::tensor(members, torch::kInt64);
     auto grid = tile_images(thumbs.images.index_select(0, idx), o.images_per_class, 2);
     const int64_t css = grid.size(2) * thumbs.display / thumbs.images.size(3);
-    body += "<div class=\"cls\"><div class=\"cap\">" + cap + "</div>" +
-            img_tag(grid, css, v.cluster_label(c)) + "</div>\n";
+    body +=
+        "<div class=\"cls\"><div class=\"cap\">" + cap + "</div>" + img_tag(grid, css, v.cluster_label(c)) + "</div>\n";
   }
   std::vector<int64_t> empty;
   for (int64_t c = 0; c < C; ++c)
@@ -429,8 +441,7 @@ std::string classes_section(const Shown& v, const Thumbs& thumbs, const ReportOp
     std::string list;
     for (size_t i = 0; i < empty.size() && i < 50; ++i) list += (i ? ", " : "") + std::to_string(empty[i]);
     if (empty.size() > 50) list += ", &hellip;";
-    body += "<p class=\"muted\">Never predicted: " + std::to_string(empty.size()) + " cluster(s) (" + list +
-            ").</p>\n";
+    body += "<p class=\"muted\">Never predicted: " + std::to_string(empty.size()) + " cluster(s) (" + list + ").</p>\n";
   }
   return body;
 }
@@ -441,9 +452,11 @@ std::string top5_section(const Shown& v, const Thumbs& thumbs, const ReportOptio
   const Dataset& shown = v.data;
   const bool labelled = v.labelled;
   std::string body;
-  body += "<p class=\"muted\">Randomly chosen images with the five most probable clusters, softmax(logits / "
-          "&tau;), &tau; = " + fmt("%g", cfg.temperature) + (labelled ? "; the true class in the caption" : "") +
-          ".</p>\n<div class=\"examples\">\n";
+  body +=
+      "<p class=\"muted\">Randomly chosen images with the five most probable clusters, softmax(logits / "
+      "&tau;), &tau; = " +
+      fmt("%g", cfg.temperature) + (labelled ? "; the true class in the caption" : "") +
+      ".</p>\n<div class=\"examples\">\n";
   const int64_t n = std::min(o.top5_examples, shown.size());
   auto pick = torch::randperm(shown.size(), torch::kInt64).narrow(0, 0, n);
   const int64_t k = std::min<int64_t>(5, C);
@@ -451,17 +464,17 @@ std::string top5_section(const Shown& v, const Thumbs& thumbs, const ReportOptio
   auto tv = std::get<0>(top).to(torch::kFloat64).contiguous(), ti = std::get<1>(top).contiguous();
   for (int64_t j = 0; j < n; ++j) {
     const int64_t i = pick[j].item<int64_t>();
-    body += "<div class=\"ex\">" + img_tag(thumbs.images[i], thumbs.display, "image " + std::to_string(i)) +
-            "<div>";
-    if (labelled) body += "<div class=\"muted\">true: " + html_escape(v.class_name(shown.labels[i].item<int64_t>())) + "</div>";
+    body += "<div class=\"ex\">" + img_tag(thumbs.images[i], thumbs.display, "image " + std::to_string(i)) + "<div>";
+    if (labelled)
+      body += "<div class=\"muted\">true: " + html_escape(v.class_name(shown.labels[i].item<int64_t>())) + "</div>";
     body += "<table>";
     for (int64_t r = 0; r < k; ++r) {
       const double pr = tv[j][r].item<double>();
       const int64_t c = ti[j][r].item<int64_t>();
       const bool right = labelled && v.mapping[size_t(c)] == shown.labels[i].item<int64_t>();
       body += "<tr><td" + std::string(right ? " class=\"ok\"" : "") + ">" + html_escape(v.cluster_label(c)) +
-              "</td><td class=\"num\">" + fmt("%.3f", pr) + "</td><td><span class=\"bar\" style=\"width:" +
-              fmt("%.0f", 80 * pr) + "px\"></span></td></tr>";
+              "</td><td class=\"num\">" + fmt("%.3f", pr) +
+              "</td><td><span class=\"bar\" style=\"width:" + fmt("%.0f", 80 * pr) + "px\"></span></td></tr>";
     }
     body += "</table></div></div>\n";
   }
@@ -494,13 +507,13 @@ std::string diagnostics_section(const Shown& v, const MetricsRows& metrics, cons
             ", different class " + fmt("%.3f", h.different_mean) + " (" + with_commas(h.same_pairs) + " and " +
             with_commas(h.different_pairs) + " pairs of up to 4,000 images).</p>\n";
   } else {
-    body += "<p class=\"muted\">The similarity histograms need labels; " + html_escape(shown.name) +
-            " has none.</p>\n";
+    body += "<p class=\"muted\">The similarity histograms need labels; " + html_escape(shown.name) + " has none.</p>\n";
   }
-  body += "<p>Standard deviation of the pre-softmax outputs on these images: along a row (over the classes of "
-          "one image) " + fmt("%.3f", spread.row_std) + ", along a column (over the images for one class) " +
-          fmt("%.3f", spread.col_std) + (has_key(metrics, "row_std") ? "; over training in the chart above" : "") +
-          ".</p>\n";
+  body +=
+      "<p>Standard deviation of the pre-softmax outputs on these images: along a row (over the classes of "
+      "one image) " +
+      fmt("%.3f", spread.row_std) + ", along a column (over the images for one class) " + fmt("%.3f", spread.col_std) +
+      (has_key(metrics, "row_std") ? "; over training in the chart above" : "") + ".</p>\n";
   return body;
 }
 
@@ -512,9 +525,9 @@ std::string page(const Run& run, const std::string& body) {
   const std::string title = "TWIST run " + run.dir;
   return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + html_escape(title) +
          "</title>\n<style>\n" + kStyle + "</style>\n</head>\n<body>\n<h1>" + html_escape(title) +
-         "</h1>\n<p class=\"muted\">" + html_escape(cfg.arch) + " (width " + fmt("%g", cfg.width) + "), C = " +
-         std::to_string(cfg.classes) + " classes, trained on " + html_escape(cfg.data) + "; report written " + when +
-         ".</p>\n" + body + "</body>\n</html>\n";
+         "</h1>\n<p class=\"muted\">" + html_escape(cfg.arch) + " (width " + fmt("%g", cfg.width) +
+         "), C = " + std::to_string(cfg.classes) + " classes, trained on " + html_escape(cfg.data) +
+         "; report written " + when + ".</p>\n" + body + "</body>\n</html>\n";
 }
 
 }  // namespace

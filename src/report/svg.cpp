@@ -12,8 +12,7 @@
 namespace twist {
 namespace {
 
-const char* const kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                                "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+const char* const kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
 
 std::string format(const char* fmt, double v) {
   char buf[64];
@@ -53,8 +52,8 @@ struct Frame {
   }
 };
 
-std::string frame_svg(const Frame& f, const std::string& title, const std::string& x_label,
-                      const std::string& y_label, const std::vector<ChartSeries>& series) {
+std::string frame_svg(const Frame& f, const std::string& title, const std::string& x_label, const std::string& y_label,
+                      const std::vector<ChartSeries>& series) {
   std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"" + format("%.0f", f.w) +
                   "\" height=\"" + format("%.0f", f.h) + "\" viewBox=\"0 0 " + format("%.0f", f.w) + " " +
                   format("%.0f", f.h) + "\" role=\"img\" aria-label=\"" + html_escape(title) + "\">\n";
@@ -184,8 +183,8 @@ std::string svg_histogram_chart(const HistogramChart& chart) {
   const size_t bins = chart.edges.size() - 1;
   double ylo = 0, yhi = 0;
   for (const auto& s : chart.series) {
-    check(s.y.size() == bins, "chart '" + chart.title + "': series '" + s.name + "' has " +
-                                  std::to_string(s.y.size()) + " values for " + std::to_string(bins) + " bins");
+    check(s.y.size() == bins, "chart '" + chart.title + "': series '" + s.name + "' has " + std::to_string(s.y.size()) +
+                                  " values for " + std::to_string(bins) + " bins");
     finite_range(s.y, ylo, yhi);
   }
   Frame f{double(chart.width), double(chart.height), nice_scale(chart.edges.front(), chart.edges.back()),
@@ -213,12 +212,23 @@ std::string html_escape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

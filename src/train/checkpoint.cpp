@@ -4,8 +4,8 @@
 
 #include <cstring>
 
-#include "twist/io.h"
 #include "twist/error.h"
+#include "twist/io.h"
 
 namespace twist {
 namespace {
@@ -82,9 +82,7 @@ CheckpointState read_state(torch::serialize::InputArchive& archive, const std::s
     std = std.to(torch::kFloat64).contiguous();
     s.norm.mean.assign(mean.data_ptr<double>(), mean.data_ptr<double>() + mean.numel());
     s.norm.std.assign(std.data_ptr<double>(), std.data_ptr<double>() + std.numel());
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception&) {
+  } catch (const Error&) { throw; } catch (const std::exception&) {
     throw Error("checkpoint '" + name + "' is missing its run state (not a twist checkpoint?)");
   }
   return s;
@@ -104,26 +102,24 @@ std::string frame_checkpoint(const std::string& payload) {
 std::string checkpoint_payload(const std::string& bytes, const std::string& name) {
   const std::string what = "checkpoint '" + name + "'";
   if (bytes.size() >= 4 && bytes.compare(0, 4, "PK\x03\x04") == 0)
-    throw Error(what + " was written by an older twist (format 1, without checksum); " +
-                "this twist reads format " + std::to_string(kCheckpointFormat) + ": start a new run");
+    throw Error(what + " was written by an older twist (format 1, without checksum); " + "this twist reads format " +
+                std::to_string(kCheckpointFormat) + ": start a new run");
   check(bytes.size() >= sizeof kMagic && std::memcmp(bytes.data(), kMagic, sizeof kMagic) == 0,
         what + " is not a twist checkpoint (wrong magic number)");
-  check(bytes.size() >= kHeader, what + " is truncated inside its header (" +
-                                     std::to_string(bytes.size()) + " bytes)");
+  check(bytes.size() >= kHeader, what + " is truncated inside its header (" + std::to_string(bytes.size()) + " bytes)");
   const uint32_t version = get_le<uint32_t>(bytes, 8);
   check(version == kCheckpointFormat, what + " has format version " + std::to_string(version) +
-                                          "; this twist reads version " +
-                                          std::to_string(kCheckpointFormat));
+                                          "; this twist reads version " + std::to_string(kCheckpointFormat));
   const uint32_t stored_crc = get_le<uint32_t>(bytes, 12);
   const uint64_t length = get_le<uint64_t>(bytes, 16);
   const uint64_t have = bytes.size() - kHeader;
   check(have == length, what + " is " + (have < length ? "truncated" : "followed by stray bytes") +
-                            ": its header declares " + std::to_string(length) +
-                            " bytes of data, the file holds " + std::to_string(have));
+                            ": its header declares " + std::to_string(length) + " bytes of data, the file holds " +
+                            std::to_string(have));
   std::string payload = bytes.substr(kHeader);
   const uint32_t crc = crc32_of(payload);
-  check(crc == stored_crc, what + " is corrupt: CRC-32 of its data is " + hex(crc) +
-                               ", its header says " + hex(stored_crc));
+  check(crc == stored_crc,
+        what + " is corrupt: CRC-32 of its data is " + hex(crc) + ", its header says " + hex(stored_crc));
   return payload;
 }
 
@@ -132,8 +128,8 @@ CheckpointState parse_checkpoint_state(const std::string& bytes, const std::stri
   return read_state(archive, name);
 }
 
-void save_checkpoint(const std::string& path, TwistModel& model, Optimizer* optimizer,
-                     const CheckpointState& state, TwistModel* teacher) {
+void save_checkpoint(const std::string& path, TwistModel& model, Optimizer* optimizer, const CheckpointState& state,
+                     TwistModel* teacher) {
   torch::serialize::OutputArchive archive;
   archive.write("format_version", c10::IValue(int64_t(kCheckpointFormat)));
   archive.write("step", c10::IValue(state.step));
@@ -215,9 +211,7 @@ void load_checkpoint(const std::string& path, TwistModel& model, Optimizer* opti
         }
       }
     }
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception&) {
+  } catch (const Error&) { throw; } catch (const std::exception&) {
     throw Error("checkpoint '" + path + "' does not fit this model (another architecture?)");
   }
 }

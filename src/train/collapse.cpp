@@ -41,22 +41,26 @@ std::string CollapseWatch::observe(int64_t step, double classes_in_use, double m
                 (long long)s_.patience);
   std::string cause;
   if (s_.beta <= 0) {
-    cause = "Likely cause: beta = 0, so nothing keeps the batch's mean distribution spread over the classes; "
-            "the sharpness and consistency terms alone are minimised by one class for every image "
-            "(the paper's default is --beta 1).";
+    cause =
+        "Likely cause: beta = 0, so nothing keeps the batch's mean distribution spread over the classes; "
+        "the sharpness and consistency terms alone are minimised by one class for every image "
+        "(the paper's default is --beta 1).";
     if (!s_.nbs)
-      cause += " NBS is off as well: with NBS on, the head's batch normalization alone kept every class in use "
-               "at beta = 0 in docs/ablations.md.";
+      cause +=
+          " NBS is off as well: with NBS on, the head's batch normalization alone kept every class in use "
+          "at beta = 0 in docs/ablations.md.";
   } else if (s_.beta < s_.alpha) {
     cause = "Likely cause: beta (diversity, " + std::to_string(s_.beta) + ") below alpha (sharpness, " +
             std::to_string(s_.alpha) + "): sharp predictions win over diverse ones; try --beta equal to --alpha.";
   } else if (!s_.nbs) {
-    cause = "Likely cause: the head's batch normalization before the softmax (NBS) is off; the paper reports "
-            "collapse-prone training without it: try --nbs true.";
+    cause =
+        "Likely cause: the head's batch normalization before the softmax (NBS) is off; the paper reports "
+        "collapse-prone training without it: try --nbs true.";
   } else {
-    cause = "Possible causes: a learning rate too high for this batch size (--lr), too few classes in a "
-            "batch to estimate the mean distribution (--batch-size below C), or a temperature that makes "
-            "outputs saturate (--temperature).";
+    cause =
+        "Possible causes: a learning rate too high for this batch size (--lr), too few classes in a "
+        "batch to estimate the mean distribution (--batch-size below C), or a temperature that makes "
+        "outputs saturate (--temperature).";
   }
   return head + cause;
 }

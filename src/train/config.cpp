@@ -34,7 +34,10 @@ Field field(const char* key, T TrainConfig::*member, ConfigKind kind, const char
   std::string k = key;
   f.set = [member, k](TrainConfig& c, const json& v) {
     if constexpr (std::is_same_v<T, int64_t>) {
-      if (v.is_number_integer()) { c.*member = v.get<int64_t>(); return; }
+      if (v.is_number_integer()) {
+        c.*member = v.get<int64_t>();
+        return;
+      }
       // 64.0 is an int; 64.5 and 1e300 are not (casting 1e300 would be undefined).
       if (v.is_number_float()) {
         const double d = v.get<double>();
@@ -53,9 +56,15 @@ Field field(const char* key, T TrainConfig::*member, ConfigKind kind, const char
         return;
       }
     } else if constexpr (std::is_same_v<T, bool>) {
-      if (v.is_boolean()) { c.*member = v.get<bool>(); return; }
+      if (v.is_boolean()) {
+        c.*member = v.get<bool>();
+        return;
+      }
     } else {
-      if (v.is_string()) { c.*member = v.get<std::string>(); return; }
+      if (v.is_string()) {
+        c.*member = v.get<std::string>();
+        return;
+      }
     }
     throw Error("setting '" + k + "' expects " + type_name(static_cast<T*>(nullptr)) + ", got " + v.dump());
   };
@@ -65,6 +74,8 @@ Field field(const char* key, T TrainConfig::*member, ConfigKind kind, const char
 // Settings: the data, the model and the loss.
 std::vector<Field> model_fields() {
   using K = ConfigKind;
+  // One setting per entry, its help text beneath: kept as written.
+  // clang-format off
   return {
     field("data", &TrainConfig::data, K::Recipe,
           "data set: fashion-mnist | idx:DIR | cifar10:DIR | cifar100:DIR | stl10:DIR (binary versions), "
@@ -105,11 +116,14 @@ std::vector<Field> model_fields() {
           "where tau applies: all (every term on softmax(z/tau)) | entropies (the official code: the "
           "consistency KL on softmax(z), the two entropy terms on softmax(z/tau))"),
   };
+  // clang-format on
 }
 
 // Settings: the views and their augmentation.
 std::vector<Field> augment_fields() {
   using K = ConfigKind;
+  // One setting per entry, its help text beneath: kept as written.
+  // clang-format off
   return {
     field("image_size", &TrainConfig::image_size, K::Recipe,
           "side of the global crops; 0 = the images' own size"),
@@ -140,11 +154,14 @@ std::vector<Field> augment_fields() {
     field("solarize", &TrainConfig::solarize, K::Recipe,
           "solarize the second global view with probability 0.2"),
   };
+  // clang-format on
 }
 
 // Settings: optimizer, schedules, teacher, self-labeling and run length.
 std::vector<Field> optimization_fields() {
   using K = ConfigKind;
+  // One setting per entry, its help text beneath: kept as written.
+  // clang-format off
   return {
     field("optimizer", &TrainConfig::optimizer, K::Recipe,
           "lars (layer-wise adaptive, the paper's choice for CNNs) | sgd | adamw (the ViT recipes')"),
@@ -195,12 +212,15 @@ std::vector<Field> optimization_fields() {
           "many such steps instead (no update; counted as skipped_steps in metrics.jsonl and "
           "summary.json), for rare spikes in long runs"),
   };
+  // clang-format on
 }
 
 // Settings: where and how the run executes (device, precision, threads,
 // distribution), logs, checkpoints and evaluates.
 std::vector<Field> runtime_fields() {
   using K = ConfigKind;
+  // One setting per entry, its help text beneath: kept as written.
+  // clang-format off
   return {
     field("out", &TrainConfig::out, K::Runtime, "run directory (default runs/<date-time>)"),
     field("threads", &TrainConfig::threads, K::Runtime, "intra-op threads; 0 = all cores"),
@@ -253,6 +273,7 @@ std::vector<Field> runtime_fields() {
           "distributed runs: seconds a collective waits for the other ranks before the run stops "
           "with an error naming the rank that stopped answering"),
   };
+  // clang-format on
 }
 
 // Every setting, in the order of --help and config.json.
@@ -296,18 +317,19 @@ void set_config_value(TrainConfig& config, const std::string& key, const std::st
     } else if (type == "float") {
       v = std::stod(value, &used);
     } else if (type == "bool") {
-      if (value == "true" || value == "1" || value == "on" || value == "yes") v = true;
-      else if (value == "false" || value == "0" || value == "off" || value == "no") v = false;
-      else throw std::invalid_argument(value);
+      if (value == "true" || value == "1" || value == "on" || value == "yes")
+        v = true;
+      else if (value == "false" || value == "0" || value == "off" || value == "no")
+        v = false;
+      else
+        throw std::invalid_argument(value);
       used = value.size();
     } else {
       v = value;
       used = value.size();
     }
     if (used != value.size()) throw std::invalid_argument(value);
-  } catch (const std::logic_error&) {
-    throw Error("--" + key + ": '" + value + "' is not a valid " + type);
-  }
+  } catch (const std::logic_error&) { throw Error("--" + key + ": '" + value + "' is not a valid " + type); }
   f.set(config, v);
 }
 
@@ -333,9 +355,7 @@ TrainConfig config_from_json(const std::string& text, const std::string& source,
     if (it.key().rfind("_", 0) == 0 || it.key() == "comment") continue;  // notes in recipes
     try {
       find_field(it.key()).set(base, it.value());
-    } catch (const Error& e) {
-      throw Error("'" + source + "': " + e.what());
-    }
+    } catch (const Error& e) { throw Error("'" + source + "': " + e.what()); }
   }
   return base;
 }
@@ -370,8 +390,7 @@ void validate(const TrainConfig& c) {
   need(c.aux_classes == 0 || c.aux_classes >= 2, "aux_classes", "must be 0 (no second head) or at least 2");
   need(c.classes >= 2, "classes", "C must be at least 2, got " + std::to_string(c.classes));
   need(c.batch_size >= 2, "batch_size",
-       "must be at least 2 (NBS and the diversity term need batch statistics), got " +
-           std::to_string(c.batch_size));
+       "must be at least 2 (NBS and the diversity term need batch statistics), got " + std::to_string(c.batch_size));
   need(c.epochs >= 0, "epochs", "must be >= 0 (0: auto, from min_images)");
   need(c.min_images >= 0, "min_images", "must be >= 0");
   need(c.max_steps >= 0, "max_steps", "must be >= 0");
@@ -404,10 +423,8 @@ void validate(const TrainConfig& c) {
   need(c.local_size >= 4, "local_size", "must be at least 4 pixels");
   need(c.image_size == 0 || c.image_size >= 8, "image_size", "must be 0 or at least 8 pixels");
   auto scale_ok = [](double lo, double hi) { return lo > 0 && lo <= hi && hi <= 1; };
-  need(scale_ok(c.global_scale_min, c.global_scale_max), "global_scale_min/max",
-       "need 0 < min <= max <= 1");
-  need(scale_ok(c.local_scale_min, c.local_scale_max), "local_scale_min/max",
-       "need 0 < min <= max <= 1");
+  need(scale_ok(c.global_scale_min, c.global_scale_max), "global_scale_min/max", "need 0 < min <= max <= 1");
+  need(scale_ok(c.local_scale_min, c.local_scale_max), "local_scale_min/max", "need 0 < min <= max <= 1");
   for (double p : {c.jitter_p, c.grayscale_p, c.flip_p})
     need(p >= 0 && p <= 1, "jitter_p/grayscale_p/flip_p", "probabilities must lie in [0, 1]");
   need(c.val_split >= 0, "val_split", "must be >= 0");
@@ -425,9 +442,7 @@ void validate(const TrainConfig& c) {
        "'" + c.precision + "' is not one of auto, fp32, bf16");
   try {
     parse_device(c.device);
-  } catch (const Error& e) {
-    need(false, "device", std::string(e.what()).substr(std::string("device ").size()));
-  }
+  } catch (const Error& e) { need(false, "device", std::string(e.what()).substr(std::string("device ").size())); }
   need(c.knn_k >= 1, "knn_k", "must be at least 1");
   need(c.dist_timeout > 0, "dist_timeout", "must be positive (seconds)");
 }

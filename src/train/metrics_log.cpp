@@ -29,8 +29,7 @@ void MetricsLog::write_line(const std::string& text) {
   while (done < line.size()) {
     ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      throw Error("cannot write '" + path_ + "': " + std::strerror(n < 0 ? errno : ENOSPC));
+    if (n <= 0) throw Error("cannot write '" + path_ + "': " + std::strerror(n < 0 ? errno : ENOSPC));
     done += static_cast<size_t>(n);
   }
 }

@@ -44,14 +44,13 @@ void Progress::update(int64_t step, double images_per_s, const std::string& deta
     const int filled = static_cast<int>(frac * width);
     std::string bar(filled, '#');
     bar += std::string(width - filled, '.');
-    std::snprintf(head, sizeof head, "\r[%s] %3.0f%% %lld/%lld ETA %s %.0f img/s ", bar.c_str(),
-                  100 * frac, (long long)step, (long long)total_, format_duration(eta).c_str(),
-                  images_per_s);
+    std::snprintf(head, sizeof head, "\r[%s] %3.0f%% %lld/%lld ETA %s %.0f img/s ", bar.c_str(), 100 * frac,
+                  (long long)step, (long long)total_, format_duration(eta).c_str(), images_per_s);
     std::fprintf(stderr, "%s%s\033[K", head, detail.c_str());
   } else {
-    std::snprintf(head, sizeof head, "step %lld/%lld (%.0f%%) elapsed %s ETA %s %.0f img/s ",
-                  (long long)step, (long long)total_, 100 * frac, format_duration(elapsed).c_str(),
-                  format_duration(eta).c_str(), images_per_s);
+    std::snprintf(head, sizeof head, "step %lld/%lld (%.0f%%) elapsed %s ETA %s %.0f img/s ", (long long)step,
+                  (long long)total_, 100 * frac, format_duration(elapsed).c_str(), format_duration(eta).c_str(),
+                  images_per_s);
     std::fprintf(stderr, "%s%s\n", head, detail.c_str());
   }
   std::fflush(stderr);

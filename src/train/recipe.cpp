@@ -40,8 +40,10 @@ MultiCropOptions crop_options(const TrainConfig& c, int64_t image_size, bool sel
     if (self_label) {
       // Harder crops for self-labeling (docs/design.md §2.6): smaller global crops,
       // and local crops no larger than the smallest global one.
-      if (global) o.scale_min = c.self_label_global_scale_min;
-      else o.scale_max = c.self_label_local_scale_max;
+      if (global)
+        o.scale_min = c.self_label_global_scale_min;
+      else
+        o.scale_max = c.self_label_local_scale_max;
     }
     o.flip_p = c.flip_p;
     o.jitter_p = c.jitter_p;
@@ -64,7 +66,8 @@ LarsOptions optimizer_options(const TrainConfig& c) {
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, TwistModel& model) {
-  if (c.optimizer == "adamw") return std::make_unique<AdamW>(model->parameters(), AdamWOptions{}, token_parameters(*model));
+  if (c.optimizer == "adamw")
+    return std::make_unique<AdamW>(model->parameters(), AdamWOptions{}, token_parameters(*model));
   return std::make_unique<Lars>(model->parameters(), optimizer_options(c));
 }
 
@@ -88,8 +91,10 @@ double resolved_epochs(const TrainConfig& c, int64_t images) {
   if (c.epochs > 0) return c.epochs;
   const double epochs = std::max(4.0, std::ceil(double(c.min_images) / double(std::max<int64_t>(1, images))));
   if (epochs > 4.0 && c.max_steps == 0)
-    std::fprintf(stderr, "twist: epochs auto: %.0f epochs of %lld images, to see %lld images (--min-images); "
-                 "--epochs N sets the length\n", epochs, (long long)images, (long long)c.min_images);
+    std::fprintf(stderr,
+                 "twist: epochs auto: %.0f epochs of %lld images, to see %lld images (--min-images); "
+                 "--epochs N sets the length\n",
+                 epochs, (long long)images, (long long)c.min_images);
   return epochs;
 }
 

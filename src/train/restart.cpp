@@ -33,8 +33,10 @@ TrainSummary train_with_restarts(TrainConfig cfg, bool resume) {
                     (long long)c.step, cfg.lr, cfg.lr / 2, move_tau ? " with --temperature-mode entropies" : "",
                     kept.c_str());
       why.push_back(line + std::string("; ") + c.what());
-      std::fprintf(stderr, "\ntwist: the predictions stayed collapsed after the warm-up, so this attempt is "
-                           "worthless: %s. --collapse-restarts 0 trains on instead.\n", line);
+      std::fprintf(stderr,
+                   "\ntwist: the predictions stayed collapsed after the warm-up, so this attempt is "
+                   "worthless: %s. --collapse-restarts 0 trains on instead.\n",
+                   line);
       cfg.lr /= 2;
       if (move_tau) cfg.temperature_mode = "entropies";
       cfg.collapse_restarts -= 1;

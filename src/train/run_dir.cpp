@@ -15,8 +15,8 @@ Run open_run(const std::string& dir) {
   run.dir = dir;
   const std::string ckpt = run.path("checkpoint.pt");
   check(::stat(ckpt.c_str(), &st) == 0,
-        "'" + dir + "' is not a twist run directory: it has no checkpoint.pt (train one with twist train --out " +
-            dir + ")");
+        "'" + dir + "' is not a twist run directory: it has no checkpoint.pt (train one with twist train --out " + dir +
+            ")");
   run.state = read_checkpoint_state(ckpt);
   run.config = config_from_json(run.state.config_json, ckpt);
   const int64_t channels = static_cast<int64_t>(run.state.norm.mean.size());
@@ -28,8 +28,6 @@ Run open_run(const std::string& dir) {
   return run;
 }
 
-std::string run_data_spec(const Run& run, const std::string& spec) {
-  return spec.empty() ? run.config.data : spec;
-}
+std::string run_data_spec(const Run& run, const std::string& spec) { return spec.empty() ? run.config.data : spec; }
 
 }  // namespace twist

@@ -43,8 +43,10 @@ RunEvaluator::RunEvaluator(const TrainEvalSplits& data, int64_t image_size, cons
                            const Normalization& norm)
     : data_(data), cfg_(config), norm_(norm), side_(image_size) {
   const int64_t bytes = in_memory_bytes(data.train, image_size) + in_memory_bytes(data.eval, image_size);
-  if (data.eval.size() == 0) reason_ = "the data set has no held-out split (--val-split N holds out N images)";
-  else if (!data.eval.has_labels() || !data.train.has_labels()) reason_ = "the images have no labels";
+  if (data.eval.size() == 0)
+    reason_ = "the data set has no held-out split (--val-split N holds out N images)";
+  else if (!data.eval.has_labels() || !data.train.has_labels())
+    reason_ = "the images have no labels";
   else if (bytes > kInMemoryLimitBytes)
     reason_ = data.train.name + " and " + data.eval.name + " at " + std::to_string(image_size) + "x" +
               std::to_string(image_size) + " would take " + std::to_string(bytes >> 20) +
@@ -72,8 +74,7 @@ MetricsLine RunEvaluator::during(TwistModel& model, int64_t step, int64_t steps_
                       {"train_seconds", train_seconds},
                       {"eval_knn_top1", f.knn_top1}};
   if (f.kmeans_done) line.push_back({"eval_kmeans_acc", f.kmeans.acc});
-  if (f.clustered)
-    line.insert(line.end(), {{"eval_acc", f.cluster.acc}, {"eval_nmi", f.cluster.nmi}});
+  if (f.clustered) line.insert(line.end(), {{"eval_acc", f.cluster.acc}, {"eval_nmi", f.cluster.nmi}});
   return line;
 }
 

@@ -11,12 +11,12 @@ namespace twist {
 
 struct Schedules {
   int64_t steps_per_epoch = 0;
-  int64_t main_total = 0;  // steps of the main (TWIST) phase
-  int64_t sl_total = 0;    // steps of the self-labeling phase after it (0: none)
-  int64_t total = 0;       // main_total + sl_total
-  int64_t warmup = 0;      // linear warm-up steps of the main phase
-  std::vector<double> lr, wd;  // per step, both phases
-  std::vector<double> keep;    // self-labeling: share of each batch kept, per self-labeling step
+  int64_t main_total = 0;                // steps of the main (TWIST) phase
+  int64_t sl_total = 0;                  // steps of the self-labeling phase after it (0: none)
+  int64_t total = 0;                     // main_total + sl_total
+  int64_t warmup = 0;                    // linear warm-up steps of the main phase
+  std::vector<double> lr, wd;            // per step, both phases
+  std::vector<double> keep;              // self-labeling: share of each batch kept, per self-labeling step
   std::vector<double> teacher_momentum;  // per main-phase step; empty without a teacher
 };
 

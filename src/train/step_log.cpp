@@ -3,8 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "twist/loss.h"
 #include "twist/eval.h"
+#include "twist/loss.h"
 
 namespace twist {
 namespace {
@@ -101,8 +101,8 @@ void StepLog::show_progress(int64_t step, bool self_labeling) {
   const double n = double(n_sum_);
   char detail[180];
   if (collapsed_now_)
-    std::snprintf(detail, sizeof detail, "COLLAPSED (see the warning) loss %.4f (H %.3f Hmean %.3f)",
-                  sum_total_ / n, sum_s_ / n, sum_d_ / n);
+    std::snprintf(detail, sizeof detail, "COLLAPSED (see the warning) loss %.4f (H %.3f Hmean %.3f)", sum_total_ / n,
+                  sum_s_ / n, sum_d_ / n);
   else if (self_labeling)
     std::snprintf(detail, sizeof detail, "self-labeling loss %.4f (kept %.2f)", sum_total_ / n, sum_kept_ / n);
   else

@@ -18,10 +18,10 @@
 #include "schedules.h"
 #include "step_log.h"
 #include "twist/augment.h"
+#include "twist/checkpoint_timer.h"
 #include "twist/collapse.h"
 #include "twist/device.h"
 #include "twist/dist.h"
-#include "twist/checkpoint_timer.h"
 #include "twist/error.h"
 #include "twist/eval.h"
 #include "twist/loader.h"
@@ -63,11 +63,10 @@ void check_resume_config(const TrainConfig& now, const TrainConfig& saved, const
                   ", this run asks for " + k.key + "=" + a);
     }
     if (k.kind == ConfigKind::Recipe)
-      std::fprintf(stderr, "warning: resuming with %s=%s (the run started with %s)\n", k.key.c_str(),
-                   a.c_str(), b.c_str());
+      std::fprintf(stderr, "warning: resuming with %s=%s (the run started with %s)\n", k.key.c_str(), a.c_str(),
+                   b.c_str());
   }
 }
-
 
 // One attempt of a run, from set-up to summary.json.
 class Trainer {
@@ -110,7 +109,7 @@ class Trainer {
   std::unique_ptr<RunEvaluator> evaluator_;
   std::unique_ptr<BatchLoader> loader_;
   int64_t step_ = 0, first_ = 0, end_ = 0;
-  int64_t skipped_ = 0;     // steps skipped for a non-finite loss or gradient, over the whole run
+  int64_t skipped_ = 0;      // steps skipped for a non-finite loss or gradient, over the whole run
   int64_t saved_step_ = -1;  // the step of the checkpoint on disk; -1: none yet
   std::chrono::steady_clock::time_point t_saved_ = std::chrono::steady_clock::now();
   TrainSummary summary_;
@@ -122,8 +121,8 @@ Trainer::Trainer(TrainConfig config, bool resume)
   device_ = require_device(cfg_.device);
   // One GPU per process: "cuda" in a distributed run is the local rank's.
   if (device_.is_cuda() && !device_.has_index() && denv_.distributed())
-    device_ = torch::Device(torch::kCUDA,
-                            static_cast<c10::DeviceIndex>(denv_.local_rank % torch::cuda::device_count()));
+    device_ =
+        torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(denv_.local_rank % torch::cuda::device_count()));
   // "auto" becomes what this machine runs, and config.json records that:
   // a resumed run keeps the precision it started with.
   cfg_.precision = precision_name(resolve_precision(cfg_.precision, device_));
@@ -240,8 +239,8 @@ void Trainer::announce() const {
                  "(%lld per epoch), %lld threads, %s %s -> %s\n",
                  t.name.c_str(), (long long)t.size(), (long long)t.channels(), (long long)t.height(),
                  (long long)t.width(), cfg_.arch.c_str(), cfg_.width, (long long)cfg_.classes,
-                 (long long)cfg_.batch_size, (long long)s_.total, (long long)s_.steps_per_epoch,
-                 (long long)threads_, device_.str().c_str(), cfg_.precision.c_str(), dir_.c_str());
+                 (long long)cfg_.batch_size, (long long)s_.total, (long long)s_.steps_per_epoch, (long long)threads_,
+                 device_.str().c_str(), cfg_.precision.c_str(), dir_.c_str());
   if (resume_) std::fprintf(stderr, "twist: resuming at step %lld\n", (long long)step_);
 }
 
@@ -273,8 +272,8 @@ void Trainer::loop() {
     if (writer_ && (evaluator_->due(step_, log.train_seconds()) || (step_ == s_.total && evaluator_->curves())))
       evaluate_during(log);
     const double since_save = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_saved_).count();
-    if (step_ < end_ && checkpoint_due(step_, cfg_.checkpoint_every, s_.steps_per_epoch, cfg_.checkpoint_minutes,
-                                       since_save))
+    if (step_ < end_ &&
+        checkpoint_due(step_, cfg_.checkpoint_every, s_.steps_per_epoch, cfg_.checkpoint_minutes, since_save))
       save(step_);
     if (outcome.stats.signalled) {
       const int sig = g_signal != 0 ? int(g_signal) : SIGTERM;  // another rank's signal
@@ -295,10 +294,9 @@ void Trainer::loop() {
 void Trainer::open_loader(int64_t from) {
   const bool sl = from >= s_.main_total;
   loader_.reset();
-  loader_ = std::make_unique<BatchLoader>(data_.train, *sampler_, sl ? sl_crops_ : crops_, norm_,
-                                          static_cast<uint64_t>(cfg_.seed), from,
-                                          sl ? end_ : std::min(end_, s_.main_total),
-                                          LoaderOptions{static_cast<int>(cfg_.loader_workers), 4, device_});
+  loader_ = std::make_unique<BatchLoader>(
+      data_.train, *sampler_, sl ? sl_crops_ : crops_, norm_, static_cast<uint64_t>(cfg_.seed), from,
+      sl ? end_ : std::min(end_, s_.main_total), LoaderOptions{static_cast<int>(cfg_.loader_workers), 4, device_});
   if (sl && writer_)
     std::fprintf(stderr, "\ntwist: self-labeling from step %lld (%lld steps)\n", (long long)from + 1,
                  (long long)s_.sl_total);
@@ -311,13 +309,12 @@ void Trainer::count_bad_step(const std::string& bad) {
   // Steps count from 1, as in metrics.jsonl and checkpoints.
   const std::string where = "step " + std::to_string(step_ + 1) + ": " + bad;
   if (skipped_ > cfg_.skip_nonfinite) {
-    const std::string kept = saved_step_ >= 0 ? "'" + ckpt_path_ + "' keeps the last good state (step " +
-                                                    std::to_string(saved_step_) + ")"
-                                              : "no checkpoint had been written yet";
-    const std::string allowance =
-        cfg_.skip_nonfinite > 0
-            ? "; " + std::to_string(cfg_.skip_nonfinite) + " such steps were skipped already (--skip-nonfinite)"
-            : "";
+    const std::string kept =
+        saved_step_ >= 0 ? "'" + ckpt_path_ + "' keeps the last good state (step " + std::to_string(saved_step_) + ")"
+                         : "no checkpoint had been written yet";
+    const std::string allowance = cfg_.skip_nonfinite > 0 ? "; " + std::to_string(cfg_.skip_nonfinite) +
+                                                                " such steps were skipped already (--skip-nonfinite)"
+                                                          : "";
     throw Error(where + allowance + "; the run stopped and " + kept +
                 ". Lower --lr, raise --warmup-epochs, or let rare bad steps pass with --skip-nonfinite N.");
   }
