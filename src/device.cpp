@@ -8,19 +8,24 @@
 
 namespace twist {
 
+bool is_device_name(const std::string& spec) {
+  if (spec == "cpu" || spec == "cuda") return true;
+  const std::string prefix = "cuda:";
+  if (spec.size() <= prefix.size() || spec.compare(0, prefix.size(), prefix) != 0) return false;
+  const std::string digits = spec.substr(prefix.size());
+  if (digits.size() > 3) return false;
+  for (char c : digits)
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+std::string device_name_problem(const std::string& spec) { return "'" + spec + "' is not one of cpu, cuda, cuda:N"; }
+
 torch::Device parse_device(const std::string& spec) {
-  const std::string why = "device '" + spec + "' is not one of cpu, cuda, cuda:N";
+  if (!is_device_name(spec)) throw Error("device " + device_name_problem(spec));
   if (spec == "cpu") return torch::Device(torch::kCPU);
   if (spec == "cuda") return torch::Device(torch::kCUDA);
-  const std::string prefix = "cuda:";
-  if (spec.size() > prefix.size() && spec.compare(0, prefix.size(), prefix) == 0) {
-    const std::string digits = spec.substr(prefix.size());
-    if (digits.size() > 3) throw Error(why);
-    for (char c : digits)
-      if (!std::isdigit(static_cast<unsigned char>(c))) throw Error(why);
-    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(std::stoi(digits)));
-  }
-  throw Error(why);
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(std::stoi(spec.substr(5))));
 }
 
 bool cuda_available() { return torch::cuda::is_available(); }

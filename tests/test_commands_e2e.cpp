@@ -45,7 +45,9 @@ class CommandsE2E : public ::testing::Test {
 TempDir* CommandsE2E::dir_ = nullptr;
 
 TEST_F(CommandsE2E, KnnMatchesTheTrainingSummary) {
-  auto j = run_json("eval knn --k 5" + run());
+  // No --k: the run's own (the tiny runs train with --knn-k 5).
+  auto j = run_json("eval knn" + run());
+  EXPECT_EQ(j["k"].get<int64_t>(), 5);
   auto summary = json::parse(read_text(path("run") + "/summary.json"));
   // The same features, k and temperature as the evaluation at the end of training.
   EXPECT_DOUBLE_EQ(j["top1"].get<double>(), summary["knn_top1"].get<double>());

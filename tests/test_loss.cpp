@@ -173,6 +173,23 @@ TEST(TwistLoss, MultiCropPairsAndAverage) {
   EXPECT_NEAR(twist::twist_loss(v).total.item<double>(), expected, 1e-12);
 }
 
+// Each view's batch mean (an all-reduce in a distributed run) is taken once,
+// not once for every pair the view is in: 8 views, 13 pairs, 8 means.
+TEST(TwistLoss, OneBatchMeanPerView) {
+  torch::manual_seed(5);
+  std::vector<torch::Tensor> v;
+  for (int i = 0; i < 8; ++i) v.push_back(torch::randn({6, 5}, torch::kFloat64));
+  twist::TwistLossOptions o;
+  int calls = 0;
+  o.batch_mean = [&](const torch::Tensor& p) {
+    ++calls;
+    return p.mean(0, true);
+  };
+  const double counted = twist::twist_loss(v, o).total.item<double>();
+  EXPECT_EQ(calls, 8);
+  EXPECT_NEAR(counted, twist::twist_loss(v).total.item<double>(), 1e-12);
+}
+
 TEST(TwistLoss, RejectsBadInput) {
   auto a = torch::randn({4, 3});
   EXPECT_THROW(twist::twist_loss({a}), std::exception);

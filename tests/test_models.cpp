@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -124,6 +125,24 @@ TEST(Head, NbsNormalizesEachClassOverTheBatch) {
   EXPECT_THROW(twist::ProjectionHead{h}, std::exception);
 }
 
+// One seed gives one head on every compiler: the Linears draw their weights
+// in a fixed order (last layer first), not in the order a compiler happens
+// to evaluate the arguments of one expression.
+TEST(Head, LinearsDrawTheirWeightsLastLayerFirst) {
+  twist::HeadOptions h;
+  h.in_dim = 6;
+  h.hidden = 7;
+  h.classes = 5;
+  torch::manual_seed(11);
+  twist::ProjectionHead head(h);
+  torch::manual_seed(11);
+  torch::nn::Linear out(h.hidden, h.classes), fc2(h.hidden, h.hidden), fc1(h.in_dim, h.hidden);
+  auto weight = [&](size_t i) { return head->layers->ptr(i)->named_parameters()["weight"]; };
+  EXPECT_TRUE(torch::equal(weight(0), fc1->weight));
+  EXPECT_TRUE(torch::equal(weight(3), fc2->weight));
+  EXPECT_TRUE(torch::equal(weight(6), out->weight));
+}
+
 TEST(TwistModel, ViewsOfTwoResolutionsGiveOneLogitTensorEach) {
   twist::TwistModelOptions o;
   o.backbone.width = 0.125;
@@ -172,6 +191,30 @@ TEST(Config, FlagsJsonAndErrors) {
   EXPECT_THROW(twist::config_from_json("{\"batch_size\": -1e19}", "x"), twist::Error);
   c.batch_size = 1;
   EXPECT_THROW(twist::validate(c), std::exception);
+}
+
+// The settings table is the one place that lists a setting's choices and
+// whether it shapes a training step; validate() and twist bench read it.
+TEST(Config, TableHoldsChoicesAndWhatShapesAStep) {
+  std::map<std::string, twist::ConfigKey> keys;
+  for (const auto& k : twist::config_keys()) keys[k.key] = k;
+  EXPECT_EQ(keys["optimizer"].choices, (std::vector<std::string>{"lars", "sgd", "adamw"}));
+  EXPECT_TRUE(keys["lr"].choices.empty());
+  for (const char* k : {"lr", "temperature", "batch_size", "image_size", "threads", "device", "precision"})
+    EXPECT_TRUE(keys[k].shapes_step) << k;
+  for (const char* k : {"epochs", "min_images", "warmup_epochs", "self_label_epochs", "out", "log_every"})
+    EXPECT_FALSE(keys[k].shapes_step) << k;
+  twist::TrainConfig c;
+  c.optimizer = "adam";
+  try {
+    twist::validate(c);
+    ADD_FAILURE() << "an unknown optimizer passed validation";
+  } catch (const twist::Error& e) {
+    EXPECT_STREQ(e.what(), "invalid setting optimizer: 'adam' is not one of lars, sgd, adamw");
+  }
+  c = twist::TrainConfig{};
+  c.device = "cuda:x";
+  EXPECT_THROW(twist::validate(c), twist::Error);
 }
 
 }  // namespace

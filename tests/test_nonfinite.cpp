@@ -3,7 +3,7 @@
 
 #include <limits>
 
-#include "twist/checkpoint_timer.h"
+#include "twist/checkpoint_schedule.h"
 #include "twist/nonfinite.h"
 
 namespace {

@@ -203,7 +203,8 @@ TEST_F(ReportE2E, TrainWritesAValidSelfContainedReportOfTheLoggedValues) {
   const json summary = json::parse(read_text(dir / "run/summary.json"));
   char knn[32];
   std::snprintf(knn, sizeof knn, "%.4f", summary["knn_top1"].get<double>());
-  EXPECT_NE(html.find(std::string("kNN top-1 (k = 20, cosine)</td><td class=\"num\">") + knn), std::string::npos);
+  // The run's own k (the tiny runs use --knn-k 5), not a hard-coded 20.
+  EXPECT_NE(html.find(std::string("kNN top-1 (k = 5, cosine)</td><td class=\"num\">") + knn), std::string::npos);
   // One image grid per cluster in use, then 8 top-5 examples; all PNG data.
   const int used = int(summary["clusters_used"].get<int64_t>());
   EXPECT_EQ(count_of(html, "<div class=\"cls\">"), used);
@@ -223,6 +224,9 @@ TEST_F(ReportE2E, TrainWritesAValidSelfContainedReportOfTheLoggedValues) {
   for (size_t i = 9; i < rows.size(); ++i) log += rows[i].dump() + "\n";
   log += "{\"step\": 4";
   write_text(dir / "run/metrics.jsonl", log);
+  // Fine-tuning results of any label fraction are shown, by fraction.
+  write_text(dir / "run/finetune_50pct.json", "{\"top1\": 0.625}");
+  write_text(dir / "run/finetune_2.5pct.json", "{\"top1\": 0.375}");
   auto r = run_command("(" + std::string(TWIST_BIN) + " report --run " + (dir / "run") + " --threads 2 --json --out " +
                        (dir / "again.html") + " --examples 3 > " + (dir / "out.json") + ")");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -236,6 +240,11 @@ TEST_F(ReportE2E, TrainWritesAValidSelfContainedReportOfTheLoggedValues) {
   ASSERT_EQ(loss2.size(), rows.size());
   EXPECT_EQ(loss2[8], 123.5);
   EXPECT_EQ(count_of(html2, "<div class=\"ex\">"), 3);
+  const size_t small = html2.find("fine-tuned with 2.5% of the labels, top-1</td><td class=\"num\">0.3750");
+  const size_t half = html2.find("fine-tuned with 50% of the labels, top-1</td><td class=\"num\">0.6250");
+  EXPECT_NE(small, std::string::npos);
+  EXPECT_NE(half, std::string::npos);
+  EXPECT_LT(small, half);
 
   // Unlabelled images: grids by cluster size, no class names, no histograms.
   std::filesystem::create_directories(dir / "nolabels");

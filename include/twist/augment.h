@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "twist/data.h"
+#include "twist/random.h"
 
 namespace twist {
 
@@ -84,8 +85,5 @@ torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const Vi
                            const Normalization& norm, at::Generator& gen);
 std::vector<torch::Tensor> augment_views(const std::vector<torch::Tensor>& images_u8, const MultiCropOptions& crops,
                                          const Normalization& norm, at::Generator& gen);
-
-// A CPU generator seeded deterministically from a run seed and a counter.
-at::Generator make_generator(uint64_t seed, uint64_t stream);
 
 }  // namespace twist

@@ -44,6 +44,17 @@ void save_checkpoint(const std::string& path, TwistModel& model, Optimizer* opti
 CheckpointState read_checkpoint_state(const std::string& path);
 void load_checkpoint(const std::string& path, TwistModel& model, Optimizer* optimizer, TwistModel* teacher = nullptr);
 
+// A checkpoint read from disk and verified (framing, CRC-32, state) once:
+// open it with read_checkpoint, look at its state, then load_weights from it
+// without reading or checksumming the file again.
+struct VerifiedCheckpoint {
+  std::string path;
+  std::string payload;  // the framed data, checksum verified
+  CheckpointState state;
+};
+VerifiedCheckpoint read_checkpoint(const std::string& path);
+void load_weights(const VerifiedCheckpoint& c, TwistModel& model, Optimizer* optimizer, TwistModel* teacher = nullptr);
+
 // The same checks on a checkpoint's bytes in memory (`name` is used in
 // messages): the framing (magic, version, length, CRC) and then the state.
 std::string checkpoint_payload(const std::string& bytes, const std::string& name);

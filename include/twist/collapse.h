@@ -13,7 +13,6 @@ struct CollapseSettings {
   int64_t classes = 10;  // C
   int64_t batch = 256;   // images per step the statistics are taken over
   double alpha = 1, beta = 1;
-  double temperature = 1;
   bool nbs = true;
   int64_t patience = 3;  // logged steps in a row
 };

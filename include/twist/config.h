@@ -101,6 +101,12 @@ struct ConfigKey {
   std::string type;  // "int", "float", "bool", "string"
   ConfigKind kind;
   std::string help;
+  // The values a string setting may take (validate() checks them); empty:
+  // any value.
+  std::vector<std::string> choices = {};
+  // Whether it changes what one training step computes, how its data is
+  // made or how fast it runs (twist bench takes exactly these).
+  bool shapes_step = true;
 };
 
 const std::vector<ConfigKey>& config_keys();

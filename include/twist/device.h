@@ -11,6 +11,10 @@ namespace twist {
 // "cpu" | "cuda" | "cuda:N" (N a non-negative integer); anything else is a
 // twist::Error naming the value. Checks the syntax only.
 torch::Device parse_device(const std::string& spec);
+// Whether `spec` is one of the names parse_device takes, and what is wrong
+// with it when it is not ("'gpu' is not one of cpu, cuda, cuda:N").
+bool is_device_name(const std::string& spec);
+std::string device_name_problem(const std::string& spec);
 
 // Whether this LibTorch has CUDA and sees at least one GPU.
 bool cuda_available();

@@ -192,7 +192,6 @@ struct SyncBatchNorm1dImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);  // B x features
   // nullptr: statistics of this rank's batch only.
   void set_communicator(std::shared_ptr<Communicator> comm) { comm_ = std::move(comm); }
-  bool synchronized() const { return comm_ != nullptr; }
 
   torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double momentum = 0.1, eps = 1e-5;

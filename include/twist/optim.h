@@ -45,8 +45,6 @@ class Lars : public Optimizer {
  public:
   Lars(std::vector<torch::Tensor> params, LarsOptions options = {});
   void step(double lr, double weight_decay) override;
-  // Momentum buffers, for checkpoints (undefined until the first step).
-  std::vector<torch::Tensor>& buffers() { return momentum_; }
   std::vector<std::pair<std::string, std::vector<torch::Tensor>*>> state() override {
     return {{"momentum", &momentum_}};
   }

@@ -69,8 +69,23 @@ struct StepOutcome {
   // Why the update was not applied ("the loss is NaN", "the gradient of ...
   // is infinite"); empty when it was.
   std::string bad;
-  double grad_norm = -1;      // before clipping, when clipping is on
+  // The gradient's global 2-norm before clipping (a 0-dim tensor, read only
+  // when a line is logged: no device sync per step); undefined when the
+  // update was not applied.
+  torch::Tensor grad_norm;
   double kept_fraction = -1;  // self-labeling: share of the batch that got a label
+};
+
+// What one step trains with: the schedules' values at this step and the
+// objective they select.
+struct StepPlan {
+  double lr = 0, weight_decay = 0;
+  // > 0: the self-labeling loss, keeping this fraction of each batch; 0: the
+  // TWIST loss (the teacher's Eq. 5 when the step has a teacher).
+  double self_label_keep = 0;
+  // The teacher's EMA momentum for the update after this step.
+  double teacher_momentum = 0.996;
+  bool signalled = false;  // this process received a signal (all ranks stop)
 };
 
 class TrainStep {
@@ -78,6 +93,8 @@ class TrainStep {
   // `comm` null: one process.
   TrainStep(TwistModel model, Optimizer& optimizer, TwistLossOptions loss, Precision precision = Precision::fp32,
             std::shared_ptr<Communicator> comm = nullptr);
+  StepOutcome operator()(const std::vector<torch::Tensor>& views, const StepPlan& plan);
+  // The TWIST objective at this learning rate and weight decay.
   StepOutcome operator()(const std::vector<torch::Tensor>& views, double lr, double weight_decay,
                          bool signalled = false);
 
@@ -86,12 +103,14 @@ class TrainStep {
   // A momentum teacher (Eq. 5): it sees the global views, gives the targets,
   // and follows the model by EMA after each update with `momentum`.
   void set_teacher(TwistModel teacher);
-  void set_teacher_momentum(double momentum) { teacher_momentum_ = momentum; }
-  // > 0: the self-labeling loss keeping this fraction of each batch instead
-  // of the TWIST loss; 0: the TWIST loss.
-  void set_self_label(double keep_fraction) { self_label_keep_ = keep_fraction; }
 
  private:
+  struct StepLogits {
+    std::vector<torch::Tensor> logits, teacher, aux;  // float32
+  };
+  StepLogits forward(const std::vector<torch::Tensor>& views, bool self_labeling);
+  TwistLossTerms objective(const StepLogits& z, const StepPlan& plan, StepOutcome& out) const;
+
   TwistModel model_;
   Optimizer& optimizer_;
   TwistLossOptions loss_;
@@ -100,8 +119,6 @@ class TrainStep {
   GradientAverager averager_;
   double clip_grad_ = 0;
   TwistModel teacher_{nullptr};
-  double teacher_momentum_ = 0.996;
-  double self_label_keep_ = 0;
 };
 
 }  // namespace twist

@@ -5,15 +5,6 @@
 
 namespace twist {
 
-at::Generator make_generator(uint64_t seed, uint64_t stream) {
-  // splitmix64 of the pair, so nearby (seed, stream) pairs get unrelated states.
-  uint64_t z = seed * 0x9E3779B97F4A7C15ULL + stream + 0x632BE59BD9B4E019ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  z ^= z >> 31;
-  return at::detail::createCPUGenerator(z);
-}
-
 torch::Tensor random_crop_boxes(int64_t batch, int64_t height, int64_t width, double scale_min, double scale_max,
                                 double ratio_min, double ratio_max, at::Generator& gen) {
   return random_crop_boxes(torch::full({batch}, height, torch::kInt64), torch::full({batch}, width, torch::kInt64),

@@ -26,30 +26,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Settings that change what one training step computes or how its data is
-// made, and the three runtime settings that change its speed. The run's
-// length, schedules, checkpoints and evaluation do not apply.
-bool shapes_a_step(const ConfigKey& k) {
-  static const char* const run_length[] = {"epochs",
-                                           "max_steps",
-                                           "warmup_epochs",
-                                           "min_lr_ratio",
-                                           "weight_decay_end",
-                                           "skip_nonfinite",
-                                           "sync_bn",
-                                           "nbs_per_rank",
-                                           "teacher_momentum",
-                                           "self_label_epochs",
-                                           "self_label_lr",
-                                           "self_label_warmup_epochs",
-                                           "self_label_quantile_start",
-                                           "self_label_quantile_end",
-                                           "self_label_global_scale_min",
-                                           "self_label_local_scale_max"};
-  if (k.kind == ConfigKind::Runtime)
-    return k.key == "threads" || k.key == "loader_workers" || k.key == "channels_last" || k.key == "device";
-  return std::none_of(std::begin(run_length), std::end(run_length), [&](const char* n) { return k.key == n; });
-}
+// The settings table says which settings change what one training step
+// computes, how its data is made or how fast it runs; the run's length,
+// schedules, checkpoints and evaluation do not apply to a benchmark.
+bool shapes_a_step(const ConfigKey& k) { return k.shapes_step; }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

@@ -8,6 +8,7 @@
 #include "twist/error.h"
 #include "twist/eval.h"
 #include "twist/io.h"
+#include "twist/metric_names.h"
 #include "twist/probe.h"
 
 namespace twist::cli {
@@ -22,6 +23,7 @@ std::string class_name(const Dataset& d, int64_t c) {
 
 int run_knn(const RunArgs& a, int64_t k, double temperature) {
   Run run = open_run_for(a);
+  if (k == 0) k = run.config.knn_k;
   TrainEvalSplits s = labelled_splits(run, a, "kNN");
   check(k >= 1 && k <= s.train.size(), "--k " + std::to_string(k) + " must be between 1 and the " +
                                            std::to_string(s.train.size()) + " training images of " + s.train.name);
@@ -44,7 +46,7 @@ int run_knn(const RunArgs& a, int64_t k, double temperature) {
   j["split"] = s.eval_name;
   j["train_images"] = s.train.size();
   j["eval_images"] = s.eval.size();
-  emit(a, run, "eval_knn.json",
+  emit(a, run, names::kEvalKnnFile,
        "kNN on backbone features (k=" + std::to_string(k) + ", cosine), " + s.eval_name + " split", j,
        {{"top-1, weighted (T=" + fixed(temperature, 2) + ")", fixed(weighted.top1)},
         {"top-5, weighted", fixed(weighted.top5)},
@@ -82,7 +84,7 @@ int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
   j["lr"] = o.lr;
   j["split"] = s.eval_name;
   j["history"] = history_json(r.history);
-  emit(a, run, precomputed ? "eval_linear_precomputed.json" : "eval_linear.json",
+  emit(a, run, precomputed ? names::kEvalLinearPrecomputedFile : names::kEvalLinearFile,
        std::string("Linear probe (frozen backbone, ") + (precomputed ? "precomputed features" : "augmented views") +
            "), " + s.eval_name + " split",
        j,
@@ -130,7 +132,7 @@ int run_cluster(const RunArgs& a, const std::string& assignments) {
              std::to_string(l.data_ptr<int64_t>()[i]) + "\n";
     write_file_atomic(assignments, csv);
   }
-  emit(a, run, "eval_cluster.json",
+  emit(a, run, names::kEvalClusterFile,
        "Unsupervised classification (argmax of the head, C=" + std::to_string(run.config.classes) + "), " +
            s.eval_name + " split",
        j,
@@ -161,7 +163,7 @@ int run_kmeans(const RunArgs& a, uint64_t seed) {
   j["clusters_used"] = m.clusters_used;
   j["seed"] = seed;
   j["split"] = s.eval_name;
-  emit(a, run, "eval_cluster_kmeans.json",
+  emit(a, run, names::kEvalClusterKmeansFile,
        "Unsupervised classification (spherical k-means of backbone features, k=" + std::to_string(classes) + "), " +
            s.eval_name + " split",
        j,
@@ -206,8 +208,8 @@ std::function<int()> add_eval_command(CLI::App& app) {
   eval->require_subcommand(1);
   struct State {
     RunArgs knn_args, linear_args, cluster_args, diag_args;
-    int64_t k = 20;
-    double knn_temperature = 0.07;
+    int64_t k = 0;  // 0: the run's knn_k, as its end-of-run kNN
+    double knn_temperature = KnnOptions{}.temperature;
     ClassifierOptions linear;
     bool precomputed = false;
     std::string assignments;
@@ -219,7 +221,7 @@ std::function<int()> add_eval_command(CLI::App& app) {
 
   CLI::App* knn = eval->add_subcommand("knn", "weighted k-nearest-neighbour classification on backbone features");
   add_run_args(knn, st->knn_args);
-  knn->add_option("--k", st->k, "neighbours [20]");
+  knn->add_option("--k", st->k, "neighbours [the run's --knn-k: the same k as the figures of its summary]");
   knn->add_option("--temperature", st->knn_temperature,
                   "votes weighted by exp(cos/T); the majority vote is reported beside it [0.07]")
       ->check(CLI::PositiveNumber);

@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "run_args.h"
 #include "twist/error.h"
+#include "twist/metric_names.h"
 #include "twist/probe.h"
 
 namespace twist::cli {
@@ -92,7 +93,7 @@ std::function<int()> add_finetune_command(CLI::App& app) {
     j["split"] = s.eval_name;
     j["history"] = history_json(r.history);
     const std::string tag = from_list ? "list" : fraction_tag(st->fraction);
-    emit(a, run, "finetune_" + tag + ".json",
+    emit(a, run, names::kFinetunePrefix + tag + ".json",
          "Fine-tuned on " + std::to_string(subset.numel()) + " labels (" + fixed(100 * used, 2) + "%), " + s.eval_name +
              " split",
          j,

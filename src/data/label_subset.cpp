@@ -2,10 +2,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "twist/augment.h"
 #include "twist/data.h"
 #include "twist/error.h"
 #include "twist/io.h"
+#include "twist/random.h"
 
 namespace twist {
 

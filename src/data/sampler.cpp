@@ -1,6 +1,6 @@
-#include "twist/augment.h"
 #include "twist/error.h"
 #include "twist/loader.h"
+#include "twist/random.h"
 
 namespace twist {
 

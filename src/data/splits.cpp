@@ -1,6 +1,6 @@
-#include "twist/augment.h"
 #include "twist/data.h"
 #include "twist/error.h"
+#include "twist/random.h"
 
 namespace twist {
 

@@ -12,18 +12,40 @@ torch::Tensor kl_divergence(const torch::Tensor& a, const torch::Tensor& b, doub
 
 namespace {
 
-// One pair's terms: the consistency on (c1, c2), the entropies on (s1, s2);
-// the same tensors unless the temperature applies to the entropies only.
-TwistLossTerms pair_terms(const torch::Tensor& c1, const torch::Tensor& c2, const torch::Tensor& s1,
-                          const torch::Tensor& s2, const TwistLossOptions& o) {
+// What one view contributes to every pair it is in, computed once per view
+// (in a distributed run each batch mean is an all-reduce): the probabilities
+// the consistency term compares (`cons`) and those the entropies use
+// (`sharp`; the same tensor unless the temperature applies to the entropies
+// only), and the view's two entropy terms, computed at their first use.
+struct ViewTerms {
+  torch::Tensor cons, sharp;
+  torch::Tensor sharpness;  // Eq. 3: the mean entropy of each sample's distribution
+  torch::Tensor diversity;  // Eq. 4: the entropy of the batch-mean distribution
+};
+
+const torch::Tensor& sharpness_of(ViewTerms& v, const TwistLossOptions& o) {
+  if (!v.sharpness.defined()) v.sharpness = entropy(v.sharp, o.eps).mean();
+  return v.sharpness;
+}
+
+const torch::Tensor& diversity_of(ViewTerms& v, const TwistLossOptions& o) {
+  auto mean = [&](const torch::Tensor& p) { return o.batch_mean ? o.batch_mean(p) : p.mean(0, true); };
+  if (!v.diversity.defined()) v.diversity = entropy(mean(v.sharp), o.eps).squeeze(0);
+  return v.diversity;
+}
+
+// One pair's terms from its two views'. The terms are built in the order
+// the loss always had (the KL, then the entropies, then the batch means),
+// which fixes the order autograd sums the gradients in: a two-view run's
+// gradients are bit for bit those of the loss before the views' terms were
+// shared.
+TwistLossTerms pair_terms(ViewTerms& a, ViewTerms& b, const TwistLossOptions& o) {
   TwistLossTerms t;
+  const torch::Tensor &c1 = a.cons, &c2 = b.cons;
   // Eq. 2: symmetric KL between the twin class distributions of each sample.
   t.consistency = 0.5 * (kl_divergence(c1, c2, o.eps).mean() + kl_divergence(c2, c1, o.eps).mean());
-  // Eq. 3: each sample's distribution should be sharp (low entropy).
-  t.sharpness = 0.5 * (entropy(s1, o.eps).mean() + entropy(s2, o.eps).mean());
-  // Eq. 4: the batch-mean distribution should be diverse (high entropy).
-  auto mean = [&](const torch::Tensor& p) { return o.batch_mean ? o.batch_mean(p) : p.mean(0, true); };
-  t.diversity = 0.5 * (entropy(mean(s1), o.eps).squeeze(0) + entropy(mean(s2), o.eps).squeeze(0));
+  t.sharpness = 0.5 * (sharpness_of(a, o) + sharpness_of(b, o));
+  t.diversity = 0.5 * (diversity_of(a, o) + diversity_of(b, o));
   t.total = t.consistency + o.alpha * t.sharpness - o.beta * t.diversity;
   return t;
 }
@@ -37,7 +59,8 @@ torch::Tensor consistency_probs(const torch::Tensor& logits, const torch::Tensor
 }  // namespace
 
 TwistLossTerms twist_pair_loss(const torch::Tensor& p1, const torch::Tensor& p2, const TwistLossOptions& o) {
-  return pair_terms(p1, p2, p1, p2, o);
+  ViewTerms a{p1, p1}, b{p2, p2};
+  return pair_terms(a, b, o);
 }
 
 int twist_pair_count(int n_views) { return 1 + 2 * (n_views - 2); }
@@ -45,25 +68,25 @@ int twist_pair_count(int n_views) { return 1 + 2 * (n_views - 2); }
 TwistLossTerms twist_loss(const std::vector<torch::Tensor>& logits, const TwistLossOptions& o) {
   check(logits.size() >= 2, "twist_loss needs at least 2 views, got " + std::to_string(logits.size()));
   check(o.temperature > 0, "twist_loss: temperature must be positive");
-  std::vector<torch::Tensor> probs, cons;
-  probs.reserve(logits.size());
+  std::vector<ViewTerms> views;
+  views.reserve(logits.size());
   for (const auto& l : logits) {
     check(l.dim() == 2 && l.size(0) == logits[0].size(0) && l.size(1) == logits[0].size(1),
           "twist_loss: every view's logits must be B x C with the same B and C");
-    probs.push_back(torch::softmax(l / o.temperature, 1));
-    cons.push_back(consistency_probs(l, probs.back(), o));
+    const torch::Tensor sharp = torch::softmax(l / o.temperature, 1);
+    views.push_back({consistency_probs(l, sharp, o), sharp});
   }
-  TwistLossTerms sum = pair_terms(cons[0], cons[1], probs[0], probs[1], o);
+  TwistLossTerms sum = pair_terms(views[0], views[1], o);
   for (int g = 0; g < 2; ++g) {
-    for (size_t j = 2; j < probs.size(); ++j) {
-      TwistLossTerms t = pair_terms(cons[g], cons[j], probs[g], probs[j], o);
+    for (size_t j = 2; j < views.size(); ++j) {
+      TwistLossTerms t = pair_terms(views[g], views[j], o);
       sum.total = sum.total + t.total;
       sum.consistency = sum.consistency + t.consistency;
       sum.sharpness = sum.sharpness + t.sharpness;
       sum.diversity = sum.diversity + t.diversity;
     }
   }
-  const double n = twist_pair_count(static_cast<int>(probs.size()));
+  const double n = twist_pair_count(static_cast<int>(views.size()));
   return {sum.total / n, sum.consistency / n, sum.sharpness / n, sum.diversity / n};
 }
 

@@ -14,12 +14,15 @@ ProjectionHeadImpl::ProjectionHeadImpl(const HeadOptions& o) {
     if (o.activation == "gelu") return nn::AnyModule(nn::GELU());
     return nn::AnyModule(nn::ReLU());
   };
-  // One expression, as before activations were a choice: the compiler's
-  // order of evaluating the arguments decides which Linear draws its initial
-  // weights first, so splitting it would change every ReLU run's initialisation.
-  layers = nn::Sequential(nn::Linear(o.in_dim, o.hidden), SyncBatchNorm1d(o.hidden, true), act(),
-                          nn::Linear(o.hidden, o.hidden), SyncBatchNorm1d(o.hidden, true), act(),
-                          nn::Linear(o.hidden, o.classes));
+  // Each Linear draws its initial weights when it is built; they are built
+  // one statement at a time, last layer first (the order GCC evaluated the
+  // single expression this once was), so one seed gives one head on every
+  // compiler.
+  nn::Linear out(o.hidden, o.classes);
+  nn::Linear fc2(o.hidden, o.hidden);
+  nn::Linear fc1(o.in_dim, o.hidden);
+  layers =
+      nn::Sequential(fc1, SyncBatchNorm1d(o.hidden, true), act(), fc2, SyncBatchNorm1d(o.hidden, true), act(), out);
   // NBS: normalization before softmax, without affine parameters (paper §3.2).
   if (o.nbs) layers->push_back(SyncBatchNorm1d(o.classes, false));
   register_module("layers", layers);

@@ -20,6 +20,8 @@
 #include "twist/eval.h"
 #include "twist/image.h"
 #include "twist/io.h"
+#include "twist/metric_names.h"
+#include "twist/random.h"
 #include "twist/report.h"
 
 namespace twist {
@@ -71,7 +73,7 @@ MetricsRows read_metrics(const std::string& path) {
       continue;
     }
     // Evaluation lines share their step with a training line.
-    std::vector<Json>& kind = row.contains("eval_knn_top1") ? m.eval_rows : m.rows;
+    std::vector<Json>& kind = row.contains(names::kEvalKnnTop1) ? m.eval_rows : m.rows;
     const double step = row["step"].get<double>();
     while (!kind.empty() && kind.back()["step"].get<double>() >= step) kind.pop_back();
     kind.push_back(std::move(row));
@@ -144,14 +146,14 @@ std::string learning_curves(const MetricsRows& m, const Json& summary) {
       {"epoch", "epoch", 1.0}, {"train_seconds", "minutes of training", 1.0 / 60}};
   for (const auto& [x_key, x_label, scale] : axes) {
     LineChart c{"Held-out quality during training (subsets)", x_label, "", {}};
-    c.series.push_back(series_of(m.eval_rows, "eval_knn_top1", "kNN top-1", x_key, scale));
+    c.series.push_back(series_of(m.eval_rows, names::kEvalKnnTop1, "kNN top-1", x_key, scale));
     const ChartSeries knn = c.series.front();  // a copy: push_back below may reallocate
-    for (const auto& [k, n] :
-         std::vector<std::pair<std::string, std::string>>{{"eval_acc", "cluster accuracy"}, {"eval_nmi", "NMI"}})
+    for (const auto& [k, n] : std::vector<std::pair<std::string, std::string>>{{names::kEvalAcc, "cluster accuracy"},
+                                                                               {names::kEvalNmi, "NMI"}})
       if (!m.eval_rows.empty() && m.eval_rows.back().contains(k))
         c.series.push_back(series_of(m.eval_rows, k, n, x_key, scale));
     for (const auto& [k, n] : std::vector<std::pair<std::string, std::string>>{
-             {"pixel_knn_top1", "kNN on pixels"}, {"centered_pixel_knn_top1", "kNN on normalized pixels"}}) {
+             {names::kPixelKnnTop1, "kNN on pixels"}, {names::kCenteredPixelKnnTop1, "kNN on normalized pixels"}}) {
       const double v = number_or_nan(summary, k);
       if (std::isfinite(v)) c.series.push_back(constant_series(knn, v, n + " (whole split)"));
     }
@@ -244,9 +246,9 @@ Shown run_model(const Run& run, const ReportOptions& o, ReportResult& result) {
   check(shown.channels() == int64_t(run.state.norm.mean.size()),
         "data set '" + spec + "' has " + std::to_string(shown.channels()) + " channels, the model in '" + run.dir +
             "' takes " + std::to_string(run.state.norm.mean.size()));
-  torch::manual_seed(int64_t(o.seed));
   if (shown.size() > o.max_images) {
-    auto pick = std::get<0>(torch::randperm(shown.size(), torch::kInt64).narrow(0, 0, o.max_images).sort());
+    at::Generator gen = make_generator(o.seed, 0x5e1);
+    auto pick = std::get<0>(torch::randperm(shown.size(), gen, torch::kInt64).narrow(0, 0, o.max_images).sort());
     shown = shown.subset(pick, "");
   }
   result.images = shown.size();
@@ -319,12 +321,34 @@ std::string training_section(const MetricsRows& metrics, const Json& summary, co
   return body;
 }
 
+// The fine-tuning results in the run directory (finetune_<F>pct.json, any
+// label fraction F), by increasing fraction: (F, file name).
+std::vector<std::pair<std::string, std::string>> finetune_files(const Run& run) {
+  const std::string prefix = names::kFinetunePrefix, suffix = names::kFinetuneSuffix;
+  std::vector<std::tuple<double, std::string, std::string>> found;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(run.dir, ec)) {
+    const std::string f = e.path().filename().string();
+    if (f.size() <= prefix.size() + suffix.size() || f.compare(0, prefix.size(), prefix) != 0 ||
+        f.compare(f.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    const std::string pct = f.substr(prefix.size(), f.size() - prefix.size() - suffix.size());
+    char* end = nullptr;
+    const double v = std::strtod(pct.c_str(), &end);
+    if (end && *end == '\0' && std::isfinite(v)) found.emplace_back(v, pct, f);
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [v, pct, f] : found) out.emplace_back(pct, f);
+  return out;
+}
+
 std::string final_figures_section(const Run& run, const Json& summary) {
   std::string body;
-  const Json knn = read_json_if_present(run.path("eval_knn.json"));
-  const Json lin = read_json_if_present(run.path("eval_linear.json"));
-  const Json linp = read_json_if_present(run.path("eval_linear_precomputed.json"));
-  const Json clu = read_json_if_present(run.path("eval_cluster.json"));
+  const Json knn = read_json_if_present(run.path(names::kEvalKnnFile));
+  const Json lin = read_json_if_present(run.path(names::kEvalLinearFile));
+  const Json linp = read_json_if_present(run.path(names::kEvalLinearPrecomputedFile));
+  const Json clu = read_json_if_present(run.path(names::kEvalClusterFile));
   std::string rows;
   auto row = [&](const std::string& name, double v, double baseline, const std::string& source) {
     if (!std::isfinite(v)) return;
@@ -332,11 +356,13 @@ std::string final_figures_section(const Run& run, const Json& summary) {
             cell(baseline) + "</td><td class=\"muted\">" + html_escape(source) + "</td></tr>\n";
   };
   const double nan = std::nan("");
-  const double pix = number_or_nan(summary, "pixel_knn_top1");
+  const double pix = number_or_nan(summary, names::kPixelKnnTop1);
   const bool own_knn = knn.is_object();
-  row("kNN top-1 (k = 20, cosine)", own_knn ? number_or_nan(knn, "top1") : number_or_nan(summary, "knn_top1"), pix,
+  const double k = own_knn ? number_or_nan(knn, "k") : double(run.config.knn_k);
+  row("kNN top-1 (k = " + fmt("%g", k) + ", cosine)",
+      own_knn ? number_or_nan(knn, "top1") : number_or_nan(summary, names::kKnnTop1), pix,
       own_knn ? "eval_knn.json" : "summary.json");
-  row("kNN top-5", own_knn ? number_or_nan(knn, "top5") : number_or_nan(summary, "knn_top5"), nan,
+  row("kNN top-5", own_knn ? number_or_nan(knn, "top5") : number_or_nan(summary, names::kKnnTop5), nan,
       own_knn ? "eval_knn.json" : "summary.json");
   row("linear probe top-1 (augmented)", number_or_nan(lin, "top1"), nan, "eval_linear.json");
   row("linear probe top-1 (precomputed features)", number_or_nan(linp, "top1"), nan, "eval_linear_precomputed.json");
@@ -347,11 +373,9 @@ std::string final_figures_section(const Run& run, const Json& summary) {
   row("NMI", number_or_nan(cs, "nmi"), nan, csrc);
   row("AMI", number_or_nan(cs, "ami"), nan, csrc);
   row("ARI", number_or_nan(cs, "ari"), nan, csrc);
-  for (const char* pct : {"1", "10"}) {
-    const std::string f = std::string("finetune_") + pct + "pct.json";
-    row(std::string("fine-tuned with ") + pct + "% of the labels, top-1",
-        number_or_nan(read_json_if_present(run.path(f)), "top1"), nan, f);
-  }
+  for (const auto& [pct, f] : finetune_files(run))
+    row("fine-tuned with " + pct + "% of the labels, top-1", number_or_nan(read_json_if_present(run.path(f)), "top1"),
+        nan, f);
   if (rows.empty()) {
     body +=
         "<p class=\"muted\">No evaluation results in the run directory yet (twist eval knn|linear|cluster "
@@ -458,7 +482,8 @@ std::string top5_section(const Shown& v, const Thumbs& thumbs, const ReportOptio
       fmt("%g", cfg.temperature) + (labelled ? "; the true class in the caption" : "") +
       ".</p>\n<div class=\"examples\">\n";
   const int64_t n = std::min(o.top5_examples, shown.size());
-  auto pick = torch::randperm(shown.size(), torch::kInt64).narrow(0, 0, n);
+  at::Generator gen = make_generator(o.seed, 0x5e2);
+  auto pick = torch::randperm(shown.size(), gen, torch::kInt64).narrow(0, 0, n);
   const int64_t k = std::min<int64_t>(5, C);
   auto top = v.probs.index_select(0, pick).topk(k, 1);
   auto tv = std::get<0>(top).to(torch::kFloat64).contiguous(), ti = std::get<1>(top).contiguous();

@@ -166,9 +166,22 @@ CheckpointState read_checkpoint_state(const std::string& path) {
   return parse_checkpoint_state(read_file_bytes(path, "checkpoint"), path);
 }
 
+VerifiedCheckpoint read_checkpoint(const std::string& path) {
+  VerifiedCheckpoint c;
+  c.path = path;
+  c.payload = checkpoint_payload(read_file_bytes(path, "checkpoint"), path);
+  auto archive = open_archive(c.payload, path);
+  c.state = read_state(archive, path);
+  return c;
+}
+
 void load_checkpoint(const std::string& path, TwistModel& model, Optimizer* optimizer, TwistModel* teacher) {
-  auto archive = open_archive(checkpoint_payload(read_file_bytes(path, "checkpoint"), path), path);
-  read_state(archive, path);
+  load_weights(read_checkpoint(path), model, optimizer, teacher);
+}
+
+void load_weights(const VerifiedCheckpoint& c, TwistModel& model, Optimizer* optimizer, TwistModel* teacher) {
+  const std::string& path = c.path;
+  auto archive = open_archive(c.payload, path);
   // Module::load replaces tensors whatever their shape: compare shapes after.
   std::vector<std::vector<int64_t>> shapes;
   for (const auto& t : model->parameters()) shapes.push_back(t.sizes().vec());

@@ -30,6 +30,7 @@ template <class T>
 Field field(const char* key, T TrainConfig::*member, ConfigKind kind, const char* help) {
   Field f;
   f.meta = {key, type_name(static_cast<T*>(nullptr)), kind, help};
+  f.meta.shapes_step = kind != ConfigKind::Runtime;
   f.get = [member](const TrainConfig& c) { return json(c.*member); };
   std::string k = key;
   f.set = [member, k](TrainConfig& c, const json& v) {
@@ -71,6 +72,33 @@ Field field(const char* key, T TrainConfig::*member, ConfigKind kind, const char
   return f;
 }
 
+// A model or recipe setting that sets the run's length, a schedule or how
+// ranks share statistics, not what one training step computes.
+Field outside_step(Field f) {
+  f.meta.shapes_step = false;
+  return f;
+}
+
+// A runtime setting that changes how fast a step runs.
+Field speed(Field f) {
+  f.meta.shapes_step = true;
+  return f;
+}
+
+// A string setting that takes one of `choices`.
+Field choice_field(const char* key, std::string TrainConfig::*member, ConfigKind kind, std::vector<std::string> choices,
+                   const char* help) {
+  Field f = field(key, member, kind, help);
+  f.meta.choices = std::move(choices);
+  return f;
+}
+
+std::vector<std::string> arch_names() {
+  std::vector<std::string> names = resnet_names();
+  for (const auto& v : vit_names()) names.push_back(v);
+  return names;
+}
+
 // Settings: the data, the model and the loss.
 std::vector<Field> model_fields() {
   using K = ConfigKind;
@@ -84,13 +112,13 @@ std::vector<Field> model_fields() {
     field("val_split", &TrainConfig::val_split, K::Recipe,
           "hold out this many training images (seeded, fixed) and evaluate on them instead of "
           "the test split: use it to choose settings, so the test split only reports"),
-    field("arch", &TrainConfig::arch, K::Model,
+    choice_field("arch", &TrainConfig::arch, K::Model, arch_names(),
           "backbone: resnet18 | resnet34 | resnet50 | resnet50w2 (SimCLR's 2x wide ResNet-50) | vit_tiny | "
           "vit_small | vit_base (the head then uses GELU instead of ReLU, as the paper's ViT heads; position "
           "embeddings are learned for image_size and resized for other crop sizes)"),
     field("width", &TrainConfig::width, K::Model,
           "channel multiplier of the ResNet (0.25 = 16 base channels)"),
-    field("stem", &TrainConfig::stem, K::Model,
+    choice_field("stem", &TrainConfig::stem, K::Model, {"small", "imagenet"},
           "small (3x3 stride 1, no max-pool; for images under ~64 px) | imagenet (7x7/2 + max-pool)"),
     field("patch_size", &TrainConfig::patch_size, K::Model,
           "ViTs: side of the square patches (16 on ImageNet; 4 suits 28- or 32-pixel images); crops "
@@ -112,7 +140,7 @@ std::vector<Field> model_fields() {
     field("beta", &TrainConfig::beta, K::Recipe,
           "weight of the diversity term; 0 lets every sample fall into one class (collapse)"),
     field("temperature", &TrainConfig::temperature, K::Recipe, "softmax temperature tau"),
-    field("temperature_mode", &TrainConfig::temperature_mode, K::Recipe,
+    choice_field("temperature_mode", &TrainConfig::temperature_mode, K::Recipe, {"all", "entropies"},
           "where tau applies: all (every term on softmax(z/tau)) | entropies (the official code: the "
           "consistency KL on softmax(z), the two entropy terms on softmax(z/tau))"),
   };
@@ -163,54 +191,54 @@ std::vector<Field> optimization_fields() {
   // One setting per entry, its help text beneath: kept as written.
   // clang-format off
   return {
-    field("optimizer", &TrainConfig::optimizer, K::Recipe,
+    choice_field("optimizer", &TrainConfig::optimizer, K::Recipe, {"lars", "sgd", "adamw"},
           "lars (layer-wise adaptive, the paper's choice for CNNs) | sgd | adamw (the ViT recipes')"),
     field("lr", &TrainConfig::lr, K::Recipe,
           "peak learning rate per 256 images (scaled by batch/256)"),
-    field("min_lr_ratio", &TrainConfig::min_lr_ratio, K::Recipe,
-          "the cosine schedule ends at lr * this"),
+    outside_step(field("min_lr_ratio", &TrainConfig::min_lr_ratio, K::Recipe,
+          "the cosine schedule ends at lr * this")),
     field("weight_decay", &TrainConfig::weight_decay, K::Recipe,
           "weight decay of weights (not biases or norms)"),
-    field("weight_decay_end", &TrainConfig::weight_decay_end, K::Recipe,
-          "final weight decay of a cosine schedule; < 0 keeps it constant"),
+    outside_step(field("weight_decay_end", &TrainConfig::weight_decay_end, K::Recipe,
+          "final weight decay of a cosine schedule; < 0 keeps it constant")),
     field("momentum", &TrainConfig::momentum, K::Recipe, "SGD/LARS momentum"),
     field("clip_grad", &TrainConfig::clip_grad, K::Recipe,
           "> 0: clip the gradient's global norm to this before each update (ViT recipes: 3.0)"),
     field("momentum_teacher", &TrainConfig::momentum_teacher, K::Recipe,
           "an EMA teacher gives the targets (Eq. 5, the ViT recipe); evaluation uses the teacher"),
-    field("teacher_momentum", &TrainConfig::teacher_momentum, K::Recipe,
-          "the teacher's EMA momentum at the start; a cosine schedule takes it to 1"),
-    field("self_label_epochs", &TrainConfig::self_label_epochs, K::Recipe,
-          "> 0: a self-labeling phase of this many epochs after the main phase (the ResNet recipe)"),
-    field("self_label_lr", &TrainConfig::self_label_lr, K::Recipe,
-          "self-labeling: peak learning rate per 256 images, re-warmed then cosine"),
-    field("self_label_warmup_epochs", &TrainConfig::self_label_warmup_epochs, K::Recipe,
-          "self-labeling: re-warm-up length in epochs (at most a tenth of the phase)"),
-    field("self_label_quantile_start", &TrainConfig::self_label_quantile_start, K::Recipe,
-          "self-labeling: share of each batch kept (the most confident) at the start"),
-    field("self_label_quantile_end", &TrainConfig::self_label_quantile_end, K::Recipe,
-          "self-labeling: share kept at the end (cosine schedule)"),
-    field("self_label_global_scale_min", &TrainConfig::self_label_global_scale_min, K::Recipe,
-          "self-labeling: harder global crops, smallest area fraction (reference code: 0.14)"),
-    field("self_label_local_scale_max", &TrainConfig::self_label_local_scale_max, K::Recipe,
-          "self-labeling: harder local crops, largest area fraction (0.14)"),
-    field("warmup_epochs", &TrainConfig::warmup_epochs, K::Recipe,
-          "linear learning-rate warm-up, in epochs"),
+    outside_step(field("teacher_momentum", &TrainConfig::teacher_momentum, K::Recipe,
+          "the teacher's EMA momentum at the start; a cosine schedule takes it to 1")),
+    outside_step(field("self_label_epochs", &TrainConfig::self_label_epochs, K::Recipe,
+          "> 0: a self-labeling phase of this many epochs after the main phase (the ResNet recipe)")),
+    outside_step(field("self_label_lr", &TrainConfig::self_label_lr, K::Recipe,
+          "self-labeling: peak learning rate per 256 images, re-warmed then cosine")),
+    outside_step(field("self_label_warmup_epochs", &TrainConfig::self_label_warmup_epochs, K::Recipe,
+          "self-labeling: re-warm-up length in epochs (at most a tenth of the phase)")),
+    outside_step(field("self_label_quantile_start", &TrainConfig::self_label_quantile_start, K::Recipe,
+          "self-labeling: share of each batch kept (the most confident) at the start")),
+    outside_step(field("self_label_quantile_end", &TrainConfig::self_label_quantile_end, K::Recipe,
+          "self-labeling: share kept at the end (cosine schedule)")),
+    outside_step(field("self_label_global_scale_min", &TrainConfig::self_label_global_scale_min, K::Recipe,
+          "self-labeling: harder global crops, smallest area fraction (reference code: 0.14)")),
+    outside_step(field("self_label_local_scale_max", &TrainConfig::self_label_local_scale_max, K::Recipe,
+          "self-labeling: harder local crops, largest area fraction (0.14)")),
+    outside_step(field("warmup_epochs", &TrainConfig::warmup_epochs, K::Recipe,
+          "linear learning-rate warm-up, in epochs")),
     field("batch_size", &TrainConfig::batch_size, K::Recipe,
           "images per step; NBS and the diversity term use batch statistics, so not too small"),
-    field("epochs", &TrainConfig::epochs, K::Recipe,
+    outside_step(field("epochs", &TrainConfig::epochs, K::Recipe,
           "length of the run (fractions allowed); 0 = auto: 4 epochs, or enough epochs to see min_images "
-          "images if that is longer (a data set of 8,000 images gets 30 epochs, Fashion-MNIST 4)"),
-    field("min_images", &TrainConfig::min_images, K::Recipe,
-          "with epochs 0 (auto): the fewest images the main phase sees, summed over epochs"),
-    field("max_steps", &TrainConfig::max_steps, K::Recipe,
-          "> 0: end the run (and its schedules) after this many steps"),
+          "images if that is longer (a data set of 8,000 images gets 30 epochs, Fashion-MNIST 4)")),
+    outside_step(field("min_images", &TrainConfig::min_images, K::Recipe,
+          "with epochs 0 (auto): the fewest images the main phase sees, summed over epochs")),
+    outside_step(field("max_steps", &TrainConfig::max_steps, K::Recipe,
+          "> 0: end the run (and its schedules) after this many steps")),
     field("seed", &TrainConfig::seed, K::Recipe,
           "seeds initialisation, sampling and augmentation"),
-    field("skip_nonfinite", &TrainConfig::skip_nonfinite, K::Recipe,
+    outside_step(field("skip_nonfinite", &TrainConfig::skip_nonfinite, K::Recipe,
           "a step whose loss or gradient is NaN or infinite stops the run; > 0: skip up to this "
           "many such steps instead (no update; counted as skipped_steps in metrics.jsonl and "
-          "summary.json), for rare spikes in long runs"),
+          "summary.json), for rare spikes in long runs")),
   };
   // clang-format on
 }
@@ -223,19 +251,19 @@ std::vector<Field> runtime_fields() {
   // clang-format off
   return {
     field("out", &TrainConfig::out, K::Runtime, "run directory (default runs/<date-time>)"),
-    field("threads", &TrainConfig::threads, K::Runtime, "intra-op threads; 0 = all cores"),
-    field("loader_workers", &TrainConfig::loader_workers, K::Runtime,
+    speed(field("threads", &TrainConfig::threads, K::Runtime, "intra-op threads; 0 = all cores")),
+    speed(field("loader_workers", &TrainConfig::loader_workers, K::Runtime,
           "background threads preparing augmented batches while the model trains; 0: prepare each "
-          "batch between steps with the intra-op threads (no thread competing with them for cores)"),
-    field("channels_last", &TrainConfig::channels_last, K::Runtime,
-          "NHWC memory format for convolutions (faster with oneDNN; same results up to rounding)"),
-    field("precision", &TrainConfig::precision, K::Recipe,
+          "batch between steps with the intra-op threads (no thread competing with them for cores)")),
+    speed(field("channels_last", &TrainConfig::channels_last, K::Runtime,
+          "NHWC memory format for convolutions (faster with oneDNN; same results up to rounding)")),
+    choice_field("precision", &TrainConfig::precision, K::Recipe, {"auto", "fp32", "bf16"},
           "auto | fp32 | bf16: bf16 runs convolutions and matrix products in bfloat16 (autocast; "
           "parameters, gradients and the loss stay float32), ~1.7x fp32 on CPUs with AVX512-BF16/AMX; "
           "auto: bf16 on a GPU or such a CPU, else fp32 (config.json records the one used)"),
-    field("device", &TrainConfig::device, K::Runtime,
+    speed(field("device", &TrainConfig::device, K::Runtime,
           "cpu | cuda | cuda:N: where the model trains; on a GPU, in-memory data sets are augmented "
-          "there too (batches copied from pinned memory without waiting)"),
+          "there too (batches copied from pinned memory without waiting)")),
     field("log_every", &TrainConfig::log_every, K::Runtime, "steps between metrics.jsonl lines"),
     field("checkpoint_every", &TrainConfig::checkpoint_every, K::Runtime,
           "steps between checkpoints; 0 = every epoch"),
@@ -263,12 +291,12 @@ std::vector<Field> runtime_fields() {
           "after the warm-up and has lasted a tenth of the main phase restarts the run from scratch at half "
           "the learning rate (a flat one under temperature_mode all also with tau on the entropies only), at "
           "most this often (one process only; 0: train on and mark every log line)"),
-    field("sync_bn", &TrainConfig::sync_bn, K::Recipe,
+    outside_step(field("sync_bn", &TrainConfig::sync_bn, K::Recipe,
           "distributed runs: the head's hidden BatchNorms use the global batch's statistics "
-          "(the backbone's stay per rank)"),
-    field("nbs_per_rank", &TrainConfig::nbs_per_rank, K::Recipe,
+          "(the backbone's stay per rank)")),
+    outside_step(field("nbs_per_rank", &TrainConfig::nbs_per_rank, K::Recipe,
           "distributed runs: NBS statistics per rank instead of over the global batch, as the "
-          "reference code; the diversity term's mean stays global"),
+          "reference code; the diversity term's mean stays global")),
     field("dist_timeout", &TrainConfig::dist_timeout, K::Runtime,
           "distributed runs: seconds a collective waits for the other ranks before the run stops "
           "with an error naming the rank that stopped answering"),
@@ -368,14 +396,30 @@ TrainConfig load_config_file(const std::string& path, TrainConfig base) {
   return config_from_json(ss.str(), path, base);
 }
 
+namespace {
+
+// Every string setting with choices in the table holds one of them.
+void validate_choices(const TrainConfig& c) {
+  for (const auto& f : fields()) {
+    if (f.meta.choices.empty()) continue;
+    const std::string v = f.get(c).get<std::string>();
+    std::string list;
+    bool ok = false;
+    for (const auto& choice : f.meta.choices) {
+      list += (list.empty() ? "" : ", ") + choice;
+      ok |= v == choice;
+    }
+    check(ok, "invalid setting " + f.meta.key + ": '" + v + "' is not one of " + list);
+  }
+}
+
+}  // namespace
+
 void validate(const TrainConfig& c) {
   auto need = [](bool ok, const std::string& key, const std::string& what) {
     check(ok, "invalid setting " + key + ": " + what);
   };
-  bool arch_ok = is_vit(c.arch);
-  for (const auto& n : resnet_names()) arch_ok |= n == c.arch;
-  need(arch_ok, "arch",
-       "'" + c.arch + "' is not one of resnet18, resnet34, resnet50, resnet50w2, vit_tiny, vit_small, vit_base");
+  validate_choices(c);
   need(c.width > 0, "width", "must be positive");
   need(c.patch_size >= 1, "patch_size", "must be at least 1");
   need(c.drop_path >= 0 && c.drop_path < 1, "drop_path", "must lie in [0, 1)");
@@ -385,7 +429,6 @@ void validate(const TrainConfig& c) {
     need(c.local_crops == 0 || c.local_size >= c.patch_size, "local_size",
          "must be at least patch_size (" + std::to_string(c.patch_size) + ") for a ViT");
   }
-  need(c.stem == "small" || c.stem == "imagenet", "stem", "must be small or imagenet");
   need(c.hidden >= 1, "hidden", "must be at least 1");
   need(c.aux_classes == 0 || c.aux_classes >= 2, "aux_classes", "must be 0 (no second head) or at least 2");
   need(c.classes >= 2, "classes", "C must be at least 2, got " + std::to_string(c.classes));
@@ -400,11 +443,7 @@ void validate(const TrainConfig& c) {
   need(c.momentum >= 0 && c.momentum < 1, "momentum", "must lie in [0, 1)");
   need(c.warmup_epochs >= 0, "warmup_epochs", "must be >= 0");
   need(c.temperature > 0, "temperature", "must be positive");
-  need(c.temperature_mode == "all" || c.temperature_mode == "entropies", "temperature_mode",
-       "'" + c.temperature_mode + "' is not one of all, entropies");
   need(c.alpha >= 0 && c.beta >= 0, "alpha/beta", "must be >= 0");
-  need(c.optimizer == "lars" || c.optimizer == "sgd" || c.optimizer == "adamw", "optimizer",
-       "must be lars, sgd or adamw");
   need(c.clip_grad >= 0, "clip_grad", "must be >= 0 (0: no clipping)");
   need(c.teacher_momentum >= 0 && c.teacher_momentum <= 1, "teacher_momentum", "must lie in [0, 1]");
   need(c.self_label_epochs >= 0, "self_label_epochs", "must be >= 0");
@@ -438,11 +477,7 @@ void validate(const TrainConfig& c) {
   need(c.skip_nonfinite >= 0, "skip_nonfinite", "must be >= 0");
   need(c.stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
   need(c.collapse_restarts >= 0, "collapse_restarts", "must be >= 0");
-  need(c.precision == "auto" || c.precision == "fp32" || c.precision == "bf16", "precision",
-       "'" + c.precision + "' is not one of auto, fp32, bf16");
-  try {
-    parse_device(c.device);
-  } catch (const Error& e) { need(false, "device", std::string(e.what()).substr(std::string("device ").size())); }
+  need(is_device_name(c.device), "device", device_name_problem(c.device));
   need(c.knn_k >= 1, "knn_k", "must be at least 1");
   need(c.dist_timeout > 0, "dist_timeout", "must be positive (seconds)");
 }

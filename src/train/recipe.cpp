@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "twist/metric_names.h"
 #include "twist/train.h"
 
 namespace twist {
@@ -121,10 +122,10 @@ std::string TrainSummary::to_json() const {
   if (!restarts.empty()) j["collapse_restarts"] = restarts;
   if (evaluated) {
     j["eval_split"] = eval_split;
-    j["knn_top1"] = knn_top1;
-    j["knn_top5"] = knn_top5;
-    j["pixel_knn_top1"] = pixel_knn_top1;
-    j["centered_pixel_knn_top1"] = centered_pixel_knn_top1;
+    j[names::kKnnTop1] = knn_top1;
+    j[names::kKnnTop5] = knn_top5;
+    j[names::kPixelKnnTop1] = pixel_knn_top1;
+    j[names::kCenteredPixelKnnTop1] = centered_pixel_knn_top1;
     if (kmeans_acc >= 0) {
       j["kmeans_acc"] = kmeans_acc;
       j["kmeans_nmi"] = kmeans_nmi;

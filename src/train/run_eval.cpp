@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "twist/augment.h"
+#include "twist/metric_names.h"
 
 namespace twist {
 namespace {
@@ -72,9 +73,9 @@ MetricsLine RunEvaluator::during(TwistModel& model, int64_t step, int64_t steps_
   MetricsLine line = {{"step", double(step)},
                       {"epoch", double(step) / double(steps_per_epoch)},
                       {"train_seconds", train_seconds},
-                      {"eval_knn_top1", f.knn_top1}};
-  if (f.kmeans_done) line.push_back({"eval_kmeans_acc", f.kmeans.acc});
-  if (f.clustered) line.insert(line.end(), {{"eval_acc", f.cluster.acc}, {"eval_nmi", f.cluster.nmi}});
+                      {names::kEvalKnnTop1, f.knn_top1}};
+  if (f.kmeans_done) line.push_back({names::kEvalKmeansAcc, f.kmeans.acc});
+  if (f.clustered) line.insert(line.end(), {{names::kEvalAcc, f.cluster.acc}, {names::kEvalNmi, f.cluster.nmi}});
   return line;
 }
 

@@ -34,4 +34,14 @@ Schedules make_schedules(const TrainConfig& c, int64_t spe) {
   return s;
 }
 
+StepPlan step_plan(const Schedules& s, int64_t step, bool signalled) {
+  StepPlan p;
+  p.lr = s.lr[size_t(step)];
+  p.weight_decay = s.wd[size_t(step)];
+  if (step >= s.main_total) p.self_label_keep = s.keep[size_t(step - s.main_total)];
+  if (step < int64_t(s.teacher_momentum.size())) p.teacher_momentum = s.teacher_momentum[size_t(step)];
+  p.signalled = signalled;
+  return p;
+}
+
 }  // namespace twist

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "twist/config.h"
+#include "twist/train_step.h"
 
 namespace twist {
 
@@ -22,5 +23,9 @@ struct Schedules {
 
 // `config.epochs` must be resolved (> 0): see resolved_epochs.
 Schedules make_schedules(const TrainConfig& config, int64_t steps_per_epoch);
+
+// What step `step` (counted from 0) trains with: its learning rate, weight
+// decay, objective (self-labeling after the main phase) and EMA momentum.
+StepPlan step_plan(const Schedules& s, int64_t step, bool signalled);
 
 }  // namespace twist

@@ -19,7 +19,6 @@ CollapseSettings collapse_settings(const TrainConfig& c, int64_t local_batch) {
   s.batch = local_batch;
   s.alpha = c.alpha;
   s.beta = c.beta;
-  s.temperature = c.temperature;
   s.nbs = c.nbs;
   return s;
 }
@@ -132,7 +131,7 @@ MetricsLine StepLog::logged_line(int64_t step, const StepOutcome& outcome, bool 
                            {"mean_entropy", mean_entropy},
                            {"row_std", spread.row_std},
                            {"col_std", spread.col_std}});
-  if (outcome.grad_norm >= 0) line.push_back({"grad_norm", outcome.grad_norm});
+  if (outcome.grad_norm.defined()) line.push_back({"grad_norm", outcome.grad_norm.item<double>()});
   if (self_labeling) line.push_back({"self_label_kept", sum_kept_ / n});
   return line;
 }

@@ -64,6 +64,24 @@ StepStats reduce_step_stats(const TwistLossTerms& t, bool signalled, const std::
   return {a[0] / w, a[1] / w, a[2] / w, a[3] / w, a[4] > 0};
 }
 
+// The global 2-norm of the gradients, as clip_grad_norm_ computes it, kept
+// as a tensor: reading it is left to the step logger.
+torch::Tensor global_grad_norm(const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> norms;
+  for (const auto& p : params)
+    if (p.grad().defined()) norms.push_back(p.grad().detach().norm());
+  if (norms.empty()) return torch::zeros({});
+  return torch::stack(norms).norm();
+}
+
+// Scales the gradients so that their global norm is at most max_norm
+// (clip_grad_norm_'s rule, with the norm already computed).
+void clip_gradients(const std::vector<torch::Tensor>& params, const torch::Tensor& norm, double max_norm) {
+  const torch::Tensor scale = torch::clamp_max(max_norm / (norm + 1e-6), 1.0);
+  for (const auto& p : params)
+    if (p.grad().defined()) p.grad().detach().mul_(scale);
+}
+
 }  // namespace
 
 AutocastScope::AutocastScope(Precision precision, torch::Device device)
@@ -99,40 +117,19 @@ void TrainStep::set_teacher(TwistModel teacher) {
 
 StepOutcome TrainStep::operator()(const std::vector<torch::Tensor>& views, double lr, double weight_decay,
                                   bool signalled) {
+  StepPlan plan;
+  plan.lr = lr;
+  plan.weight_decay = weight_decay;
+  plan.signalled = signalled;
+  return (*this)(views, plan);
+}
+
+StepOutcome TrainStep::operator()(const std::vector<torch::Tensor>& views, const StepPlan& plan) {
   StepOutcome out;
-  const torch::Device device = views.empty() ? torch::Device(torch::kCPU) : views[0].device();
-  std::vector<torch::Tensor> teacher_logits, aux_logits;
-  {
-    AutocastScope autocast(precision_, device);
-    HeadLogits heads = model_->forward_heads(views);
-    out.logits = std::move(heads.logits);
-    aux_logits = std::move(heads.aux);
-    if (teacher_ && self_label_keep_ <= 0) {
-      // Eq. 5: the teacher sees the two global views only, and is not trained.
-      torch::NoGradGuard no_grad;
-      teacher_logits = teacher_->forward({views.at(0), views.at(1)});
-    }
-  }
-  // The loss in float32 whatever the forward's precision: its logs and the
-  // entropy of the batch mean lose too much in bfloat16's 8 bits.
-  for (auto& l : out.logits) l = l.to(torch::kFloat32);
-  for (auto& l : teacher_logits) l = l.to(torch::kFloat32);
-  for (auto& l : aux_logits) l = l.to(torch::kFloat32);
-  TwistLossTerms terms;
-  if (self_label_keep_ > 0) {
-    SelfLabelLoss sl = self_label_loss(out.logits, self_label_keep_);
-    terms.total = sl.loss;
-    terms.consistency = terms.sharpness = terms.diversity = torch::zeros({}, sl.loss.options());
-    out.kept_fraction = sl.kept_fraction;
-  } else if (teacher_) {
-    terms = twist_teacher_loss(teacher_logits, out.logits, loss_);
-  } else {
-    terms = twist_loss(out.logits, loss_);
-  }
-  // The over-clustering head trains beside the main phase's objective with
-  // the TWIST loss; the logged terms stay the C-class head's.
-  if (!aux_logits.empty() && self_label_keep_ <= 0) terms.total = terms.total + twist_loss(aux_logits, loss_).total;
-  out.stats = reduce_step_stats(terms, signalled, comm_);
+  StepLogits z = forward(views, plan.self_label_keep > 0);
+  out.logits = z.logits;
+  const TwistLossTerms terms = objective(z, plan, out);
+  out.stats = reduce_step_stats(terms, plan.signalled, comm_);
   // A non-finite loss or gradient is caught before it reaches the weights.
   // The loss is the ranks' mean and the gradients are averaged before the
   // check, so a bad value on one rank is seen by all.
@@ -144,11 +141,52 @@ StepOutcome TrainStep::operator()(const std::vector<torch::Tensor>& views, doubl
     out.bad = nonfinite_gradient(model_->named_parameters());
   }
   if (out.bad.empty()) {
-    if (clip_grad_ > 0) out.grad_norm = torch::nn::utils::clip_grad_norm_(optimizer_.params(), clip_grad_);
-    optimizer_.step(lr, weight_decay);
-    if (teacher_) ema_update(teacher_, model_, teacher_momentum_);
+    out.grad_norm = global_grad_norm(optimizer_.params());
+    if (clip_grad_ > 0) clip_gradients(optimizer_.params(), out.grad_norm, clip_grad_);
+    optimizer_.step(plan.lr, plan.weight_decay);
+    if (teacher_) ema_update(teacher_, model_, plan.teacher_momentum);
   }
   return out;
+}
+
+// The model's logits for every view (and the teacher's for the global views
+// when it gives the targets), in float32 whatever the forward's precision:
+// the loss's logs and the entropy of the batch mean lose too much in
+// bfloat16's 8 bits.
+TrainStep::StepLogits TrainStep::forward(const std::vector<torch::Tensor>& views, bool self_labeling) {
+  StepLogits z;
+  const torch::Device device = views.empty() ? torch::Device(torch::kCPU) : views[0].device();
+  {
+    AutocastScope autocast(precision_, device);
+    HeadLogits heads = model_->forward_heads(views);
+    z.logits = std::move(heads.logits);
+    z.aux = std::move(heads.aux);
+    if (teacher_ && !self_labeling) {
+      // Eq. 5: the teacher sees the two global views only, and is not trained.
+      torch::NoGradGuard no_grad;
+      z.teacher = teacher_->forward({views.at(0), views.at(1)});
+    }
+  }
+  for (auto* list : {&z.logits, &z.teacher, &z.aux})
+    for (auto& l : *list) l = l.to(torch::kFloat32);
+  return z;
+}
+
+// The plan's objective: self-labeling, the teacher's Eq. 5 or the TWIST
+// loss; the over-clustering head trains beside the last two with the TWIST
+// loss (the logged terms stay the C-class head's).
+TwistLossTerms TrainStep::objective(const StepLogits& z, const StepPlan& plan, StepOutcome& out) const {
+  TwistLossTerms terms;
+  if (plan.self_label_keep > 0) {
+    SelfLabelLoss sl = self_label_loss(z.logits, plan.self_label_keep);
+    terms.total = sl.loss;
+    terms.consistency = terms.sharpness = terms.diversity = torch::zeros({}, sl.loss.options());
+    out.kept_fraction = sl.kept_fraction;
+    return terms;
+  }
+  terms = teacher_ ? twist_teacher_loss(z.teacher, z.logits, loss_) : twist_loss(z.logits, loss_);
+  if (!z.aux.empty()) terms.total = terms.total + twist_loss(z.aux, loss_).total;
+  return terms;
 }
 
 }  // namespace twist

@@ -18,7 +18,7 @@
 #include "schedules.h"
 #include "step_log.h"
 #include "twist/augment.h"
-#include "twist/checkpoint_timer.h"
+#include "twist/checkpoint_schedule.h"
 #include "twist/collapse.h"
 #include "twist/device.h"
 #include "twist/dist.h"
@@ -258,13 +258,10 @@ void Trainer::loop() {
   while (step_ < end_) {
     if (comm_) comm_->report_step(step_);
     if (!loader_ || step_ == s_.main_total) open_loader(step_);
-    const bool self_labeling = step_ >= s_.main_total;
-    train_step_->set_self_label(self_labeling ? s_.keep[step_ - s_.main_total] : 0.0);
-    if (teacher_) train_step_->set_teacher_momentum(s_.teacher_momentum[step_]);
     Batch batch = loader_->next();
     // Forward, loss, backward and update; a step whose loss or gradient is
     // not finite leaves the weights alone and says why in `bad`.
-    const StepOutcome outcome = (*train_step_)(batch.views, s_.lr[step_], s_.wd[step_], g_signal != 0);
+    const StepOutcome outcome = (*train_step_)(batch.views, step_plan(s_, step_, g_signal != 0));
     if (!outcome.bad.empty()) count_bad_step(outcome.bad);
     ++step_;
     log.after_step(step_, outcome, skipped_);

@@ -1,4 +1,4 @@
-#include "twist/checkpoint_timer.h"
+#include "twist/checkpoint_schedule.h"
 
 namespace twist {
 

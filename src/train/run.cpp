@@ -17,13 +17,13 @@ Run open_run(const std::string& dir) {
   check(::stat(ckpt.c_str(), &st) == 0,
         "'" + dir + "' is not a twist run directory: it has no checkpoint.pt (train one with twist train --out " + dir +
             ")");
-  run.state = read_checkpoint_state(ckpt);
+  const VerifiedCheckpoint verified = read_checkpoint(ckpt);
+  run.state = verified.state;
   run.config = config_from_json(run.state.config_json, ckpt);
   const int64_t channels = static_cast<int64_t>(run.state.norm.mean.size());
   check(channels == 1 || channels == 3, "checkpoint '" + ckpt + "' holds no valid input normalization");
-  torch::manual_seed(static_cast<uint64_t>(run.config.seed));
   run.model = TwistModel(model_options(run.config, channels));
-  load_checkpoint(ckpt, run.model, nullptr);
+  load_weights(verified, run.model, nullptr);
   run.model->eval();
   return run;
 }

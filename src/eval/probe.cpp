@@ -87,12 +87,13 @@ ClassifierResult fit(int64_t n_train, const torch::Tensor& train_y, const torch:
                      int64_t num_classes, const ClassifierOptions& o, std::vector<torch::Tensor> backbone_params,
                      const std::function<torch::Tensor(const torch::Tensor&, at::Generator&)>& train_features,
                      const std::function<torch::Tensor(torch::nn::Linear&)>& test_logits) {
-  torch::manual_seed(o.seed);
   torch::nn::Linear linear(feature_dim, num_classes);
-  // N(0, 0.01) weights and zero bias, as the reference linear evaluations.
+  // N(0, 0.01) weights and zero bias, as the reference linear evaluations,
+  // drawn from the evaluation's own seeded generator.
   {
     torch::NoGradGuard g;
-    linear->weight.normal_(0, 0.01);
+    at::Generator gen = make_generator(o.seed, 0x11ea);
+    linear->weight.normal_(0, 0.01, gen);
     linear->bias.zero_();
   }
   std::vector<torch::optim::OptimizerParamGroup> groups;
