@@ -174,6 +174,11 @@ row "momentum teacher with self-labeling" train --data idx:$T/good --momentum-te
 row "self-labeling share above 1" train --data idx:$T/good --self-label-epochs 1 --self-label-quantile-end 1.5 --out r66
 row "negative gradient clipping" train --data idx:$T/good --clip-grad -1 --out r67
 
+# --- resources -------------------------------------------------------------
+row "a model no machine holds" train --data idx:$T/good --width 1000000 --out r68
+row "an image size no machine holds" train --data idx:$T/good --image-size 100000 --out r69
+row "a batch no machine holds" train --data idx:$T/good --batch-size 100000000 --out r70
+
 echo
 echo "$n inputs; $bad_rows without one clear error (exit status other than 1 or 2, or a crash)."
 [ "$bad_rows" -eq 0 ]

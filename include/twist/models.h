@@ -184,6 +184,18 @@ struct BackboneOptions : ResNetOptions {
 // A ResNet or a ViT, as `options.arch` names.
 Backbone make_backbone(const BackboneOptions& options);
 
+// What a backbone costs, counted before it is built (building it is what
+// would run out of memory): its parameters, the elements of the activations
+// one image's forward at `image_side` keeps for the backward (a lower bound:
+// one tensor per convolution or per transformer block's parts), and its
+// feature dimension.
+struct BackboneCost {
+  double parameters = 0, activations_per_image = 0, feature_dim = 0;
+};
+BackboneCost backbone_cost(const BackboneOptions& options, int64_t image_side);
+BackboneCost resnet_cost(const ResNetOptions& options, int64_t image_side);
+BackboneCost vit_cost(const BackboneOptions& options, int64_t image_side);
+
 // BatchNorm1d whose training statistics can span every rank's batch
 // (SyncBatchNorm). Same parameter and buffer names as torch::nn::BatchNorm1d,
 // so state dicts match; without a communicator it is BatchNorm1d.

@@ -15,6 +15,7 @@
 #include "twist/io.h"
 #include "twist/loader.h"
 #include "twist/loss.h"
+#include "twist/memory_check.h"
 #include "twist/models.h"
 #include "twist/nonfinite.h"
 #include "twist/npy.h"

@@ -59,7 +59,7 @@ torch::Tensor consistency_probs(const torch::Tensor& logits, const torch::Tensor
 }  // namespace
 
 TwistLossTerms twist_pair_loss(const torch::Tensor& p1, const torch::Tensor& p2, const TwistLossOptions& o) {
-  ViewTerms a{p1, p1}, b{p2, p2};
+  ViewTerms a{p1, p1, {}, {}}, b{p2, p2, {}, {}};
   return pair_terms(a, b, o);
 }
 
@@ -74,7 +74,7 @@ TwistLossTerms twist_loss(const std::vector<torch::Tensor>& logits, const TwistL
     check(l.dim() == 2 && l.size(0) == logits[0].size(0) && l.size(1) == logits[0].size(1),
           "twist_loss: every view's logits must be B x C with the same B and C");
     const torch::Tensor sharp = torch::softmax(l / o.temperature, 1);
-    views.push_back({consistency_probs(l, sharp, o), sharp});
+    views.push_back({consistency_probs(l, sharp, o), sharp, {}, {}});
   }
   TwistLossTerms sum = pair_terms(views[0], views[1], o);
   for (int g = 0; g < 2; ++g) {

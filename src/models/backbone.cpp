@@ -14,4 +14,8 @@ Backbone make_backbone(const BackboneOptions& o) {
   return ViT(v);
 }
 
+BackboneCost backbone_cost(const BackboneOptions& o, int64_t image_side) {
+  return is_vit(o.arch) ? vit_cost(o, image_side) : resnet_cost(o, image_side);
+}
+
 }  // namespace twist

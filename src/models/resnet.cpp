@@ -138,4 +138,38 @@ torch::Tensor ResNetImpl::forward(const torch::Tensor& input) {
   return y.mean({2, 3});
 }
 
+BackboneCost resnet_cost(const ResNetOptions& o, int64_t image_side) {
+  const Depths d = depths(o.arch);
+  auto ch = [&](double base) { return std::max(1.0, std::round(base * o.width * d.width)); };
+  auto halve = [](double side) { return std::ceil(side / 2.0); };
+  BackboneCost c;
+  const double stem = ch(64);
+  double side = o.stem == "small" ? double(image_side) : halve(double(image_side));
+  // Convolutions have no bias; each is followed by a BatchNorm (2 per channel).
+  c.parameters = (o.stem == "small" ? 9.0 : 49.0) * double(o.in_channels) * stem + 2 * stem;
+  c.activations_per_image = stem * side * side;
+  if (o.stem == "imagenet") side = halve(side);  // the max-pool
+  const double expansion = d.bottleneck ? 4 : 1;
+  double in = stem;
+  for (int i = 0; i < 4; ++i) {
+    const double planes = ch(double(int64_t(64) << i));
+    for (int64_t b = 0; b < d.blocks[size_t(i)]; ++b) {
+      const bool strided = b == 0 && i > 0;
+      if (strided) side = halve(side);
+      const double out = planes * expansion, area = side * side;
+      if (d.bottleneck) {
+        c.parameters += in * planes + 9 * planes * planes + planes * out + 2 * (2 * planes + out);
+        c.activations_per_image += (2 * planes + out) * area;
+      } else {
+        c.parameters += 9 * in * planes + 9 * planes * planes + 2 * 2 * planes;
+        c.activations_per_image += 2 * planes * area;
+      }
+      if (strided || in != out) c.parameters += in * out + 2 * out;
+      in = out;
+    }
+  }
+  c.feature_dim = in;
+  return c;
+}
+
 }  // namespace twist

@@ -161,4 +161,19 @@ torch::Tensor ViTImpl::forward(const torch::Tensor& x) {
   return tokens.select(1, 0);
 }
 
+BackboneCost vit_cost(const BackboneOptions& o, int64_t image_side) {
+  const Shape sh = shape(o.arch);
+  const double dim = double(sh.dim), patches = std::floor(double(image_side) / double(o.patch_size));
+  const double tokens = patches * patches + 1;
+  const double learned_side = std::floor(double(o.image_size) / double(o.patch_size));
+  BackboneCost c;
+  c.parameters = double(kDepth) * (4 + 2 * kMlpRatio) * dim * dim +
+                 double(o.patch_size * o.patch_size * o.in_channels) * dim + (learned_side * learned_side + 1) * dim;
+  // Per block: the normalized inputs, queries, keys, values and the MLP's
+  // hidden layer, and the attention matrix of every head.
+  c.activations_per_image = double(kDepth) * (tokens * dim * (5 + kMlpRatio) + double(sh.heads) * tokens * tokens);
+  c.feature_dim = dim;
+  return c;
+}
+
 }  // namespace twist

@@ -26,6 +26,7 @@
 #include "twist/eval.h"
 #include "twist/loader.h"
 #include "twist/loss.h"
+#include "twist/memory_check.h"
 #include "twist/progress.h"
 #include "twist/train.h"
 #include "twist/train_step.h"
@@ -184,6 +185,15 @@ void Trainer::load_data() {
   data_ = load_train_eval_splits(cfg_.data, cfg_.val_split, cfg_.eval);
   norm_ = resume_ ? resumed_.norm : channel_statistics(data_.train);
   image_size_ = cfg_.image_size > 0 ? cfg_.image_size : data_.train.height();
+  if (device_.is_cpu()) {
+    const int64_t local_batch = (cfg_.batch_size + denv_.world_size - 1) / denv_.world_size;
+    check_training_memory(cfg_, data_.train.channels(), image_size_, local_batch, physical_memory_bytes());
+  }
+  // A checkpoint holds the weights and the optimizer's state: about two of
+  // the three copies the model's memory counts.
+  const double checkpoint_bytes = training_memory(cfg_, data_.train.channels(), image_size_, 1).model_bytes * 2 / 3;
+  const std::string disk = writer_ ? disk_space_warning(dir_, checkpoint_bytes) : "";
+  if (!disk.empty()) std::fprintf(stderr, "twist: warning: %s\n", disk.c_str());
   // A ViT's position embeddings are learned for one size: config.json must
   // name it, so that the run's model can be rebuilt without its data set.
   if (is_vit(cfg_.arch)) cfg_.image_size = image_size_;
@@ -357,8 +367,25 @@ TrainSummary Trainer::finish(const std::vector<std::string>& restarts) {
 
 }  // namespace
 
+namespace {
+
+bool is_allocation_failure(const c10::Error& e) {
+  const std::string what = e.what_without_backtrace();
+  return what.find("can't allocate memory") != std::string::npos || what.find("out of memory") != std::string::npos;
+}
+
+}  // namespace
+
+// An allocation that fails despite the estimate (check_training_memory) is
+// reported with the settings that drive it, not as an internal error.
 TrainSummary train(TrainConfig cfg, bool resume, const std::vector<std::string>& restarts) {
-  return Trainer(std::move(cfg), resume).run(restarts);
+  const TrainConfig asked = cfg;
+  try {
+    return Trainer(std::move(cfg), resume).run(restarts);
+  } catch (const c10::Error& e) {
+    if (!is_allocation_failure(e)) throw;
+    throw Error(out_of_memory_message(asked));
+  }
 }
 
 }  // namespace twist
