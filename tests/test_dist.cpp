@@ -280,6 +280,25 @@ TEST_F(DistTrain, KillingOneRankStopsTheOtherWithItsName) {
   EXPECT_GT(twist::read_checkpoint_state(tmp / "run/checkpoint.pt").step, 0);
 }
 
+// A rank that hangs (SIGSTOP: alive, silent) ends the other within the
+// process-group timeout, which names it as stopped; then it is killed.
+TEST_F(DistTrain, AHangingRankStopsTheOtherWithItsName) {
+  const std::string env = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " WORLD_SIZE=2";
+  const std::string cmd = std::string(TWIST_BIN) + " train " + tiny() + " --epochs 1000 --eval false " +
+                          "--checkpoint-every 2 --dist-timeout 10 --out " + tmp / "run";
+  auto r =
+      run_command("(" + env + " RANK=0 " + cmd + " & p0=$!; " + env + " RANK=1 " + cmd + " 2>/dev/null & p1=$!; " +
+                  "for i in $(seq 1 600); do [ -s " + tmp / "run/checkpoint.pt" + " ] && break; sleep 0.1; done; " +
+                  "kill -STOP $p1; t0=$(date +%s%N); wait $p0; rc=$?; t1=$(date +%s%N); kill -KILL $p1; " +
+                  "echo \"rank0 rc=$rc after_ms=$(( (t1 - t0) / 1000000 ))\")");
+  EXPECT_NE(r.output.find("rank0 rc=1 "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rank 1 (pid"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("is stopped"), std::string::npos) << r.output;
+  const auto at = r.output.find("after_ms=");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  EXPECT_LT(std::stol(r.output.substr(at + 9)), 10000 + 15000) << r.output;
+}
+
 // Under twist launch: only rank 0 writes and evaluates; a stopped run
 // resumes distributed and ends where an uninterrupted one does.
 TEST_F(DistTrain, LaunchWritesOnceAndResumes) {

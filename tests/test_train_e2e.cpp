@@ -96,6 +96,25 @@ TEST_F(TrainE2E, ResumeMatchesUninterruptedRun) {
               1e-5 * std::abs(a));
 }
 
+// A run stopped inside the self-labeling phase resumes into it (its own
+// loader, crops, re-warmed learning rate and kept share) and ends where the
+// uninterrupted run ends.
+TEST_F(TrainE2E, ResumeInsideSelfLabelingMatchesUninterruptedRun) {
+  const std::string args = "train " + tiny(data()) + " --max-steps 16 --self-label-epochs 2 --report false";
+  auto full = run_twist(args + " --out " + out("sl-full"));
+  ASSERT_EQ(full.exit_code, 0) << full.output;
+  auto first = run_twist(args + " --stop-after-steps 22 --out " + out("sl-split"));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(twist::read_checkpoint_state(out("sl-split") + "/checkpoint.pt").step, 22);
+  auto second = run_twist("train --resume --out " + out("sl-split"));
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  const std::string a = out("sl-full") + "/metrics.jsonl", b = out("sl-split") + "/metrics.jsonl";
+  const double end = loss_at_step(a, 32);
+  EXPECT_NEAR(loss_at_step(b, 32), end, 1e-5 * std::abs(end) + 1e-7) << "resumed inside self-labeling, diverged";
+  EXPECT_NEAR(loss_at_step(b, 26), loss_at_step(a, 26), 1e-5 * std::abs(end) + 1e-7);
+  EXPECT_TRUE(exists(out("sl-split") + "/summary.json"));
+}
+
 // --eval-every N: a metrics line of held-out figures every N steps and at
 // the end, which leaves the run's trajectory alone. The tiny data set is
 // smaller than the curves' subsets, so the last point is the end-of-run
