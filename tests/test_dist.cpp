@@ -258,19 +258,25 @@ class DistTrain : public ::testing::Test {
     return data() + " --width 0.125 --hidden 32 --classes 4 --batch-size 32 --threads 1 --local-crops 0 " +
            "--log-every 1 --warmup-epochs 0 --precision fp32";
   }
+  // Two ranks train; once a checkpoint exists rank 1 gets `signal`; prints
+  // rank 0's exit status and how long after the signal it ended.
+  twist::testing::CommandResult signal_rank1(const std::string& signal, int timeout_s) {
+    const std::string env = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " WORLD_SIZE=2";
+    const std::string cmd = std::string(TWIST_BIN) + " train " + tiny() + " --epochs 1000 --eval false " +
+                            "--checkpoint-every 2 --dist-timeout " + std::to_string(timeout_s) + " --out " +
+                            tmp / "run";
+    return run_command("(" + env + " RANK=0 " + cmd + " & p0=$!; " + env + " RANK=1 " + cmd + " 2>/dev/null & p1=$!; " +
+                       "for i in $(seq 1 600); do [ -s " + tmp / "run/checkpoint.pt" +
+                       " ] && break; sleep 0.1; done; " + "kill -" + signal +
+                       " $p1; t0=$(date +%s%N); wait $p0; rc=$?; t1=$(date +%s%N); kill -KILL $p1 2>/dev/null; " +
+                       "echo \"rank0 rc=$rc after_ms=$(( (t1 - t0) / 1000000 ))\")");
+  }
 };
 
 // Killing one of two ranks ends the other within the process-group timeout
 // (here 20 s) with an error that names the dead rank; the checkpoint stays.
 TEST_F(DistTrain, KillingOneRankStopsTheOtherWithItsName) {
-  const std::string env = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " WORLD_SIZE=2";
-  const std::string cmd = std::string(TWIST_BIN) + " train " + tiny() + " --epochs 1000 --eval false " +
-                          "--checkpoint-every 2 --dist-timeout 20 --out " + tmp / "run";
-  auto r =
-      run_command("(" + env + " RANK=0 " + cmd + " & p0=$!; " + env + " RANK=1 " + cmd + " 2>/dev/null & p1=$!; " +
-                  "for i in $(seq 1 600); do [ -s " + tmp / "run/checkpoint.pt" + " ] && break; sleep 0.1; done; " +
-                  "kill -KILL $p1; t0=$(date +%s%N); wait $p0; rc=$?; t1=$(date +%s%N); " +
-                  "echo \"rank0 rc=$rc after_ms=$(( (t1 - t0) / 1000000 ))\")");
+  auto r = signal_rank1("KILL", 20);
   EXPECT_NE(r.output.find("rank0 rc=1 "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("rank 1 (pid"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("died"), std::string::npos) << r.output;
@@ -283,14 +289,7 @@ TEST_F(DistTrain, KillingOneRankStopsTheOtherWithItsName) {
 // A rank that hangs (SIGSTOP: alive, silent) ends the other within the
 // process-group timeout, which names it as stopped; then it is killed.
 TEST_F(DistTrain, AHangingRankStopsTheOtherWithItsName) {
-  const std::string env = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " WORLD_SIZE=2";
-  const std::string cmd = std::string(TWIST_BIN) + " train " + tiny() + " --epochs 1000 --eval false " +
-                          "--checkpoint-every 2 --dist-timeout 10 --out " + tmp / "run";
-  auto r =
-      run_command("(" + env + " RANK=0 " + cmd + " & p0=$!; " + env + " RANK=1 " + cmd + " 2>/dev/null & p1=$!; " +
-                  "for i in $(seq 1 600); do [ -s " + tmp / "run/checkpoint.pt" + " ] && break; sleep 0.1; done; " +
-                  "kill -STOP $p1; t0=$(date +%s%N); wait $p0; rc=$?; t1=$(date +%s%N); kill -KILL $p1; " +
-                  "echo \"rank0 rc=$rc after_ms=$(( (t1 - t0) / 1000000 ))\")");
+  auto r = signal_rank1("STOP", 10);
   EXPECT_NE(r.output.find("rank0 rc=1 "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("rank 1 (pid"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("is stopped"), std::string::npos) << r.output;

@@ -72,6 +72,88 @@ struct Round {
   double rss = 0;                      // MB after the round
 };
 
+// What a benchmark ran on, for its report.
+struct BenchShape {
+  std::string views;
+  int64_t channels, view_count;
+  std::string device;
+  int64_t threads;
+  std::string data;
+  int64_t rounds, steps, warmup;
+};
+
+// The rounds' figures, one list per measure.
+struct RoundSeries {
+  std::vector<double> compute, end_to_end, fraction, waiting, rss;
+};
+
+RoundSeries round_series(const std::vector<Round>& rounds) {
+  RoundSeries s;
+  for (const auto& r : rounds) {
+    s.compute.push_back(r.compute);
+    s.end_to_end.push_back(r.end_to_end);
+    s.fraction.push_back(r.end_to_end / r.compute);
+    s.waiting.push_back(r.waiting);
+    s.rss.push_back(r.rss);
+  }
+  return s;
+}
+
+nlohmann::ordered_json bench_json(const std::vector<Round>& rounds, const TrainConfig& cfg, const BenchShape& b) {
+  const RoundSeries s = round_series(rounds);
+  nlohmann::ordered_json j;
+  j["compute_images_per_s"] = median(s.compute);
+  j["end_to_end_images_per_s"] = median(s.end_to_end);
+  // Median of the per-round ratios: each pair ran back to back, so the
+  // ratio is steadier than either figure on a shared machine.
+  j["end_to_end_fraction"] = median(s.fraction);
+  j["compute_rounds"] = s.compute;
+  j["end_to_end_rounds"] = s.end_to_end;
+  j["end_to_end_fraction_rounds"] = s.fraction;
+  j["loader_wait_fraction_rounds"] = s.waiting;
+  j["rss_mb_rounds"] = s.rss;
+  j["peak_rss_mb"] = peak_rss_mb();
+  j["images_counted"] = "source images (each gives " + std::to_string(b.view_count) + " views)";
+  j["arch"] = cfg.arch;
+  j["width"] = cfg.width;
+  j["stem"] = cfg.stem;
+  j["hidden"] = cfg.hidden;
+  j["classes"] = cfg.classes;
+  j["batch_size"] = cfg.batch_size;
+  j["views"] = b.views;
+  j["channels"] = b.channels;
+  j["precision"] = cfg.precision;
+  j["device"] = b.device;
+  j["channels_last"] = cfg.channels_last;
+  j["threads"] = b.threads;
+  j["loader_workers"] = cfg.loader_workers;
+  j["data"] = b.data;
+  // OpenMP's waiting policy decides much of the speed on a shared machine
+  // (bench/README.md): keep what this run had.
+  for (const char* name : {"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"}) {
+    const char* v = std::getenv(name);
+    j["env"][name] = v ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
+  }
+  j["rounds"] = b.rounds;
+  j["steps"] = b.steps;
+  j["warmup"] = b.warmup;
+  return j;
+}
+
+void print_bench_table(const std::vector<Round>& rounds, const TrainConfig& cfg, const BenchShape& b) {
+  const RoundSeries s = round_series(rounds);
+  std::printf("\ntwist bench: %s x%g, batch %lld, views %s, %s, %lld threads (images/s count source images)\n\n",
+              cfg.arch.c_str(), cfg.width, (long long)cfg.batch_size, b.views.c_str(), cfg.precision.c_str(),
+              (long long)b.threads);
+  std::printf("  %-7s %14s %17s %12s %14s %8s\n", "round", "compute img/s", "end-to-end img/s", "e2e/compute",
+              "data waiting", "RSS MB");
+  for (size_t r = 0; r < rounds.size(); ++r)
+    std::printf("  %-7zu %14.1f %17.1f %12.3f %13.1f%% %8.0f\n", r + 1, rounds[r].compute, rounds[r].end_to_end,
+                s.fraction[r], 100 * rounds[r].waiting, rounds[r].rss);
+  std::printf("  %-7s %14.1f %17.1f %12.3f\n", "median", median(s.compute), median(s.end_to_end), median(s.fraction));
+  std::printf("\npeak resident memory %.0f MB\n", peak_rss_mb());
+}
+
 }  // namespace
 
 std::function<int()> add_bench_command(CLI::App& app) {
@@ -180,64 +262,13 @@ std::function<int()> add_bench_command(CLI::App& app) {
                    round.end_to_end / round.compute);
     }
 
-    std::vector<double> compute_ips, e2e_ips, fraction, waiting, rss;
-    for (const auto& r : rounds) {
-      compute_ips.push_back(r.compute);
-      e2e_ips.push_back(r.end_to_end);
-      fraction.push_back(r.end_to_end / r.compute);
-      waiting.push_back(r.waiting);
-      rss.push_back(r.rss);
-    }
-    nlohmann::ordered_json j;
-    j["compute_images_per_s"] = median(compute_ips);
-    j["end_to_end_images_per_s"] = median(e2e_ips);
-    // Median of the per-round ratios: each pair ran back to back, so the
-    // ratio is steadier than either figure on a shared machine.
-    j["end_to_end_fraction"] = median(fraction);
-    j["compute_rounds"] = compute_ips;
-    j["end_to_end_rounds"] = e2e_ips;
-    j["end_to_end_fraction_rounds"] = fraction;
-    j["loader_wait_fraction_rounds"] = waiting;
-    j["rss_mb_rounds"] = rss;
-    j["peak_rss_mb"] = peak_rss_mb();
-    j["images_counted"] = "source images (each gives " + std::to_string(crops.views.size()) + " views)";
-    j["arch"] = cfg.arch;
-    j["width"] = cfg.width;
-    j["stem"] = cfg.stem;
-    j["hidden"] = cfg.hidden;
-    j["classes"] = cfg.classes;
-    j["batch_size"] = cfg.batch_size;
-    j["views"] = views;
-    j["channels"] = data.channels();
-    j["precision"] = cfg.precision;
-    j["device"] = device.str();
-    j["channels_last"] = cfg.channels_last;
-    j["threads"] = threads;
-    j["loader_workers"] = cfg.loader_workers;
-    j["data"] = data.name;
-    // OpenMP's waiting policy decides much of the speed on a shared machine
-    // (bench/README.md): keep what this run had.
-    for (const char* name : {"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"}) {
-      const char* v = std::getenv(name);
-      j["env"][name] = v ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
-    }
-    j["rounds"] = st->rounds;
-    j["steps"] = st->steps;
-    j["warmup"] = st->warmup;
-    if (st->json) {
-      std::printf("%s\n", j.dump().c_str());
-      return 0;
-    }
-    std::printf("\ntwist bench: %s x%g, batch %lld, views %s, %s, %lld threads (images/s count source images)\n\n",
-                cfg.arch.c_str(), cfg.width, (long long)cfg.batch_size, views.c_str(), cfg.precision.c_str(),
-                (long long)threads);
-    std::printf("  %-7s %14s %17s %12s %14s %8s\n", "round", "compute img/s", "end-to-end img/s", "e2e/compute",
-                "data waiting", "RSS MB");
-    for (size_t r = 0; r < rounds.size(); ++r)
-      std::printf("  %-7zu %14.1f %17.1f %12.3f %13.1f%% %8.0f\n", r + 1, rounds[r].compute, rounds[r].end_to_end,
-                  fraction[r], 100 * rounds[r].waiting, rounds[r].rss);
-    std::printf("  %-7s %14.1f %17.1f %12.3f\n", "median", median(compute_ips), median(e2e_ips), median(fraction));
-    std::printf("\npeak resident memory %.0f MB\n", peak_rss_mb());
+    BenchShape shape{views,        data.channels(), int64_t(crops.views.size()),
+                     device.str(), threads,         data.name,
+                     st->rounds,   st->steps,       st->warmup};
+    if (st->json)
+      std::printf("%s\n", bench_json(rounds, cfg, shape).dump().c_str());
+    else
+      print_bench_table(rounds, cfg, shape);
     return 0;
   };
 }
