@@ -9,6 +9,7 @@
 // trained on.
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -91,16 +92,31 @@ bool image_folder_has_split(const std::string& dir, const std::string& split);
 
 // The side a file-backed set reports before a run chooses its image size.
 constexpr int64_t kDefaultFileSide = 224;
-// The most bytes in_memory decodes a file-backed set into.
+// The most bytes in_memory decodes a file-backed set into (by default).
 constexpr int64_t kInMemoryLimitBytes = int64_t(1) << 30;
+// The limit in force: kInMemoryLimitBytes unless a test lowered it with
+// set_in_memory_limit_bytes (<= 0 restores the default).
+int64_t in_memory_limit_bytes();
+void set_in_memory_limit_bytes(int64_t bytes);
 // The bytes in_memory(data, side) would hold; 0 for an in-memory set.
 int64_t in_memory_bytes(const Dataset& data, int64_t side);
-// An in-memory copy of a file-backed set for evaluation and embedding: each
-// image as RGB, its shorter side resized to round(side / 0.875) and the
-// centre side x side cut out (the 256 -> 224 of ImageNet evaluation). An
-// in-memory set is returned as it is. Throws twist::Error naming the rule
-// when the copy would exceed kInMemoryLimitBytes, and naming the file when
-// one does not decode.
+// Images [begin, begin + n) as evaluation sees them, uint8 n x 3 x side x
+// side: for a file-backed set each image as RGB, its shorter side resized
+// to round(side / 0.875) and the centre side x side cut out (the 256 -> 224
+// of ImageNet evaluation), decoded on the intra-op threads; an in-memory
+// set's images as they are (a view). Throws twist::Error naming a file that
+// does not decode.
+torch::Tensor eval_images(const Dataset& data, int64_t begin, int64_t n, int64_t side);
+// Calls fn(begin, images) for consecutive batches of eval_images, decoding
+// the next batch on a worker thread while fn runs: memory for two batches of
+// pixels, whatever the size of the set. Rethrows decoding errors.
+void for_each_eval_batch(const Dataset& data, int64_t side, int64_t batch_size,
+                         const std::function<void(int64_t begin, const torch::Tensor& images_u8)>& fn);
+// An in-memory copy of a file-backed set (eval_images of every image), for
+// the linear probe, fine-tuning, diagnostics and reports. An in-memory set is
+// returned as it is. Throws twist::Error naming the rule when the copy would
+// exceed in_memory_limit_bytes(), and naming the file when one does not
+// decode.
 Dataset in_memory(const Dataset& data, int64_t side);
 
 // --- label subsets for semi-supervised fine-tuning ----------------------

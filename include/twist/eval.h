@@ -4,9 +4,12 @@
 // accuracy after Hungarian matching).
 #include <torch/torch.h>
 
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "twist/data.h"
+#include "twist/feature_bank.h"
 #include "twist/models.h"
 
 namespace twist {
@@ -24,6 +27,40 @@ torch::Tensor backbone_features(Backbone backbone, const torch::Tensor& images_u
 // Runs the model in eval mode over un-augmented, normalized images.
 Embeddings embed(TwistModel& model, const Dataset& data, const Normalization& norm, int64_t batch_size = 500);
 
+// One batch of each (eval mode, no gradient, on the module's device,
+// returned on the host; the module's mode is restored after).
+torch::Tensor backbone_batch_features(Backbone backbone, const torch::Tensor& images_u8, const Normalization& norm);
+torch::Tensor head_batch_logits(TwistModel& model, const torch::Tensor& features);
+
+// --- streamed evaluation: data sets (image folders) of any size -------------
+struct StreamOptions {
+  int64_t batch_size = 256;
+  int64_t bank_budget_bytes = kFeatureBankBudgetBytes;  // per bank in memory; past it, a temporary file
+  std::string spill_dir;                                // empty: $TMPDIR, else /tmp
+};
+
+// The rows `features` makes of each batch of the data set's evaluation
+// images (eval_images at `side`), appended to a bank: memory for two batches
+// of pixels and the bank's budget, whatever the size of the set.
+FeatureBank stream_features(const Dataset& data, int64_t side,
+                            const std::function<torch::Tensor(const torch::Tensor& images_u8)>& features,
+                            const StreamOptions& options = {});
+
+struct StreamedEmbeddings {
+  FeatureBank features;  // N x d backbone features
+  torch::Tensor argmax;  // N: the head's highest-scoring output (int64)
+  torch::Tensor top5;    // N x min(5, C): its highest-scoring outputs, best first (int64)
+};
+// The backbone's features and the head's rankings, streamed. Throws
+// twist::Error for an empty set.
+StreamedEmbeddings embed_streamed(TwistModel& model, const Dataset& data, int64_t side, const Normalization& norm,
+                                  const StreamOptions& options = {});
+
+// Flattened pixels in [0, 1] of a batch of uint8 images, and the same
+// normalized per channel (the pixel baselines, streamed).
+torch::Tensor pixel_batch_features(const torch::Tensor& images_u8);
+torch::Tensor centered_pixel_batch_features(const torch::Tensor& images_u8, const Normalization& norm);
+
 // Flattened pixels in [0, 1]: the raw-pixel baseline pretraining must beat.
 torch::Tensor pixel_features(const Dataset& data);
 // The same, minus the per-channel mean and over the standard deviation (for
@@ -34,6 +71,9 @@ struct KnnOptions {
   int64_t k = 20;
   double temperature = 0.07;  // votes weighted by exp(cos / T); <= 0: plain majority vote
   int64_t num_classes = 0;    // 0: 1 + the largest label
+  // Queries and bank rows compared at once: query_chunk x bank_chunk
+  // similarities in memory, a running top-k per query across bank chunks.
+  int64_t query_chunk = 1024, bank_chunk = 8192;
 };
 
 struct KnnResult {
@@ -42,6 +82,9 @@ struct KnnResult {
 
 // Cosine k-nearest-neighbour classification of `query` against `bank`.
 KnnResult knn_classify(const torch::Tensor& bank, const torch::Tensor& bank_labels, const torch::Tensor& query,
+                       const torch::Tensor& query_labels, const KnnOptions& options = {});
+// The same over banks (in memory or spilled to disk), read chunk by chunk.
+KnnResult knn_classify(const FeatureBank& bank, const torch::Tensor& bank_labels, const FeatureBank& query,
                        const torch::Tensor& query_labels, const KnnOptions& options = {});
 
 // Maximum-weight one-to-one assignment (Kuhn-Munkres) for a rectangular
@@ -73,6 +116,10 @@ torch::Tensor spherical_kmeans(const torch::Tensor& features, int64_t k, uint64_
 // counts when one of its k highest-scoring clusters maps to its label.
 double mapped_topk_accuracy(const torch::Tensor& logits, const torch::Tensor& labels,
                             const std::vector<int64_t>& mapping, int64_t k);
+// The same from each sample's highest-scoring clusters (N x k int64, as
+// StreamedEmbeddings::top5 holds them).
+double mapped_ranked_accuracy(const torch::Tensor& ranked, const torch::Tensor& labels,
+                              const std::vector<int64_t>& mapping);
 
 // --- diagnostics of the paper's figures ------------------------------------
 

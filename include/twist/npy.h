@@ -3,13 +3,40 @@
 // embed` writes so that numpy.load reads the features directly.
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <string>
+#include <vector>
 
 namespace twist {
 
 // float32, float64, int64, int32 or uint8 tensors of any rank. Atomic
 // (temporary file, then rename).
 void write_npy(const std::string& path, const torch::Tensor& tensor);
+
+// The magic, version, length and header dict of a .npy file of that type
+// and shape: what precedes its data.
+std::string npy_header(torch::ScalarType type, const std::vector<int64_t>& shape);
+
+// A float32 rows x dim .npy array written block by block (twist embed on a
+// data set of any size): to `path`.tmp, made `path` by finish(), removed if
+// never finished. Throws twist::Error naming `path` when a write fails.
+class NpyRowWriter {
+ public:
+  NpyRowWriter(std::string path, int64_t rows, int64_t dim);
+  ~NpyRowWriter();
+  NpyRowWriter(const NpyRowWriter&) = delete;
+  NpyRowWriter& operator=(const NpyRowWriter&) = delete;
+  void append(const torch::Tensor& rows);  // n x dim, converted to float32
+  // Throws unless exactly `rows` rows were appended.
+  void finish();
+
+ private:
+  void write(const void* data, size_t bytes);
+
+  std::string path_, tmp_;
+  int64_t rows_, dim_, written_ = 0;
+  std::FILE* file_ = nullptr;
+};
 
 // Reads what write_npy writes (and NumPy's own files of those types).
 // Validates the magic, the header and that the data length matches the

@@ -56,14 +56,12 @@ std::string header_field(const std::string& header, const std::string& key, cons
 
 }  // namespace
 
-void write_npy(const std::string& path, const torch::Tensor& tensor) {
-  auto t = tensor.detach().to(torch::kCPU).contiguous();
-  std::ostringstream shape;
-  shape << "(";
-  for (int64_t i = 0; i < t.dim(); ++i) shape << t.size(i) << (t.dim() == 1 || i + 1 < t.dim() ? "," : "");
-  shape << ")";
-  std::string header =
-      "{'descr': '" + descr_of(t.scalar_type()) + "', 'fortran_order': False, 'shape': " + shape.str() + ", }";
+std::string npy_header(torch::ScalarType type, const std::vector<int64_t>& shape) {
+  std::ostringstream dims;
+  dims << "(";
+  for (size_t i = 0; i < shape.size(); ++i) dims << shape[i] << (shape.size() == 1 || i + 1 < shape.size() ? "," : "");
+  dims << ")";
+  std::string header = "{'descr': '" + descr_of(type) + "', 'fortran_order': False, 'shape': " + dims.str() + ", }";
   // Pad with spaces so that magic + 2 + 2 + header + '\n' is a multiple of 64.
   const size_t unpadded = 6 + 2 + 2 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
@@ -74,7 +72,12 @@ void write_npy(const std::string& path, const torch::Tensor& tensor) {
   bytes.push_back(0);
   bytes.push_back(char(header.size() & 0xff));  // header length, little-endian
   bytes.push_back(char(header.size() >> 8));
-  bytes += header;
+  return bytes + header;
+}
+
+void write_npy(const std::string& path, const torch::Tensor& tensor) {
+  auto t = tensor.detach().to(torch::kCPU).contiguous();
+  std::string bytes = npy_header(t.scalar_type(), t.sizes().vec());
   bytes.append(static_cast<const char*>(t.data_ptr()), t.nbytes());
   write_file_atomic(path, bytes);
 }

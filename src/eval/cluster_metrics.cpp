@@ -107,12 +107,20 @@ double mapped_topk_accuracy(const torch::Tensor& logits, const torch::Tensor& la
   torch::NoGradGuard no_grad;
   check(logits.dim() == 2 && labels.dim() == 1 && logits.size(0) == labels.size(0) && logits.size(0) > 0,
         "mapped top-k: need N x C outputs and N labels");
+  return mapped_ranked_accuracy(std::get<1>(logits.topk(std::min<int64_t>(k, logits.size(1)), 1)), labels, mapping);
+}
+
+double mapped_ranked_accuracy(const torch::Tensor& ranked, const torch::Tensor& labels,
+                              const std::vector<int64_t>& mapping) {
+  torch::NoGradGuard no_grad;
+  check(ranked.dim() == 2 && labels.dim() == 1 && ranked.size(0) == labels.size(0) && ranked.size(0) > 0,
+        "mapped top-k: need N x k cluster ids and N labels");
+  const auto top = ranked.to(torch::kInt64);
+  check(top.min().item<int64_t>() >= 0, "mapped top-k: cluster ids must not be negative");
   // Clusters the mapping does not know (never predicted, or unmatched) map to -1.
-  std::vector<int64_t> full(logits.size(1), -1);
-  for (size_t c = 0; c < mapping.size() && c < full.size(); ++c) full[c] = mapping[c];
-  auto map = torch::tensor(full, torch::kInt64);
-  auto top = std::get<1>(logits.topk(std::min<int64_t>(k, logits.size(1)), 1));
-  auto classes = map.index({top});
+  std::vector<int64_t> full(std::max<int64_t>(int64_t(mapping.size()), top.max().item<int64_t>() + 1), -1);
+  for (size_t c = 0; c < mapping.size(); ++c) full[c] = mapping[c];
+  auto classes = torch::tensor(full, torch::kInt64).index({top});
   auto hit = classes.eq(labels.to(torch::kInt64).view({-1, 1})).any(1);
   return hit.to(torch::kFloat64).mean().item<double>();
 }

@@ -3,47 +3,66 @@
 #include "twist/eval.h"
 
 namespace twist {
+namespace {
 
-torch::Tensor backbone_features(Backbone backbone, const torch::Tensor& images_u8, const Normalization& norm,
-                                int64_t batch_size) {
+torch::Device module_device(const std::vector<torch::Tensor>& params) {
+  return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+}
+
+}  // namespace
+
+torch::Tensor backbone_batch_features(Backbone backbone, const torch::Tensor& images_u8, const Normalization& norm) {
   torch::NoGradGuard no_grad;
   const bool was_training = backbone->is_training();
   backbone->eval();
   // Computed where the backbone is (a GPU after training there), returned on the host.
-  const auto params = backbone->parameters();
-  const torch::Device device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+  const auto x = to_device(images_u8, module_device(backbone->parameters())).to(torch::kFloat32).div_(255.0);
+  auto out = backbone->forward(normalize(x, norm)).cpu();
+  backbone->train(was_training);
+  return out;
+}
+
+torch::Tensor head_batch_logits(TwistModel& model, const torch::Tensor& features) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model->head->is_training();
+  model->head->eval();
+  auto out = model->head->forward(features.to(module_device(model->head->parameters()))).cpu();
+  model->head->train(was_training);
+  return out;
+}
+
+torch::Tensor backbone_features(Backbone backbone, const torch::Tensor& images_u8, const Normalization& norm,
+                                int64_t batch_size) {
   std::vector<torch::Tensor> feats;
   for (int64_t i = 0; i < images_u8.size(0); i += batch_size) {
     const int64_t n = std::min(batch_size, images_u8.size(0) - i);
-    const auto x = to_device(images_u8.narrow(0, i, n), device).to(torch::kFloat32).div_(255.0);
-    feats.push_back(backbone->forward(normalize(x, norm)).cpu());
+    feats.push_back(backbone_batch_features(backbone, images_u8.narrow(0, i, n), norm));
   }
-  backbone->train(was_training);
   return torch::cat(feats);
 }
 
 Embeddings embed(TwistModel& model, const Dataset& data, const Normalization& norm, int64_t batch_size) {
-  torch::NoGradGuard no_grad;
   Embeddings e;
   e.features = backbone_features(model->backbone, data.images, norm, batch_size);
-  const bool was_training = model->head->is_training();
-  model->head->eval();
-  const auto params = model->head->parameters();
-  const torch::Device device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
   std::vector<torch::Tensor> logits;
-  for (int64_t i = 0; i < e.features.size(0); i += batch_size) {
-    const auto f = e.features.narrow(0, i, std::min(batch_size, e.features.size(0) - i)).to(device);
-    logits.push_back(model->head->forward(f).cpu());
-  }
+  for (int64_t i = 0; i < e.features.size(0); i += batch_size)
+    logits.push_back(head_batch_logits(model, e.features.narrow(0, i, std::min(batch_size, e.features.size(0) - i))));
   e.logits = torch::cat(logits);
-  model->head->train(was_training);
   return e;
 }
 
-torch::Tensor pixel_features(const Dataset& data) { return data.images.to(torch::kFloat32).div_(255.0).flatten(1); }
+torch::Tensor pixel_batch_features(const torch::Tensor& images_u8) {
+  return images_u8.to(torch::kFloat32).div_(255.0).flatten(1);
+}
+
+torch::Tensor centered_pixel_batch_features(const torch::Tensor& images_u8, const Normalization& norm) {
+  return normalize(images_u8.to(torch::kFloat32).div_(255.0), norm).flatten(1);
+}
+
+torch::Tensor pixel_features(const Dataset& data) { return pixel_batch_features(data.images); }
 
 torch::Tensor centered_pixel_features(const Dataset& data, const Normalization& norm) {
-  return normalize(pixel_features(data).view(data.images.sizes()), norm).flatten(1);
+  return centered_pixel_batch_features(data.images, norm);
 }
 
 }  // namespace twist
