@@ -29,14 +29,22 @@ std::function<int()> add_embed_command(CLI::App& app) {
     check(st->args.val_split == 0, "embed writes a whole split: --val-split does not apply (use --data SPEC@test)");
     Run run = open_run_for(st->args);
     const std::string spec = run_data_spec(run, st->args.data);
-    Dataset d = in_memory(load_dataset(spec, "train"), run_image_size(run));
+    const Dataset d = load_dataset(spec, "train");
     check_channels(run, d, spec);
+    check(d.size() > 0, "data set '" + spec + "' has no images");
     std::fprintf(stderr, "twist: embedding %s (%lld images)\n", d.name.c_str(), (long long)d.size());
-    Embeddings e = embed(run.model, d, run.state.norm);
-    torch::Tensor x = st->what == "features" ? e.features
-                      : st->what == "logits" ? e.logits
-                                             : torch::softmax(e.logits / run.config.temperature, 1);
-    write_npy(st->out, x.to(torch::kFloat32));
+    // Streamed: each batch's rows go to the file as they are made, so memory
+    // stays flat whatever the size of the set (an image folder of any size).
+    std::unique_ptr<NpyRowWriter> out;
+    int64_t dim = 0;
+    for_each_eval_batch(d, run_image_size(run), 256, [&](int64_t, const torch::Tensor& images) {
+      torch::Tensor x = backbone_batch_features(run.model->backbone, images, run.state.norm);
+      if (st->what != "features") x = head_batch_logits(run.model, x);
+      if (st->what == "probabilities") x = torch::softmax(x / run.config.temperature, 1);
+      if (!out) out = std::make_unique<NpyRowWriter>(st->out, d.size(), dim = x.size(1));
+      out->append(x);
+    });
+    out->finish();
     std::string labels_file;
     if (d.has_labels()) {
       std::string stem = st->out;
@@ -46,13 +54,13 @@ std::function<int()> add_embed_command(CLI::App& app) {
     }
     nlohmann::ordered_json j;
     j["out"] = st->out;
-    j["rows"] = x.size(0);
-    j["dim"] = x.size(1);
+    j["rows"] = d.size();
+    j["dim"] = dim;
     j["output"] = st->what;
     j["data"] = d.name;
     if (!labels_file.empty()) j["labels"] = labels_file;
     emit(st->args, run, "", "Embedded " + d.name, j,
-         {{"array", st->out + " (" + std::to_string(x.size(0)) + " x " + std::to_string(x.size(1)) + " float32)"},
+         {{"array", st->out + " (" + std::to_string(d.size()) + " x " + std::to_string(dim) + " float32)"},
           {"labels", labels_file.empty() ? "(the data set has none)" : labels_file}});
     return 0;
   };

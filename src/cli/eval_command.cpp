@@ -21,14 +21,22 @@ std::string class_name(const Dataset& d, int64_t c) {
   return c < int64_t(d.class_names.size()) ? d.class_names[c] : std::to_string(c);
 }
 
+// The backbone's features of a split, streamed batch by batch (image
+// folders of any size) into a bank that spills to a temporary file.
+FeatureBank streamed_backbone_features(Run& run, const Dataset& data) {
+  return stream_features(data, run_image_size(run), [&](const torch::Tensor& images) {
+    return backbone_batch_features(run.model->backbone, images, run.state.norm);
+  });
+}
+
 int run_knn(const RunArgs& a, int64_t k, double temperature) {
   Run run = open_run_for(a);
   if (k == 0) k = run.config.knn_k;
-  TrainEvalSplits s = labelled_splits(run, a, "kNN");
+  TrainEvalSplits s = labelled_splits(run, a, "kNN", /*decode=*/false);
   check(k >= 1 && k <= s.train.size(), "--k " + std::to_string(k) + " must be between 1 and the " +
                                            std::to_string(s.train.size()) + " training images of " + s.train.name);
-  auto bank = backbone_features(run.model->backbone, s.train.images, run.state.norm);
-  auto query = backbone_features(run.model->backbone, s.eval.images, run.state.norm);
+  const FeatureBank bank = streamed_backbone_features(run, s.train);
+  const FeatureBank query = streamed_backbone_features(run, s.eval);
   KnnOptions o;
   o.k = k;
   o.temperature = temperature;
@@ -97,11 +105,11 @@ int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
 
 int run_cluster(const RunArgs& a, const std::string& assignments) {
   Run run = open_run_for(a);
-  TrainEvalSplits s = labelled_splits(run, a, "unsupervised classification");
-  Embeddings e = embed(run.model, s.eval, run.state.norm);
-  auto pred = e.logits.argmax(1);
+  TrainEvalSplits s = labelled_splits(run, a, "unsupervised classification", /*decode=*/false);
+  const StreamedEmbeddings e = embed_streamed(run.model, s.eval, run_image_size(run), run.state.norm);
+  const torch::Tensor& pred = e.argmax;
   ClusterMetrics m = cluster_metrics(pred, s.eval.labels);
-  const double top5 = mapped_topk_accuracy(e.logits, s.eval.labels, m.mapping, 5);
+  const double top5 = mapped_ranked_accuracy(e.top5, s.eval.labels, m.mapping);
   Json mapping = Json::array();
   for (size_t c = 0; c < m.mapping.size(); ++c)
     mapping.push_back({{"cluster", c}, {"class", m.mapping[c]}, {"name", class_name(s.eval, m.mapping[c])}});
@@ -149,9 +157,10 @@ int run_cluster(const RunArgs& a, const std::string& assignments) {
 // evaluation split into as many clusters as there are classes.
 int run_kmeans(const RunArgs& a, uint64_t seed) {
   Run run = open_run_for(a);
-  TrainEvalSplits s = labelled_splits(run, a, "unsupervised classification");
+  TrainEvalSplits s = labelled_splits(run, a, "unsupervised classification", /*decode=*/false);
   const int64_t classes = std::max(s.train.num_classes, s.eval.num_classes);
-  auto features = backbone_features(run.model->backbone, s.eval.images, run.state.norm);
+  // k-means holds the features (not the images) of the split in memory.
+  const auto features = streamed_backbone_features(run, s.eval).all();
   ClusterMetrics m = cluster_metrics(spherical_kmeans(features, classes, seed), s.eval.labels);
   Json j;
   j["method"] = "kmeans";

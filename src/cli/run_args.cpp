@@ -26,16 +26,19 @@ Run open_run_for(const RunArgs& a) {
   return open_run(a.run);
 }
 
-TrainEvalSplits labelled_splits(const Run& run, const RunArgs& a, const std::string& what) {
+TrainEvalSplits labelled_splits(const Run& run, const RunArgs& a, const std::string& what, bool decode) {
   const std::string spec = run_data_spec(run, a.data);
   check(parse_data_spec(spec).split.empty(),
         "--data '" + spec + "' names a split; " + what +
             " uses the training split and the test split of one data set: drop the @ suffix");
   TrainEvalSplits s = load_train_eval_splits(spec, a.val_split);
-  // An image folder is evaluated decoded whole at the run's image size.
-  const int64_t side = run_image_size(run);
-  s.train = in_memory(s.train, side);
-  s.eval = in_memory(s.eval, side);
+  // An image folder is decoded at the run's image size: whole here, or batch
+  // by batch by the streamed commands.
+  if (decode) {
+    const int64_t side = run_image_size(run);
+    s.train = in_memory(s.train, side);
+    s.eval = in_memory(s.eval, side);
+  }
   check(s.train.has_labels(), "data set '" + s.train.name + "' has no labels: " + what + " needs them");
   check(s.eval.size() > 0, "data set '" + spec + "' has no test split: " + what +
                                " needs one (or hold out training images with --val-split N)");

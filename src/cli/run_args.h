@@ -32,7 +32,9 @@ Run open_run_for(const RunArgs& args);
 // the bank / classifier training set, and its test split (or, with
 // --val-split N, the same held-out images training used) as the query set.
 // Both must have labels; errors name the data set and what is missing.
-TrainEvalSplits labelled_splits(const Run& run, const RunArgs& args, const std::string& what);
+// With `decode`, image folders are decoded whole (in_memory, within its
+// limit); without, they stay file-backed for the streamed commands.
+TrainEvalSplits labelled_splits(const Run& run, const RunArgs& args, const std::string& what, bool decode = true);
 
 // Throws unless the data set has as many channels as the run's model takes.
 void check_channels(const Run& run, const Dataset& data, const std::string& spec);

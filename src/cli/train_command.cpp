@@ -22,9 +22,13 @@ void print_table(const TrainSummary& s) {
   }
   std::printf("\n  %-34s %8s\n", ("evaluated on the " + s.eval_split + " split").c_str(), "value");
   std::printf("  %-34s %8.4f\n", "kNN top-1 (cosine), TWIST features", s.knn_top1);
-  std::printf("  %-34s %8.4f\n", "kNN top-1, raw pixels (baseline)", s.pixel_knn_top1);
-  std::printf("  %-34s %8.4f\n", "kNN top-1, normalized pixels", s.centered_pixel_knn_top1);
-  std::printf("  %-34s %+8.4f\n", "gain over raw pixels", s.knn_top1 - s.pixel_knn_top1);
+  if (s.pixel_knn_top1 >= 0) {
+    std::printf("  %-34s %8.4f\n", "kNN top-1, raw pixels (baseline)", s.pixel_knn_top1);
+    std::printf("  %-34s %8.4f\n", "kNN top-1, normalized pixels", s.centered_pixel_knn_top1);
+    std::printf("  %-34s %+8.4f\n", "gain over raw pixels", s.knn_top1 - s.pixel_knn_top1);
+  } else {
+    std::printf("  %-34s %8s\n", "kNN top-1, pixels (baselines)", "skipped");
+  }
   if (s.clustered) {
     std::printf("  %-34s %8.4f\n", "cluster accuracy (Hungarian)", s.acc);
     std::printf("  %-34s %8.4f\n", "NMI", s.nmi);

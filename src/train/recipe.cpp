@@ -124,8 +124,10 @@ std::string TrainSummary::to_json() const {
     j["eval_split"] = eval_split;
     j[names::kKnnTop1] = knn_top1;
     j[names::kKnnTop5] = knn_top5;
-    j[names::kPixelKnnTop1] = pixel_knn_top1;
-    j[names::kCenteredPixelKnnTop1] = centered_pixel_knn_top1;
+    if (pixel_knn_top1 >= 0) {  // absent when skipped (a folder above the in-memory rule)
+      j[names::kPixelKnnTop1] = pixel_knn_top1;
+      j[names::kCenteredPixelKnnTop1] = centered_pixel_knn_top1;
+    }
     if (kmeans_acc >= 0) {
       j["kmeans_acc"] = kmeans_acc;
       j["kmeans_nmi"] = kmeans_nmi;

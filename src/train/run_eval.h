@@ -28,9 +28,15 @@ struct EvalFigures {
 // kNN (k, cosine, weighted votes) of `query` against `bank`, k-means of the
 // query's backbone features into as many clusters as there are classes,
 // and cluster metrics of the head's argmax on `query` when it has as many
-// classes as the labels. Both sets labelled and in memory.
-EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset& query, const Normalization& norm,
-                           int64_t knn_k, int64_t classes);
+// classes as the labels. Both sets labelled, in memory or file-backed
+// (decoded at `side`), streamed batch by batch into feature banks.
+EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset& query, int64_t side,
+                           const Normalization& norm, int64_t knn_k, int64_t classes, const StreamOptions& stream = {});
+
+// kNN top-1 on raw pixels in [0, 1] (`centre` null) or on pixels normalized
+// by `centre`, streamed: the baselines pretraining must beat.
+double pixel_knn_top1(const Dataset& bank, const Dataset& query, int64_t side, const KnnOptions& ko,
+                      const Normalization* centre, const StreamOptions& stream = {});
 
 // The largest subsets the evaluation during training uses (seeded, fixed
 // for the run): the kNN bank of training images and the held-out queries.
@@ -39,9 +45,12 @@ constexpr int64_t kCurveQueryImages = 2000;
 
 class RunEvaluator {
  public:
-  RunEvaluator(const TrainEvalSplits& data, int64_t image_size, const TrainConfig& config, const Normalization& norm);
-  // Labelled held-out images, labelled training images, and small enough
-  // to decode (image folders); `reason` says why not otherwise.
+  // Image folders of any size are streamed (`stream`: batch size, feature
+  // banks' memory budget and spill directory).
+  RunEvaluator(const TrainEvalSplits& data, int64_t image_size, const TrainConfig& config, const Normalization& norm,
+               const StreamOptions& stream = {});
+  // Labelled held-out images and labelled training images; `reason` says
+  // why not otherwise.
   bool possible() const { return possible_; }
   const std::string& reason() const { return reason_; }
   // --eval-every: due after `step` (steps or minutes of training since the
@@ -51,7 +60,8 @@ class RunEvaluator {
   bool curves() const { return possible_ && (cfg_.eval_every > 0 || cfg_.eval_every_minutes > 0); }
   // Evaluates on the subsets; the metrics.jsonl line of its figures.
   MetricsLine during(TwistModel& model, int64_t step, int64_t steps_per_epoch, double train_seconds);
-  // Evaluates on the whole sets, pixel baselines included, into `summary`.
+  // Evaluates on the whole sets, pixel baselines included (for sets within
+  // in_memory_limit_bytes() of pixels), into `summary`.
   void final(TwistModel& model, TrainSummary& summary);
 
  private:
@@ -59,9 +69,10 @@ class RunEvaluator {
   const TrainConfig& cfg_;
   Normalization norm_;
   int64_t side_;
+  StreamOptions stream_;
   bool possible_ = false;
   std::string reason_;
-  std::unique_ptr<Dataset> curve_bank_, curve_query_;  // decoded at the first use
+  std::unique_ptr<Dataset> curve_bank_, curve_query_;  // chosen (and decoded if small) at the first use
   int64_t last_step_ = 0;
   double last_seconds_ = 0;
 };
