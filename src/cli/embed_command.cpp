@@ -37,7 +37,7 @@ std::function<int()> add_embed_command(CLI::App& app) {
     // stays flat whatever the size of the set (an image folder of any size).
     std::unique_ptr<NpyRowWriter> out;
     int64_t dim = 0;
-    for_each_eval_batch(d, run_image_size(run), 256, [&](int64_t, const torch::Tensor& images) {
+    for_each_eval_batch(d, eval_side(run, d), StreamOptions{}.batch_size, [&](int64_t, const torch::Tensor& images) {
       torch::Tensor x = backbone_batch_features(run.model->backbone, images, run.state.norm);
       if (st->what != "features") x = head_batch_logits(run.model, x);
       if (st->what == "probabilities") x = torch::softmax(x / run.config.temperature, 1);

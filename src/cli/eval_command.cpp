@@ -23,20 +23,23 @@ std::string class_name(const Dataset& d, int64_t c) {
 
 // The backbone's features of a split, streamed batch by batch (image
 // folders of any size) into a bank that spills to a temporary file.
-FeatureBank streamed_backbone_features(Run& run, const Dataset& data) {
-  return stream_features(data, run_image_size(run), [&](const torch::Tensor& images) {
-    return backbone_batch_features(run.model->backbone, images, run.state.norm);
-  });
+FeatureBank streamed_backbone_features(Run& run, const Dataset& data, const StreamOptions& o = {}) {
+  return stream_features(
+      data, eval_side(run, data),
+      [&](const torch::Tensor& images) { return backbone_batch_features(run.model->backbone, images, run.state.norm); },
+      o);
 }
 
-int run_knn(const RunArgs& a, int64_t k, double temperature) {
+int run_knn(const RunArgs& a, int64_t k, double temperature, int64_t bank_mib) {
   Run run = open_run_for(a);
   if (k == 0) k = run.config.knn_k;
   TrainEvalSplits s = labelled_splits(run, a, "kNN", /*decode=*/false);
   check(k >= 1 && k <= s.train.size(), "--k " + std::to_string(k) + " must be between 1 and the " +
                                            std::to_string(s.train.size()) + " training images of " + s.train.name);
-  const FeatureBank bank = streamed_backbone_features(run, s.train);
-  const FeatureBank query = streamed_backbone_features(run, s.eval);
+  StreamOptions so;
+  so.bank_budget_bytes = bank_mib << 20;
+  const FeatureBank bank = streamed_backbone_features(run, s.train, so);
+  const FeatureBank query = streamed_backbone_features(run, s.eval, so);
   KnnOptions o;
   o.k = k;
   o.temperature = temperature;
@@ -106,7 +109,7 @@ int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
 int run_cluster(const RunArgs& a, const std::string& assignments) {
   Run run = open_run_for(a);
   TrainEvalSplits s = labelled_splits(run, a, "unsupervised classification", /*decode=*/false);
-  const StreamedEmbeddings e = embed_streamed(run.model, s.eval, run_image_size(run), run.state.norm);
+  const StreamedEmbeddings e = embed_streamed(run.model, s.eval, eval_side(run, s.eval), run.state.norm);
   const torch::Tensor& pred = e.argmax;
   ClusterMetrics m = cluster_metrics(pred, s.eval.labels);
   const double top5 = mapped_ranked_accuracy(e.top5, s.eval.labels, m.mapping);
@@ -219,6 +222,7 @@ std::function<int()> add_eval_command(CLI::App& app) {
     RunArgs knn_args, linear_args, cluster_args, diag_args;
     int64_t k = 0;  // 0: the run's knn_k, as its end-of-run kNN
     double knn_temperature = KnnOptions{}.temperature;
+    int64_t bank_mib = kFeatureBankBudgetBytes >> 20;
     ClassifierOptions linear;
     bool precomputed = false;
     std::string assignments;
@@ -234,6 +238,10 @@ std::function<int()> add_eval_command(CLI::App& app) {
   knn->add_option("--temperature", st->knn_temperature,
                   "votes weighted by exp(cos/T); the majority vote is reported beside it [0.07]")
       ->check(CLI::PositiveNumber);
+  knn->add_option("--bank-memory", st->bank_mib,
+                  "MiB of features each of the two banks holds in memory; past that they go to a temporary file "
+                  "in $TMPDIR (else /tmp), read back chunk by chunk [32]")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 30));
 
   CLI::App* linear =
       eval->add_subcommand("linear", "linear classifier on the frozen backbone (the paper's linear evaluation)");
@@ -269,7 +277,7 @@ std::function<int()> add_eval_command(CLI::App& app) {
       ->check(CLI::Range(2, 100000));
 
   return [st, knn, linear, cluster, diag]() {
-    if (knn->parsed()) return run_knn(st->knn_args, st->k, st->knn_temperature);
+    if (knn->parsed()) return run_knn(st->knn_args, st->k, st->knn_temperature, st->bank_mib);
     if (linear->parsed()) return run_linear(st->linear_args, st->linear, st->precomputed);
     if (cluster->parsed())
       return st->cluster_method == "kmeans" ? run_kmeans(st->cluster_args, st->kmeans_seed)

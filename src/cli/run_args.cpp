@@ -68,6 +68,10 @@ int64_t run_image_size(const Run& run) {
   return load_dataset(run.config.data, "train").height();
 }
 
+int64_t eval_side(const Run& run, const Dataset& data) {
+  return data.file_backed() ? run_image_size(run) : data.height();
+}
+
 std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);

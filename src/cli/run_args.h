@@ -44,6 +44,9 @@ nlohmann::ordered_json history_json(const std::vector<EpochScore>& history);
 
 // The side length the model was trained at.
 int64_t run_image_size(const Run& run);
+// The side `data` is evaluated at: an image folder is decoded at the run's
+// image size, an in-memory set keeps its own (without loading it again).
+int64_t eval_side(const Run& run, const Dataset& data);
 
 // Prints `result` as one JSON object (--json) or as an aligned table of
 // `rows`, and keeps it as DIR/`file` for later reports.
