@@ -339,6 +339,15 @@ TEST(ImageFolder, TrainsEndToEnd) {
   EXPECT_EQ(summary["steps"].get<int64_t>(), 4);
   EXPECT_TRUE(summary.contains("knn_top1")) << summary.dump();
   EXPECT_EQ(summary.value("eval_split", ""), "val") << summary.dump();
+  // twist eval knn streams the folder, its feature banks in memory or spilled
+  // to temporary files at once: the figures of the run's own evaluation.
+  for (const std::string memory : {"", " --bank-memory 0"}) {
+    r = run_twist("eval knn --run " + (t / "run") + " --threads 2 --json" + memory);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    auto knn = nlohmann::json::parse(r.output.substr(r.output.rfind("{\"top1\"")));
+    EXPECT_DOUBLE_EQ(knn["top1"].get<double>(), summary["knn_top1"].get<double>()) << memory;
+    EXPECT_DOUBLE_EQ(knn["top5"].get<double>(), summary["knn_top5"].get<double>()) << memory;
+  }
 
   write_text(dir + "/train/class2/5.png", "\x89PNG\r\n\x1a\n cut");
   r = run_twist("train --data folder:" + dir + flags + " --out " + (t / "bad"));

@@ -152,6 +152,8 @@ TEST(StreamEval, FolderFiguresEqualTheInMemoryPath) {
       o);
   EXPECT_TRUE(streamed.spilled());
   EXPECT_TRUE(torch::allclose(streamed.all(), b.features, 1e-5, 1e-6));
+  // An in-memory set's bank stays in memory whatever the budget.
+  EXPECT_FALSE(twist::stream_features(bank, side, twist::pixel_batch_features, o).spilled());
   const twist::EvalFigures f = twist::evaluate_model(model, s.train, s.eval, side, kNorm, ko.k, 3, o);
   EXPECT_NEAR(f.knn_top1, old_knn.top1, 1e-12);
   EXPECT_NEAR(f.knn_top5, old_knn.top5, 1e-12);

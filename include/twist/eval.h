@@ -40,8 +40,9 @@ struct StreamOptions {
 };
 
 // The rows `features` makes of each batch of the data set's evaluation
-// images (eval_images at `side`), appended to a bank: memory for two batches
-// of pixels and the bank's budget, whatever the size of the set.
+// images (eval_images at `side`), appended to a bank: for an image folder,
+// memory for two batches of pixels and the bank's budget, whatever the size
+// of the folder; an in-memory set's bank stays in memory (no budget).
 FeatureBank stream_features(const Dataset& data, int64_t side,
                             const std::function<torch::Tensor(const torch::Tensor& images_u8)>& features,
                             const StreamOptions& options = {});

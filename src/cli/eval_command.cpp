@@ -239,8 +239,8 @@ std::function<int()> add_eval_command(CLI::App& app) {
                   "votes weighted by exp(cos/T); the majority vote is reported beside it [0.07]")
       ->check(CLI::PositiveNumber);
   knn->add_option("--bank-memory", st->bank_mib,
-                  "MiB of features each of the two banks holds in memory; past that they go to a temporary file "
-                  "in $TMPDIR (else /tmp), read back chunk by chunk [32]")
+                  "image folders: MiB of features each of the two banks holds in memory; past that they go to a "
+                  "temporary file in $TMPDIR (else /tmp), read back chunk by chunk [32]")
       ->check(CLI::Range(int64_t(0), int64_t(1) << 30));
 
   CLI::App* linear =

@@ -1,5 +1,7 @@
 // Streamed evaluation: a data set's features batch by batch into a
 // FeatureBank, for data sets (image folders) of any size.
+#include <limits>
+
 #include "twist/error.h"
 #include "twist/eval.h"
 
@@ -8,7 +10,9 @@ namespace twist {
 FeatureBank stream_features(const Dataset& data, int64_t side,
                             const std::function<torch::Tensor(const torch::Tensor& images_u8)>& features,
                             const StreamOptions& o) {
-  FeatureBank bank(o.bank_budget_bytes, o.spill_dir);
+  // An in-memory set's features stay in memory, as its images are: only
+  // image folders, of any size, spill.
+  FeatureBank bank(data.file_backed() ? o.bank_budget_bytes : std::numeric_limits<int64_t>::max(), o.spill_dir);
   for_each_eval_batch(data, side, o.batch_size,
                       [&](int64_t, const torch::Tensor& images) { bank.append(features(images)); });
   return bank;
