@@ -348,6 +348,12 @@ TEST(ImageFolder, TrainsEndToEnd) {
     EXPECT_DOUBLE_EQ(knn["top1"].get<double>(), summary["knn_top1"].get<double>()) << memory;
     EXPECT_DOUBLE_EQ(knn["top5"].get<double>(), summary["knn_top5"].get<double>()) << memory;
   }
+  // The precomputed linear probe streams the folder's features too.
+  r = run_twist("eval linear --precomputed --epochs 2 --batch-size 8 --run " + (t / "run") + " --threads 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto linear = nlohmann::json::parse(r.output.substr(r.output.rfind("{\"top1\"")));
+  EXPECT_GE(linear["top1"].get<double>(), 0.0);
+  EXPECT_EQ(linear["mode"], "precomputed");
 
   write_text(dir + "/train/class2/5.png", "\x89PNG\r\n\x1a\n cut");
   r = run_twist("train --data folder:" + dir + flags + " --out " + (t / "bad"));

@@ -68,7 +68,9 @@ int run_knn(const RunArgs& a, int64_t k, double temperature, int64_t bank_mib) {
 
 int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
   Run run = open_run_for(a);
-  TrainEvalSplits s = labelled_splits(run, a, "the linear probe");
+  // Precomputed features are streamed (an image folder of any size); the
+  // augmented views need the images decoded whole.
+  TrainEvalSplits s = labelled_splits(run, a, "the linear probe", /*decode=*/!precomputed);
   const int64_t classes = std::max(s.train.num_classes, s.eval.num_classes);
   o.augment = !precomputed;
   std::fprintf(stderr, "twist: linear probe, %s, %lld epochs, batch %lld, lr %g\n",
@@ -77,8 +79,8 @@ int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
                (long long)o.epochs, (long long)o.batch_size, o.lr);
   ClassifierResult r;
   if (precomputed) {
-    auto xs = backbone_features(run.model->backbone, s.train.images, run.state.norm);
-    auto xt = backbone_features(run.model->backbone, s.eval.images, run.state.norm);
+    auto xs = streamed_backbone_features(run, s.train).all();
+    auto xt = streamed_backbone_features(run, s.eval).all();
     r = train_linear_on_features(xs, s.train.labels, xt, s.eval.labels, classes, o);
   } else {
     r = train_classifier(run.model->backbone, s.train, s.eval, run.state.norm, classes, o);
