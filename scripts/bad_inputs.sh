@@ -165,6 +165,10 @@ row "class folder without images" train --data folder:$T/fhole --out r59
 mkdir -p fbad; for i in 1 2 3; do pgm fbad/$i.pgm; done; printf 'hello' > fbad/4.png
 row "corrupt image in a folder" train --data folder:$T/fbad --image-size 8 --batch-size 2 --width 0.125 --hidden 32 --classes 4 --epochs 1 --threads 1 --eval false --out $T/fbadrun
 row "folder split that does not exist" train --data folder:$T/fbad@test --out r61
+mkdir -p fjpg; for i in 1 2 3 4; do pgm fjpg/$i.pgm; done; printf '\xff\xd8\xff\xe0\x00\x10JFIF' > fjpg/5.jpg
+row "truncated JPEG in a folder" train --data folder:$T/fjpg --image-size 8 --batch-size 2 --width 0.125 --hidden 32 --classes 4 --epochs 1 --threads 1 --eval false --out $T/fjpgrun
+cp fjpg/5.jpg fjpg/6.jpg
+row "two truncated JPEGs, one allowed" train --data folder:$T/fjpg --skip-bad-images 1 --image-size 8 --batch-size 2 --width 0.125 --hidden 32 --classes 4 --epochs 1 --threads 1 --eval false --out $T/fjpgrun2
 
 # --- devices and the method's settings ------------------------------------
 row "device name unknown" train --data idx:$T/good --device gpu --out r62

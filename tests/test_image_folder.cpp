@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "test_util.h"
 #include "twist/augment.h"
@@ -12,12 +13,21 @@
 #include "twist/image.h"
 #include "twist/loader.h"
 #include "twist/report.h"
+#include "twist/train.h"
 
 namespace {
 
 using namespace twist::testing;
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// The line of a command's output that is its --json object.
+std::string json_line(const std::string& output) {
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] == '{') return line;
+  return "";
+}
 
 void mkdirs(const std::string& dir) { ASSERT_EQ(run_command("mkdir -p '" + dir + "'").exit_code, 0); }
 
@@ -360,6 +370,117 @@ TEST(ImageFolder, TrainsEndToEnd) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "twist: error:")) << r.output;
   EXPECT_TRUE(contains(r.output, dir + "/train/class2/5.png")) << r.output;
+}
+
+// The class folders are listed on several threads: the order (classes
+// sorted, then paths) and the labels are those of one sorted walk, with
+// nested folders, a folder named like an image, symlinks to a file and to
+// a class folder, and more classes than threads.
+TEST(ImageFolder, ParallelListingKeepsTheSortedOrder) {
+  TempDir t;
+  const std::string dir = t / "many";
+  std::vector<std::string> expected;
+  std::vector<int64_t> labels;
+  for (int k = 19; k >= 0; --k) {  // made in reverse order
+    char name[8];
+    std::snprintf(name, sizeof name, "c%02d", k);
+    mkdirs(dir + "/" + name + "/dir.png");
+    for (int i = 0; i < k % 5 + 1; ++i) write_text(dir + "/" + name + "/" + std::to_string(7 - i) + ".pgm", "P5");
+    write_text(dir + "/" + name + "/dir.png/x.png", "nested");
+  }
+  ASSERT_EQ(run_command("ln -s '" + dir + "/c03/7.pgm' '" + dir + "/c05/link.png'").exit_code, 0);
+  ASSERT_EQ(run_command("ln -s '" + dir + "/c01' '" + dir + "/c20'").exit_code, 0);
+  for (int k = 0; k <= 20; ++k) {
+    char name[8];
+    std::snprintf(name, sizeof name, "c%02d", k);
+    const int n = (k == 20 ? 1 : k) % 5 + 1;  // c20 is c01
+    std::vector<std::string> files;
+    for (int i = 0; i < n; ++i) files.push_back(dir + "/" + name + "/" + std::to_string(7 - i) + ".pgm");
+    files.push_back(dir + "/" + name + "/dir.png/x.png");
+    if (k == 5) files.push_back(dir + "/" + name + "/link.png");
+    std::sort(files.begin(), files.end());
+    expected.insert(expected.end(), files.begin(), files.end());
+    labels.insert(labels.end(), files.size(), k);
+  }
+  twist::Dataset d = twist::load_dataset("folder:" + dir);
+  EXPECT_EQ(d.num_classes, 21);
+  EXPECT_EQ(d.files, expected);
+  EXPECT_TRUE(torch::equal(d.labels, torch::tensor(labels, torch::kInt64)));
+  // A second listing is the same.
+  EXPECT_EQ(twist::load_dataset("folder:" + dir).files, expected);
+}
+
+// Starting a run on a folder decodes a bounded sample (16 images for the
+// side, 256 for the normalization, then the batches), never every image
+// to learn the folder's size: 600 images, one step of 4.
+TEST(ImageFolder, TrainingStartDecodesABoundedSample) {
+  TempDir t;
+  const std::string dir = t / "big";
+  for (int k = 0; k < 2; ++k) {
+    mkdirs(dir + "/c" + std::to_string(k));
+    for (int i = 0; i < 300; ++i)
+      write_pnm(dir + "/c" + std::to_string(k) + "/" + std::to_string(i) + ".pgm", solid({40 + 100 * k}, 8, 9));
+  }
+  twist::TrainConfig cfg;
+  cfg.data = "folder:" + dir;
+  cfg.out = t / "run";
+  cfg.image_size = 16;
+  cfg.batch_size = 4;
+  cfg.width = 0.125;
+  cfg.hidden = 32;
+  cfg.classes = 4;
+  cfg.threads = 1;
+  cfg.loader_workers = 0;  // no batches made ahead
+  cfg.precision = "fp32";
+  cfg.stop_after_steps = 1;
+  cfg.eval = false;
+  cfg.report = false;
+  const int64_t before = twist::image_reads();
+  const twist::TrainSummary s = twist::train(cfg, false);
+  const int64_t reads = twist::image_reads() - before;
+  EXPECT_EQ(s.steps, 1);
+  EXPECT_LE(reads, 16 + 256 + 4);
+  EXPECT_GE(reads, 4);
+}
+
+// A run on unlabelled images (a folder of images only, or the train split
+// of a labelled folder named by @train) trains without an evaluation set;
+// twist eval then judges it on a labelled folder's val split.
+TEST(ImageFolder, UnlabelledTrainingIsEvaluatedOnALabelledVal) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  const std::string dir = t / "data", flat = t / "flat";
+  mkdirs(flat);
+  auto gen = twist::make_generator(1, 3);
+  const std::vector<std::vector<int>> colours = {{220, 30, 30}, {30, 220, 30}, {30, 30, 220}, {220, 220, 30}};
+  for (const char* split : {"train", "val"})
+    for (int k = 0; k < 4; ++k) {
+      const std::string cdir = dir + "/" + split + "/class" + std::to_string(k);
+      mkdirs(cdir);
+      for (int i = 0; i < (std::string(split) == "train" ? 8 : 3); ++i) {
+        auto img = solid(colours[size_t(k)], 18 + i, 22 - i).to(torch::kFloat32);
+        img = (img + torch::randn(img.sizes(), gen) * 20).clamp(0, 255).to(torch::kUInt8);
+        write_png(cdir + "/" + std::to_string(i) + ".png", img);
+        if (std::string(split) == "train") write_png(flat + "/" + std::to_string(k * 8 + i) + ".png", img);
+      }
+    }
+  const std::string flags =
+      " --image-size 16 --batch-size 16 --width 0.125 --hidden 32 --classes 4 --precision fp32 "
+      "--warmup-epochs 1 --max-steps 2 --threads 2 --knn-k 3 --report false";
+  for (const std::string& spec : {"folder:" + dir + "@train", "folder:" + flat}) {
+    const std::string run = t / ("run" + std::to_string(spec.size()));
+    auto r = run_twist("train --data " + spec + flags + " --out " + run);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    auto summary = nlohmann::json::parse(read_text(run + "/summary.json"));
+    EXPECT_FALSE(summary.contains("knn_top1")) << summary.dump();  // nothing held out to judge on
+    r = run_twist("eval knn --run " + run + " --data folder:" + dir + " --json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_TRUE(
+        contains(r.output, "on folder:" + dir + "@val (12 images) against folder:" + dir + "@train (32 images)"))
+        << r.output;
+    auto j = nlohmann::json::parse(json_line(r.output));
+    EXPECT_GE(j["top1"].get<double>(), 0.0) << r.output;
+  }
 }
 
 }  // namespace

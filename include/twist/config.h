@@ -66,7 +66,8 @@ struct TrainConfig {
   int64_t min_images = 240000;
   int64_t max_steps = 0;  // > 0: the run (and its schedules) end here
   int64_t seed = 0;
-  int64_t skip_nonfinite = 0;  // steps with a non-finite loss/gradient that may be skipped; 0: stop at the first
+  int64_t skip_bad_images = 0;  // image files that do not decode that may be skipped; 0: stop at the first
+  int64_t skip_nonfinite = 0;   // steps with a non-finite loss/gradient that may be skipped; 0: stop at the first
   // running
   std::string out;      // run directory; empty: runs/<time>
   int64_t threads = 0;  // 0: every available core

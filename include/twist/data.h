@@ -38,11 +38,15 @@ struct Dataset {
   Dataset subset(const torch::Tensor& indices, const std::string& suffix) const;
 };
 
-// Per-channel mean and standard deviation of the images scaled to [0, 1].
+// Per-channel mean and standard deviation of the images scaled to [0, 1];
+// of a file-backed set, of up to 256 evenly spaced images decoded at 64 x 64
+// as in_memory would. With `bad`, files that do not decode are passed over
+// while its allowance lasts (twist/bad_images.h).
 struct Normalization {
   std::vector<double> mean, std;
 };
-Normalization channel_statistics(const Dataset& data);
+class BadImages;
+Normalization channel_statistics(const Dataset& data, BadImages* bad = nullptr);
 
 struct DataSpec {
   std::string kind;   // "idx", "cifar10", "cifar100" or "stl10"

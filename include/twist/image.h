@@ -11,6 +11,9 @@ namespace twist {
 // an alpha channel is dropped. Throws twist::Error naming the file when it
 // is missing, empty or not a decodable image.
 torch::Tensor read_image(const std::string& path);
+// How many times this process has called read_image (tests check that a
+// step decodes a bounded sample of a folder, not all of it).
+int64_t image_reads();
 
 // Converts a decoded image to a model's input: `channels` (1: luminance,
 // ITU-R 601 weights as PIL's convert("L"); 3: grey replicated), then the

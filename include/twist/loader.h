@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "twist/augment.h"
+#include "twist/bad_images.h"
 #include "twist/data.h"
 
 namespace twist {
@@ -55,6 +56,9 @@ struct LoaderOptions {
   // Where the views are made: on a GPU, each batch's uint8 images are copied
   // there (pinned, non-blocking) and augmented there.
   torch::Device device = torch::kCPU;
+  // File-backed sets: where a file that does not decode is counted and
+  // passed over (--skip-bad-images); null: such a file is an error.
+  BadImages* bad_images = nullptr;
 };
 
 class BatchLoader {
@@ -67,8 +71,11 @@ class BatchLoader {
   // The batch of the next step; rethrows a worker's error.
   Batch next();
   // Builds the batch of one step synchronously (what the workers run).
+  // With `bad`, a file that does not decode is replaced by a stand-in
+  // (read_or_stand_in), and `indices` names the images read.
   static Batch make_batch(const Dataset& data, const EpochSampler& sampler, const MultiCropOptions& crops,
-                          const Normalization& norm, uint64_t seed, int64_t step, torch::Device device = torch::kCPU);
+                          const Normalization& norm, uint64_t seed, int64_t step, torch::Device device = torch::kCPU,
+                          BadImages* bad = nullptr);
 
  private:
   void work(int worker);

@@ -42,7 +42,8 @@ int64_t use_threads(int64_t requested, int processes_per_machine = 1);
 
 struct TrainSummary {
   int64_t steps = 0;
-  int64_t skipped_steps = 0;  // steps skipped for a non-finite loss or gradient (skip_nonfinite)
+  int64_t skipped_steps = 0;   // steps skipped for a non-finite loss or gradient (skip_nonfinite)
+  int64_t skipped_images = 0;  // image files that did not decode, skipped (skip_bad_images)
   double epochs = 0;
   double images_per_s = 0;
   double final_loss = 0;

@@ -1,6 +1,14 @@
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
 #include "binary_records.h"
+#include "twist/bad_images.h"
 #include "twist/data.h"
 #include "twist/error.h"
+#include "twist/image.h"
 
 namespace twist {
 
@@ -31,6 +39,26 @@ std::vector<std::string> fashion_mnist_classes() {
   return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
 }
 
+// The files at `picks` decoded as in_memory(subset, 64) decodes them (the
+// same pixels), less those `bad` passes over.
+torch::Tensor decoded_sample(const Dataset& data, const torch::Tensor& picks, BadImages* bad) {
+  const int64_t side = 64, shorter = std::max<int64_t>(side, std::llround(double(side) / 0.875));
+  const auto p = picks.accessor<int64_t, 1>();
+  std::vector<torch::Tensor> images(size_t(p.size(0)));
+  at::parallel_for(0, p.size(0), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const std::string& file = data.files.at(size_t(p[i]));
+      const std::optional<torch::Tensor> im = bad ? bad->read(file) : read_image(file);
+      if (im) images[size_t(i)] = fit_image(*im, 3, side, shorter);
+    }
+  });
+  images.erase(std::remove_if(images.begin(), images.end(), [](const torch::Tensor& t) { return !t.defined(); }),
+               images.end());
+  check(!images.empty(), "none of the " + std::to_string(p.size(0)) + " images of '" + data.name +
+                             "' sampled for the normalization statistics decodes");
+  return torch::stack(images);
+}
+
 }  // namespace
 
 Dataset Dataset::subset(const torch::Tensor& indices, const std::string& suffix) const {
@@ -50,11 +78,13 @@ Dataset Dataset::subset(const torch::Tensor& indices, const std::string& suffix)
   return d;
 }
 
-Normalization channel_statistics(const Dataset& data) {
+Normalization channel_statistics(const Dataset& data, BadImages* bad) {
   if (data.file_backed()) {
     const int64_t n = std::min<int64_t>(256, data.size());
     auto picks = torch::linspace(0, double(data.size() - 1), n, torch::kFloat64).round().to(torch::kInt64);
-    return channel_statistics(in_memory(data.subset(picks, ""), 64));
+    Dataset sample;
+    sample.images = decoded_sample(data, picks, bad);
+    return channel_statistics(sample);
   }
   Normalization n;
   torch::Tensor x = data.images.to(torch::kFloat32).div_(255.0);

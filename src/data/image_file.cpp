@@ -6,6 +6,7 @@
 // kept in tests/fuzz_regressions/: stb sees neither format here.
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cctype>
 #include <memory>
 
@@ -164,7 +165,14 @@ torch::Tensor read_png_or_bmp(const std::string& path, const std::string& bytes)
 
 }  // namespace
 
+namespace {
+std::atomic<int64_t> g_image_reads{0};
+}  // namespace
+
+int64_t image_reads() { return g_image_reads.load(); }
+
 torch::Tensor read_image(const std::string& path) {
+  ++g_image_reads;
   struct stat st;
   check(::stat(path.c_str(), &st) == 0, "image '" + path + "' does not exist");
   check(S_ISREG(st.st_mode), "image '" + path + "' is not a file");

@@ -1,11 +1,18 @@
 // folder:DIR, a directory of image files, as a file-backed data set: the
 // scan lists paths and labels only; the images are decoded where they are
 // used (the loader's workers, or in_memory for evaluation), so listing
-// ImageNet's 1.28 million files costs seconds and no pixel memory.
+// ImageNet's 1.28 million files costs seconds and no pixel memory. The
+// class folders are walked on a few threads, and an entry's type comes
+// from the directory read itself (no stat per file): bench/README.md,
+// "Listing an image folder".
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <exception>
 #include <filesystem>
 #include <set>
+#include <system_error>
+#include <thread>
 
 #include "twist/data.h"
 #include "twist/error.h"
@@ -45,10 +52,10 @@ Listing list_dir(const fs::path& dir) {
   check(!ec, "cannot read folder '" + dir.string() + "': " + ec.message());
   for (; it != end; it.increment(ec)) {
     check(!ec, "cannot read folder '" + dir.string() + "': " + ec.message());
-    const fs::path p = it->path();
+    const fs::path& p = it->path();
     if (hidden(p)) continue;
     l.empty = false;
-    if (is_dir(p))
+    if (it->is_directory(ec))  // the type read with the entry; a symlink is followed
       l.subdirs.push_back(p.filename().string());
     else if (is_image_name(p))
       l.images.push_back(p.string());
@@ -67,14 +74,41 @@ std::vector<std::string> images_under(const fs::path& dir) {
   check(!ec, "cannot read folder '" + dir.string() + "': " + ec.message());
   for (; it != end; it.increment(ec)) {
     check(!ec, "cannot read folder '" + dir.string() + "': " + ec.message());
-    const fs::path p = it->path();
+    const fs::path& p = it->path();
     if (hidden(p)) {
       if (it->is_directory(ec)) it.disable_recursion_pending();
       continue;
     }
-    if (!is_dir(p) && is_image_name(p)) out.push_back(p.string());
+    if (is_image_name(p) && !it->is_directory(ec)) out.push_back(p.string());
   }
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+// images_under for each sub-folder of `dir`, on up to 8 threads (a network
+// file system answers many requests at once). The first failure in class
+// order is rethrown, so the message does not depend on the threads.
+std::vector<std::vector<std::string>> images_per_class(const fs::path& dir, const std::vector<std::string>& subdirs) {
+  std::vector<std::vector<std::string>> out(subdirs.size());
+  std::vector<std::exception_ptr> errors(subdirs.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t k = next++; k < subdirs.size(); k = next++) {
+      try {
+        out[k] = images_under(dir / subdirs[k]);
+      } catch (...) { errors[k] = std::current_exception(); }
+    }
+  };
+  const size_t n = std::min<size_t>({8, std::max(1u, std::thread::hardware_concurrency()), subdirs.size()});
+  std::vector<std::thread> threads;
+  try {
+    for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
+  } catch (const std::system_error&) {  // no more threads: those started, and this one, do the work
+  }
+  work();
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
   return out;
 }
 
@@ -104,8 +138,7 @@ Dataset scan(const fs::path& dir, std::vector<std::string> classes) {
   const Listing top = list_dir(dir);
   check(!top.empty, "folder '" + dir.string() + "' is empty: expected images (" + kImageKinds +
                         ") or one sub-folder of images per class");
-  std::vector<std::vector<std::string>> per_class;
-  for (const auto& sub : top.subdirs) per_class.push_back(images_under(dir / sub));
+  std::vector<std::vector<std::string>> per_class = images_per_class(dir, top.subdirs);
   for (size_t k = 0; k < top.subdirs.size() && !top.images.empty(); ++k)
     check(per_class[k].empty(),
           "folder '" + dir.string() + "' mixes images ('" + fs::path(top.images.front()).filename().string() +

@@ -11,7 +11,8 @@ extern "C" void omp_set_num_threads(int) __attribute__((weak));
 namespace twist {
 
 Batch BatchLoader::make_batch(const Dataset& data, const EpochSampler& sampler, const MultiCropOptions& crops,
-                              const Normalization& norm, uint64_t seed, int64_t step, torch::Device device) {
+                              const Normalization& norm, uint64_t seed, int64_t step, torch::Device device,
+                              BadImages* bad) {
   Batch b;
   b.step = step;
   b.indices = sampler.indices(step);
@@ -24,11 +25,15 @@ Batch BatchLoader::make_batch(const Dataset& data, const EpochSampler& sampler, 
   }
   // A file-backed set: decode this batch's files here, on the worker, at
   // their own sizes; each view crops before it resizes. A file that does
-  // not decode throws a twist::Error naming it, which next() rethrows.
+  // not decode throws a twist::Error naming it, which next() rethrows, or
+  // with `bad` is replaced while its allowance lasts.
   std::vector<torch::Tensor> images;
-  const auto idx = b.indices.accessor<int64_t, 1>();
+  auto idx = b.indices.accessor<int64_t, 1>();
+  const uint64_t draws =
+      (uint64_t(step) * uint64_t(sampler.world()) + uint64_t(sampler.rank())) * uint64_t(idx.size(0));
   for (int64_t i = 0; i < idx.size(0); ++i) {
-    torch::Tensor im = read_image(data.files.at(size_t(idx[i])));
+    torch::Tensor im = bad ? read_or_stand_in(data, idx[i], *bad, seed, draws + uint64_t(i), &idx[i])
+                           : read_image(data.files.at(size_t(idx[i])));
     images.push_back(im.size(0) == 1 ? im.expand({3, im.size(1), im.size(2)}) : im);  // grey as RGB
   }
   b.views = augment_views(images, crops, norm, gen);
@@ -72,7 +77,7 @@ void BatchLoader::work(int worker) {
       if (stop_) return;
     }
     try {
-      Batch b = make_batch(data_, sampler_, crops_, norm_, seed_, step, options_.device);
+      Batch b = make_batch(data_, sampler_, crops_, norm_, seed_, step, options_.device, options_.bad_images);
       std::lock_guard<std::mutex> lock(mu_);
       ready_.emplace(step, std::move(b));
     } catch (...) {
@@ -94,7 +99,7 @@ Batch BatchLoader::next() {
     ++next_step_;
     lock.unlock();
     torch::NoGradGuard no_grad;
-    return make_batch(data_, sampler_, crops_, norm_, seed_, step, options_.device);
+    return make_batch(data_, sampler_, crops_, norm_, seed_, step, options_.device, options_.bad_images);
   }
   cv_.wait(lock, [&] { return error_ || ready_.count(step) > 0; });
   if (error_) std::rethrow_exception(error_);

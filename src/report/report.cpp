@@ -16,6 +16,7 @@
 #include <random>
 #include <tuple>
 
+#include "twist/bad_images.h"
 #include "twist/error.h"
 #include "twist/eval.h"
 #include "twist/image.h"
@@ -250,6 +251,11 @@ Shown run_model(const Run& run, const ReportOptions& o, ReportResult& result) {
     at::Generator gen = make_generator(o.seed, 0x5e1);
     auto pick = std::get<0>(torch::randperm(shown.size(), gen, torch::kInt64).narrow(0, 0, o.max_images).sort());
     shown = shown.subset(pick, "");
+  }
+  // A run that skipped images that do not decode shows the readable ones.
+  if (cfg.skip_bad_images > 0 && shown.file_backed()) {
+    BadImages bad(cfg.skip_bad_images, /*announce=*/false);
+    shown = readable_images(shown, bad);
   }
   result.images = shown.size();
   // An image folder: decode the shown images only, at the run's image size.

@@ -239,6 +239,10 @@ std::vector<Field> optimization_fields() {
           "a step whose loss or gradient is NaN or infinite stops the run; > 0: skip up to this "
           "many such steps instead (no update; counted as skipped_steps in metrics.jsonl and "
           "summary.json), for rare spikes in long runs")),
+    outside_step(field("skip_bad_images", &TrainConfig::skip_bad_images, K::Recipe,
+          "an image file of a folder that does not decode (corrupt, truncated) stops the run; > 0: skip "
+          "up to this many such files instead, each named once on stderr and replaced by another image "
+          "of the set (counted as skipped_images in summary.json)")),
   };
   // clang-format on
 }
@@ -475,6 +479,7 @@ void validate(const TrainConfig& c) {
   need(c.eval_every >= 0, "eval_every", "must be >= 0 (0: only at the end)");
   need(c.eval_every_minutes >= 0, "eval_every_minutes", "must be >= 0 (0: off)");
   need(c.skip_nonfinite >= 0, "skip_nonfinite", "must be >= 0");
+  need(c.skip_bad_images >= 0, "skip_bad_images", "must be >= 0");
   need(c.stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
   need(c.collapse_restarts >= 0, "collapse_restarts", "must be >= 0");
   need(is_device_name(c.device), "device", device_name_problem(c.device));

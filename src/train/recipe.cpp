@@ -115,6 +115,7 @@ std::string TrainSummary::to_json() const {
   j["images_per_s"] = images_per_s;
   j["final_loss"] = final_loss;
   j["skipped_steps"] = skipped_steps;
+  j["skipped_images"] = skipped_images;
   j["train_seconds"] = train_seconds;
   j["complete"] = !stopped_early;
   j["collapse_step"] = collapse_step;

@@ -18,6 +18,7 @@
 #include "schedules.h"
 #include "step_log.h"
 #include "twist/augment.h"
+#include "twist/bad_images.h"
 #include "twist/checkpoint_schedule.h"
 #include "twist/collapse.h"
 #include "twist/device.h"
@@ -98,6 +99,7 @@ class Trainer {
   std::shared_ptr<Communicator> comm_;
   int64_t threads_ = 1;
   TrainEvalSplits data_;
+  std::unique_ptr<BadImages> bad_images_;  // image files that do not decode (skip_bad_images)
   Normalization norm_;
   int64_t image_size_ = 0;
   MultiCropOptions crops_, sl_crops_;
@@ -183,7 +185,8 @@ void Trainer::open_run_dir() {
 
 void Trainer::load_data() {
   data_ = load_train_eval_splits(cfg_.data, cfg_.val_split, cfg_.eval);
-  norm_ = resume_ ? resumed_.norm : channel_statistics(data_.train);
+  bad_images_ = std::make_unique<BadImages>(cfg_.skip_bad_images);
+  norm_ = resume_ ? resumed_.norm : channel_statistics(data_.train, bad_images_.get());
   image_size_ = cfg_.image_size > 0 ? cfg_.image_size : data_.train.height();
   if (device_.is_cpu()) {
     const int64_t local_batch = (cfg_.batch_size + denv_.world_size - 1) / denv_.world_size;
@@ -303,7 +306,8 @@ void Trainer::open_loader(int64_t from) {
   loader_.reset();
   loader_ = std::make_unique<BatchLoader>(
       data_.train, *sampler_, sl ? sl_crops_ : crops_, norm_, static_cast<uint64_t>(cfg_.seed), from,
-      sl ? end_ : std::min(end_, s_.main_total), LoaderOptions{static_cast<int>(cfg_.loader_workers), 4, device_});
+      sl ? end_ : std::min(end_, s_.main_total),
+      LoaderOptions{static_cast<int>(cfg_.loader_workers), 4, device_, bad_images_.get()});
   if (sl && writer_)
     std::fprintf(stderr, "\ntwist: self-labeling from step %lld (%lld steps)\n", (long long)from + 1,
                  (long long)s_.sl_total);
@@ -352,6 +356,7 @@ TrainSummary Trainer::finish(const std::vector<std::string>& restarts) {
   summary_.restarts = restarts;
   summary_.steps = step_;
   summary_.skipped_steps = skipped_;
+  summary_.skipped_images = bad_images_->count();
   summary_.epochs = double(step_) / double(s_.steps_per_epoch);
   summary_.stopped_early = step_ < s_.total;
   if (!writer_) return summary_;  // rank 0 evaluates, once
@@ -360,7 +365,12 @@ TrainSummary Trainer::finish(const std::vector<std::string>& restarts) {
                  (long long)step_, (long long)s_.total, dir_.c_str());
     return summary_;
   }
-  if (cfg_.eval && evaluator_->possible()) evaluator_->final(teacher_ ? teacher_ : model_, summary_);
+  if (cfg_.eval && evaluator_->possible()) {
+    // The bank leaves out the training files that were skipped.
+    loader_.reset();  // it reads data_.train
+    data_.train = without_bad_images(data_.train, *bad_images_);
+    evaluator_->final(teacher_ ? teacher_ : model_, summary_);
+  }
   write_file_atomic(dir_ + "/summary.json", summary_.to_json() + "\n");
   return summary_;
 }

@@ -1,0 +1,51 @@
+#pragma once
+// --skip-bad-images N: the image files of a file-backed set that do not
+// decode. While the allowance lasts each one is named once on stderr,
+// counted and passed over (the loader reads a stand-in); the (N+1)-th stops
+// the run with the decoder's error naming the file and the flag. With N = 0
+// the first one stops the run, as without an allowance.
+#include <torch/torch.h>
+
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "twist/data.h"
+
+namespace twist {
+
+class BadImages {
+ public:
+  // `announce`: name each file passed over on stderr (training does; a
+  // later look at the same data, such as the report, need not).
+  explicit BadImages(int64_t allowance, bool announce = true) : allowance_(allowance), announce_(announce) {}
+  // The image at `path` (read_image); nullopt for a file that does not
+  // decode while the allowance lasts, or that did so before. Thread-safe.
+  std::optional<torch::Tensor> read(const std::string& path);
+  int64_t count() const;                   // distinct files passed over
+  std::vector<std::string> files() const;  // those files, sorted
+
+ private:
+  bool known(const std::string& path) const;
+
+  const int64_t allowance_;
+  const bool announce_;
+  mutable std::mutex mu_;
+  std::set<std::string> bad_;
+};
+
+// The image of sample `index`, or where that file is bad (and the allowance
+// lasts) the first good one from a point drawn with (seed, draw): the same
+// stand-in on every run with that seed. `*used` gets the index read.
+torch::Tensor read_or_stand_in(const Dataset& data, int64_t index, BadImages& bad, uint64_t seed, uint64_t draw,
+                               int64_t* used);
+
+// `data` without the files `bad` passed over (evaluation of a run that
+// skipped some).
+Dataset without_bad_images(const Dataset& data, const BadImages& bad);
+// `data` without the files that do not decode, each read through `bad`.
+Dataset readable_images(const Dataset& data, BadImages& bad);
+
+}  // namespace twist

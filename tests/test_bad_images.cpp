@@ -1,0 +1,149 @@
+// --skip-bad-images: image files that do not decode are passed over while
+// the allowance lasts, each counted once; the loader reads a seeded stand-in
+// so the batch keeps its shape; a run on a folder with a truncated JPEG
+// stops at the first such file (the default) or finishes and counts it.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+#include "twist/bad_images.h"
+#include "twist/data.h"
+#include "twist/error.h"
+#include "twist/image.h"
+#include "twist/loader.h"
+#include "twist/report.h"
+
+namespace bad_images_test {
+
+using namespace twist::testing;
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+size_t occurrences(const std::string& s, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = s.find(part); at != std::string::npos; at = s.find(part, at + 1)) ++n;
+  return n;
+}
+
+void mkdirs(const std::string& dir) { ASSERT_EQ(run_command("mkdir -p '" + dir + "'").exit_code, 0); }
+
+// A noisy h x w PNG around one colour.
+void write_png(const std::string& path, std::vector<int> rgb, int64_t h, int64_t w, at::Generator& gen) {
+  auto c = torch::tensor(std::vector<float>(rgb.begin(), rgb.end())).view({3, 1, 1}).expand({3, h, w});
+  write_text(path, twist::encode_png((c + torch::randn({3, h, w}, gen) * 20).clamp(0, 255).to(torch::kUInt8)));
+}
+
+// A JPEG cut short: its start-of-image marker and part of a JFIF header.
+const std::string kTruncatedJpeg("\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01", 13);
+
+TEST(BadImages, AllowanceCountsEachFileOnce) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  auto gen = twist::make_generator(1, 0);
+  write_png(t / "good.png", {10, 20, 30}, 6, 7, gen);
+  write_text(t / "cut.jpg", kTruncatedJpeg);
+  write_text(t / "cut.png", "\x89PNG\r\n\x1a\n cut");
+  twist::BadImages bad(1);
+  auto good = bad.read(t / "good.png");
+  ASSERT_TRUE(good.has_value());
+  EXPECT_EQ(good->sizes(), (std::vector<int64_t>{3, 6, 7}));
+  EXPECT_FALSE(bad.read(t / "cut.jpg").has_value());
+  EXPECT_FALSE(bad.read(t / "cut.jpg").has_value());  // known: not counted again
+  EXPECT_EQ(bad.count(), 1);
+  EXPECT_EQ(bad.files(), std::vector<std::string>{t / "cut.jpg"});
+  auto e = error_of([&] { bad.read(t / "cut.png"); });
+  EXPECT_TRUE(contains(e, "'" + (t / "cut.png") + "'")) << e;
+  EXPECT_TRUE(contains(e, "it is one more than --skip-bad-images 1 allows (the others were skipped)")) << e;
+
+  twist::BadImages none(0);  // the default: the first one is the error
+  e = error_of([&] { none.read(t / "cut.jpg"); });
+  EXPECT_TRUE(contains(e, "'" + (t / "cut.jpg") + "'")) << e;
+  EXPECT_TRUE(contains(e, "--skip-bad-images N skips up to N image files that do not decode")) << e;
+}
+
+// The stand-in of a bad file is another image of the set, the same for
+// the same seed; the other samples of the batch are untouched.
+TEST(BadImages, LoaderReadsASeededStandIn) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  auto gen = twist::make_generator(2, 0);
+  for (int i = 0; i < 8; ++i) write_png(t / (std::to_string(i) + ".png"), {i * 30, 100, 50}, 20 + i, 24, gen);
+  twist::Dataset d = twist::load_dataset("folder:" + t.path);
+  twist::EpochSampler sampler(d.size(), 4, 11);
+  const torch::Tensor planned = sampler.indices(0);
+  const int64_t broken = planned[2].item<int64_t>();
+  write_text(d.files[size_t(broken)], kTruncatedJpeg);
+  auto crops = twist::MultiCropOptions::paper(12, 0, 6);
+  twist::Normalization norm{{0.5, 0.5, 0.5}, {0.25, 0.25, 0.25}};
+  twist::BadImages bad_a(1), bad_b(1);
+  auto a = twist::BatchLoader::make_batch(d, sampler, crops, norm, 5, 0, torch::kCPU, &bad_a);
+  auto b = twist::BatchLoader::make_batch(d, sampler, crops, norm, 5, 0, torch::kCPU, &bad_b);
+  ASSERT_EQ(a.views.size(), 2u);
+  EXPECT_EQ(a.views[0].sizes(), (std::vector<int64_t>{4, 3, 12, 12}));
+  EXPECT_EQ(bad_a.count(), 1);
+  const int64_t stand_in = a.indices[2].item<int64_t>();
+  EXPECT_NE(stand_in, broken);
+  EXPECT_GE(stand_in, 0);
+  EXPECT_LT(stand_in, d.size());
+  for (int64_t k : {0, 1, 3}) EXPECT_EQ(a.indices[k].item<int64_t>(), planned[k].item<int64_t>()) << k;
+  EXPECT_TRUE(torch::equal(a.indices, b.indices));
+  for (size_t v = 0; v < a.views.size(); ++v) EXPECT_TRUE(torch::equal(a.views[v], b.views[v])) << v;
+  // Evaluation leaves the skipped file out.
+  const twist::Dataset kept = twist::without_bad_images(d, bad_a);
+  EXPECT_EQ(kept.size(), d.size() - 1);
+  EXPECT_EQ(std::count(kept.files.begin(), kept.files.end(), d.files[size_t(broken)]), 0);
+}
+
+// A split folder of 4 classes with a truncated JPEG in train/: stopped at
+// it by default, trained, evaluated and reported with --skip-bad-images 1
+// (the file named once, counted in summary.json), stopped at a second one.
+TEST(BadImages, TrainingSkipsUpToTheAllowance) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  const std::string dir = t / "data";
+  auto gen = twist::make_generator(3, 0);
+  const std::vector<std::vector<int>> colours = {{220, 30, 30}, {30, 220, 30}, {30, 30, 220}, {220, 220, 30}};
+  for (const char* split : {"train", "val"})
+    for (int k = 0; k < 4; ++k) {
+      const std::string cdir = dir + "/" + split + "/class" + std::to_string(k);
+      mkdirs(cdir);
+      for (int i = 0; i < (std::string(split) == "train" ? 8 : 3); ++i)
+        write_png(cdir + "/" + std::to_string(i) + ".png", colours[size_t(k)], 18 + i, 22 - i, gen);
+    }
+  const std::string cut = dir + "/train/class2/9.jpg";
+  write_text(cut, kTruncatedJpeg);
+  const std::string flags =
+      " --image-size 16 --batch-size 16 --width 0.125 --hidden 32 --classes 4 --precision fp32 "
+      "--warmup-epochs 1 --max-steps 4 --log-every 1 --threads 2 --knn-k 3";
+  auto r = run_twist("train --data folder:" + dir + flags + " --out " + (t / "stop"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "twist: error: '" + cut + "' is not a JPEG twist can read") ||
+              contains(r.output, "twist: error: cannot read JPEG '" + cut + "'"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "--skip-bad-images N")) << r.output;
+
+  r = run_twist("train --data folder:" + dir + flags + " --skip-bad-images 1 --out " + (t / "skip"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(occurrences(r.output, cut), 1u) << r.output;
+  EXPECT_TRUE(contains(r.output, "twist: warning: skipped image 1 of at most 1 (--skip-bad-images)")) << r.output;
+  auto summary = nlohmann::json::parse(read_text(t / "skip/summary.json"));
+  EXPECT_EQ(summary["skipped_images"].get<int64_t>(), 1) << summary.dump();
+  EXPECT_EQ(summary["steps"].get<int64_t>(), 4);
+  EXPECT_EQ(summary.value("eval_split", ""), "val") << summary.dump();
+  EXPECT_TRUE(summary.contains("knn_top1")) << summary.dump();
+  EXPECT_TRUE(contains(r.output, "report written to")) << r.output;
+  // Without a held-out split the report shows training images: the readable ones.
+  r = run_twist("train --data folder:" + dir + "/train" + flags + " --skip-bad-images 1 --out " + (t / "train"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(occurrences(r.output, cut), 1u) << r.output;
+  EXPECT_TRUE(contains(r.output, "report written to")) << r.output;
+
+  write_text(dir + "/train/class0/9.jpg", kTruncatedJpeg);
+  r = run_twist("train --data folder:" + dir + flags + " --skip-bad-images 1 --out " + (t / "second"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "it is one more than --skip-bad-images 1 allows (the others were skipped)"))
+      << r.output;
+}
+
+}  // namespace bad_images_test
