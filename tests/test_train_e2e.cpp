@@ -119,6 +119,16 @@ TEST_F(TrainE2E, ResumeInsideSelfLabelingMatchesUninterruptedRun) {
 // the end, which leaves the run's trajectory alone. The tiny data set is
 // smaller than the curves' subsets, so the last point is the end-of-run
 // evaluation itself.
+std::vector<int64_t> curve_steps(const std::string& metrics) {
+  std::vector<int64_t> steps;
+  std::istringstream lines(read_text(metrics));
+  for (std::string line; std::getline(lines, line);) {
+    auto j = json::parse(line);
+    if (j.contains("eval_knn_top1")) steps.push_back(j["step"].get<int64_t>());
+  }
+  return steps;
+}
+
 TEST_F(TrainE2E, EvalEveryLogsLearningCurvesWithoutChangingTheRun) {
   auto plain = run_twist("train " + tiny(data()) + " --max-steps 12 --report false --out " + out("plain"));
   ASSERT_EQ(plain.exit_code, 0) << plain.output;
@@ -149,6 +159,14 @@ TEST_F(TrainE2E, EvalEveryLogsLearningCurvesWithoutChangingTheRun) {
   const std::string html = read_text(out("curves") + "/report.html");
   EXPECT_NE(html.find("Held-out quality during training"), std::string::npos);
   EXPECT_NE(html.find("minutes of training"), std::string::npos);
+  // A resumed run's points fall at the uninterrupted run's steps.
+  auto split =
+      run_twist("train " + tiny(data()) + " --max-steps 12 --eval-every 5 --stop-after-steps 7 --report false --out " +
+                out("curves-split"));
+  ASSERT_EQ(split.exit_code, 0) << split.output;
+  auto resumed = run_twist("train --resume --out " + out("curves-split"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(curve_steps(out("curves-split") + "/metrics.jsonl"), (std::vector<int64_t>{5, 10, 12}));
   auto bad = run_twist("train " + tiny(data()) + " --eval-every -1 --out " + out("bad"));
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.output.find("eval_every"), std::string::npos) << bad.output;

@@ -69,7 +69,9 @@ RunEvaluator::RunEvaluator(const TrainEvalSplits& data, int64_t image_size, cons
 
 bool RunEvaluator::due(int64_t step, double train_seconds) const {
   if (!possible_) return false;
-  if (cfg_.eval_every > 0 && step - last_step_ >= cfg_.eval_every) return true;
+  // Steps count from the run's start, so a resumed run's curve points fall
+  // where the uninterrupted run's do.
+  if (cfg_.eval_every > 0 && step % cfg_.eval_every == 0) return true;
   return cfg_.eval_every_minutes > 0 && train_seconds - last_seconds_ >= 60 * cfg_.eval_every_minutes;
 }
 
