@@ -104,6 +104,9 @@ int64_t in_memory_limit_bytes();
 void set_in_memory_limit_bytes(int64_t bytes);
 // The bytes in_memory(data, side) would hold; 0 for an in-memory set.
 int64_t in_memory_bytes(const Dataset& data, int64_t side);
+// One decoded image (C x H x W, uint8) as evaluation sees it: RGB, its
+// shorter side resized to round(side / 0.875), the centre side x side cut out.
+torch::Tensor eval_image(const torch::Tensor& decoded, int64_t side);
 // Images [begin, begin + n) as evaluation sees them, uint8 n x 3 x side x
 // side: for a file-backed set each image as RGB, its shorter side resized
 // to round(side / 0.875) and the centre side x side cut out (the 256 -> 224

@@ -1,7 +1,6 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <cmath>
 #include <optional>
 
 #include "binary_records.h"
@@ -42,14 +41,13 @@ std::vector<std::string> fashion_mnist_classes() {
 // The files at `picks` decoded as in_memory(subset, 64) decodes them (the
 // same pixels), less those `bad` passes over.
 torch::Tensor decoded_sample(const Dataset& data, const torch::Tensor& picks, BadImages* bad) {
-  const int64_t side = 64, shorter = std::max<int64_t>(side, std::llround(double(side) / 0.875));
   const auto p = picks.accessor<int64_t, 1>();
   std::vector<torch::Tensor> images(size_t(p.size(0)));
   at::parallel_for(0, p.size(0), 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const std::string& file = data.files.at(size_t(p[i]));
       const std::optional<torch::Tensor> im = bad ? bad->read(file) : read_image(file);
-      if (im) images[size_t(i)] = fit_image(*im, 3, side, shorter);
+      if (im) images[size_t(i)] = eval_image(*im, 64);
     }
   });
   images.erase(std::remove_if(images.begin(), images.end(), [](const torch::Tensor& t) { return !t.defined(); }),

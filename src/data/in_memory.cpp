@@ -26,20 +26,23 @@ int64_t in_memory_bytes(const Dataset& data, int64_t side) {
   return data.file_backed() ? data.size() * 3 * side * side : 0;
 }
 
-torch::Tensor eval_images(const Dataset& data, int64_t begin, int64_t n, int64_t side) {
-  check(begin >= 0 && n >= 0 && begin + n <= data.size(), "eval_images: rows out of range");
-  if (!data.file_backed()) return data.images.narrow(0, begin, n);
-  check(side >= 1, "eval_images: the image side must be positive");
+torch::Tensor eval_image(const torch::Tensor& decoded, int64_t side) {
   // ImageNet's evaluation transform: shorter side to side / 0.875 (256 for
   // 224), centre crop. Training crops see whole images at random scales;
   // the margin keeps evaluation's object scale close to theirs.
   const int64_t shorter = std::max<int64_t>(side, std::llround(double(side) / 0.875));
+  return fit_image(decoded, 3, side, shorter);
+}
+
+torch::Tensor eval_images(const Dataset& data, int64_t begin, int64_t n, int64_t side) {
+  check(begin >= 0 && n >= 0 && begin + n <= data.size(), "eval_images: rows out of range");
+  if (!data.file_backed()) return data.images.narrow(0, begin, n);
+  check(side >= 1, "eval_images: the image side must be positive");
   auto out = torch::empty({n, 3, side, side}, torch::kUInt8);
   // Decoding dominates; each image is independent. at::parallel_for rethrows
   // a worker's twist::Error (which names the file) on this thread.
   at::parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i)
-      out[i].copy_(fit_image(read_image(data.files[size_t(begin + i)]), 3, side, shorter));
+    for (int64_t i = lo; i < hi; ++i) out[i].copy_(eval_image(read_image(data.files[size_t(begin + i)]), side));
   });
   return out;
 }
