@@ -33,7 +33,7 @@ struct TrainConfig {
   int64_t local_size = 14;
   double global_scale_min = 0.4, global_scale_max = 1.0;
   double local_scale_min = 0.05, local_scale_max = 0.4;
-  double flip_p = 0.5;  // horizontal flips; 0 for digits, text, many medical images
+  double flip_p = -1;  // horizontal flips; -1: auto (0.5, or 0 where mirror images are unlike the data)
   double jitter_p = 0.8;
   double brightness = 0.4, contrast = 0.4, saturation = 0.2, hue = 0.1;
   double grayscale_p = 0.2;

@@ -47,6 +47,16 @@ struct Normalization {
 };
 class BadImages;
 Normalization channel_statistics(const Dataset& data, BadImages* bad = nullptr);
+// Of N x C x H x W uint8 images.
+Normalization channel_statistics(const torch::Tensor& images);
+
+// How many images of a file-backed set the statistics above decode.
+constexpr int64_t kStatisticsImages = 256;
+
+// Up to `n` evenly spaced images of the set, N x C x H x W uint8; a
+// file-backed set's decoded at 64 x 64 as in_memory would, less those `bad`
+// passes over (at least one must decode).
+torch::Tensor image_sample(const Dataset& data, int64_t n, BadImages* bad = nullptr);
 
 struct DataSpec {
   std::string kind;   // "idx", "cifar10", "cifar100" or "stl10"

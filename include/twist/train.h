@@ -35,6 +35,10 @@ std::string default_run_dir();
 // The main phase's length in epochs for a training set of `images`:
 // config.epochs, or with epochs 0 (auto) max(4, ceil(min_images / images)).
 double resolved_epochs(const TrainConfig& config, int64_t images);
+// With flip_p -1 (auto), sets it from the mirror check of `sample`, images
+// of the training set (twist/mirror_check.h); `say`: tells stderr the
+// outcome. Any other flip_p is left as given.
+void resolve_flip(TrainConfig& config, const torch::Tensor& sample, bool say);
 
 // Sets LibTorch's intra-op thread count: `requested`, or when 0 the
 // machine's cores shared among the processes that run on it. Returns it.

@@ -76,22 +76,25 @@ Dataset Dataset::subset(const torch::Tensor& indices, const std::string& suffix)
   return d;
 }
 
-Normalization channel_statistics(const Dataset& data, BadImages* bad) {
-  if (data.file_backed()) {
-    const int64_t n = std::min<int64_t>(256, data.size());
-    auto picks = torch::linspace(0, double(data.size() - 1), n, torch::kFloat64).round().to(torch::kInt64);
-    Dataset sample;
-    sample.images = decoded_sample(data, picks, bad);
-    return channel_statistics(sample);
-  }
+torch::Tensor image_sample(const Dataset& data, int64_t n, BadImages* bad) {
+  n = std::min<int64_t>(n, data.size());
+  auto picks = torch::linspace(0, double(data.size() - 1), n, torch::kFloat64).round().to(torch::kInt64);
+  return data.file_backed() ? decoded_sample(data, picks, bad) : data.images.index_select(0, picks);
+}
+
+Normalization channel_statistics(const torch::Tensor& images) {
   Normalization n;
-  torch::Tensor x = data.images.to(torch::kFloat32).div_(255.0);
-  for (int64_t c = 0; c < data.channels(); ++c) {
+  torch::Tensor x = images.to(torch::kFloat32).div_(255.0);
+  for (int64_t c = 0; c < x.size(1); ++c) {
     torch::Tensor xc = x.select(1, c);
     n.mean.push_back(xc.mean().item<double>());
     n.std.push_back(std::max(xc.std().item<double>(), 1e-6));
   }
   return n;
+}
+
+Normalization channel_statistics(const Dataset& data, BadImages* bad) {
+  return channel_statistics(data.file_backed() ? image_sample(data, kStatisticsImages, bad) : data.images);
 }
 
 DataSpec parse_data_spec(const std::string& spec) {

@@ -167,8 +167,8 @@ std::vector<Field> augment_fields() {
     field("local_scale_max", &TrainConfig::local_scale_max, K::Recipe,
           "largest area fraction of a local crop"),
     field("flip_p", &TrainConfig::flip_p, K::Recipe,
-          "probability of a horizontal flip of each view; 0 where mirror images differ in meaning "
-          "(digits, text, many medical images)"),
+          "probability of a horizontal flip of each view; -1 (auto): 0.5, or 0 where the training images' "
+          "mirror images are unlike them (digits, text, aligned objects, many medical images)"),
     field("jitter_p", &TrainConfig::jitter_p, K::Recipe, "probability of colour jitter"),
     field("brightness", &TrainConfig::brightness, K::Recipe, "colour jitter: brightness strength"),
     field("contrast", &TrainConfig::contrast, K::Recipe, "colour jitter: contrast strength"),
@@ -468,8 +468,9 @@ void validate(const TrainConfig& c) {
   auto scale_ok = [](double lo, double hi) { return lo > 0 && lo <= hi && hi <= 1; };
   need(scale_ok(c.global_scale_min, c.global_scale_max), "global_scale_min/max", "need 0 < min <= max <= 1");
   need(scale_ok(c.local_scale_min, c.local_scale_max), "local_scale_min/max", "need 0 < min <= max <= 1");
-  for (double p : {c.jitter_p, c.grayscale_p, c.flip_p})
-    need(p >= 0 && p <= 1, "jitter_p/grayscale_p/flip_p", "probabilities must lie in [0, 1]");
+  for (double p : {c.jitter_p, c.grayscale_p})
+    need(p >= 0 && p <= 1, "jitter_p/grayscale_p", "probabilities must lie in [0, 1]");
+  need(c.flip_p == -1 || (c.flip_p >= 0 && c.flip_p <= 1), "flip_p", "must be -1 (auto) or lie in [0, 1]");
   need(c.val_split >= 0, "val_split", "must be >= 0");
   need(c.threads >= 0, "threads", "must be >= 0");
   need(c.loader_workers >= 0, "loader_workers", "must be >= 0");

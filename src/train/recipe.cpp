@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "twist/metric_names.h"
+#include "twist/mirror_check.h"
 #include "twist/train.h"
 
 namespace twist {
@@ -97,6 +98,18 @@ double resolved_epochs(const TrainConfig& c, int64_t images) {
                  "--epochs N sets the length\n",
                  epochs, (long long)images, (long long)c.min_images);
   return epochs;
+}
+
+void resolve_flip(TrainConfig& c, const torch::Tensor& sample, bool say) {
+  if (c.flip_p >= 0) return;
+  const MirrorCheck m = mirror_check(sample);
+  c.flip_p = auto_flip_p(m);
+  if (say)
+    std::fprintf(stderr,
+                 "twist: flip auto: %s (the mirror images of %.0f%% of %lld sampled training images lie farther "
+                 "from the others than the images do; flips are off above %.0f%%); --flip-p P sets it\n",
+                 c.flip_p > 0 ? "flips at p 0.5" : "no flips", 100 * m.farther, (long long)m.images,
+                 100 * kMirrorThreshold);
 }
 
 int64_t use_threads(int64_t requested, int processes_per_machine) {
