@@ -7,7 +7,9 @@
 // normalized with ImageNet's statistics. The clock starts when the first
 // batch arrives and stops after --batches more; one JSON object on stdout.
 //   build/loader_bench folder:DIR [--workers 2] [--batch 64] [--batches 10] [--size 224]
-//                      [--scale-min 0.08] [--seed 0]
+//                      [--scale-min 0.08] [--seed 0] [--full-decode]
+// --full-decode: every JPEG decoded at full size, then cropped
+// (LoaderOptions::scaled_jpeg off), the loader before DCT-scaled decoding.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +25,7 @@ struct Args {
   int workers = 2;
   int64_t batch = 64, batches = 10, size = 224, seed = 0;
   double scale_min = 0.08;
+  bool full_decode = false;
 };
 
 Args parse(int argc, char** argv) {
@@ -45,6 +48,8 @@ Args parse(int argc, char** argv) {
       a.seed = std::atoll(value());
     else if (k == "--scale-min")
       a.scale_min = std::atof(value());
+    else if (k == "--full-decode")
+      a.full_decode = true;
     else if (a.data.empty() && k.rfind("--", 0) != 0)
       a.data = k;
     else
@@ -52,7 +57,7 @@ Args parse(int argc, char** argv) {
   }
   twist::check(!a.data.empty(),
                "usage: loader_bench folder:DIR [--workers N] [--batch N] [--batches N] [--size N] "
-               "[--scale-min X] [--seed N]");
+               "[--scale-min X] [--seed N] [--full-decode]");
   twist::check(a.workers >= 1 && a.batch >= 1 && a.batches >= 1 && a.size >= 1,
                "--workers, --batch, --batches and --size must be positive");
   return a;
@@ -78,6 +83,7 @@ int main(int argc, char** argv) {
     const twist::Normalization norm{{0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}};
     twist::LoaderOptions options;
     options.workers = a.workers;
+    options.scaled_jpeg = !a.full_decode;
     twist::BatchLoader loader(data, sampler, two_views(a), norm, uint64_t(a.seed), 0, a.batches + 1, options);
     loader.next();
     const auto t0 = std::chrono::steady_clock::now();
@@ -86,8 +92,9 @@ int main(int argc, char** argv) {
     const double images = double(a.batches * a.batch);
     std::printf(
         "{\"images_per_s\": %.3f, \"seconds\": %.3f, \"images\": %.0f, \"workers\": %d, \"batch\": %lld, "
-        "\"size\": %lld, \"scale_min\": %g}\n",
-        images / s, s, images, a.workers, (long long)a.batch, (long long)a.size, a.scale_min);
+        "\"size\": %lld, \"scale_min\": %g, \"jpeg\": \"%s\"}\n",
+        images / s, s, images, a.workers, (long long)a.batch, (long long)a.size, a.scale_min,
+        a.full_decode ? "full" : "scaled");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "loader_bench: error: %s\n", e.what());
     return 1;

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# twist's loader (build/loader_bench) against torchvision's ImageFolder +
-# DataLoader (bench/loader_peer.py), the same folder, views, batch and number
-# of workers, alternately in one run: each round runs every side once, the
-# first side moving one place every round. Prints each round's images/s (source
-# images, two views each), the medians, twist / torchvision (median of the
-# per-round ratios, and ratio of the medians), images/s per worker (one
-# worker per core), and the load average before and after.
+# twist's loader (build/loader_bench), as it trains and with every JPEG
+# decoded at full size (--full-decode: the loader before DCT-scaled
+# decoding), against torchvision's ImageFolder + DataLoader
+# (bench/loader_peer.py): the same folder, views, batch and number of
+# workers, alternately in one run. Each round runs every side once, the first
+# side moving one place every round. Prints each round's images/s (source
+# images, two views each), the medians, each twist side / torchvision and
+# twist / twist full decode (median of the per-round ratios, and ratio of the
+# medians), images/s per worker (one worker per core), and the load average
+# before and after.
 #   bench/loader_side_by_side.sh DIR [rounds 5] [batches 10]
 # Environment: WORKERS (2), BATCH (64), SIZE (224), SCALE_MIN (0.08), BUILD (build).
 # DIR: an ImageNet-like folder (bench/make_imagenet_like.py) of at least
@@ -27,12 +30,13 @@ build=${BUILD:-build}
 export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-1073741824}
 export MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-1073741824}
 common=(--workers "$workers" --batch "$batch" --batches "$batches" --size "$size" --scale-min "$scale_min")
-names=("twist" "torchvision")
+names=("twist" "twist full decode" "torchvision")
 run_side() {  # side index, round: prints images/s
   local out
   case "$1" in
     0) out=$("$build/loader_bench" "folder:$dir" "${common[@]}" --seed "$2") ;;
-    1) out=$(/usr/bin/python3 bench/loader_peer.py "$dir" "${common[@]}" --seed "$2") ;;
+    1) out=$("$build/loader_bench" "folder:$dir" "${common[@]}" --seed "$2" --full-decode) ;;
+    2) out=$(/usr/bin/python3 bench/loader_peer.py "$dir" "${common[@]}" --seed "$2") ;;
   esac
   echo "$out" | sed -n 's/.*"images_per_s": \([0-9.]*\).*/\1/p'
 }
@@ -55,17 +59,18 @@ rows = [l.split() for l in open(sys.argv[1])]
 workers, names = int(sys.argv[2]), sys.argv[3:]
 rounds = sorted({int(r) for r, _, _ in rows})
 v = {(int(r), int(s)): float(x) for r, s, x in rows}
-peer = len(names) - 1  # torchvision is the last side
+pairs = [(0, 2), (1, 2), (0, 1)]  # twist, full decode: each over torchvision; twist over full decode
 print("| round | " + " | ".join(f"{n} img/s" for n in names) + " | " +
-      " | ".join(f"{n} / torchvision" for n in names[:-1]) + " |")
-print("|" + " --- |" * (2 * len(names)))
+      " | ".join(f"{names[a]} / {names[b]}" for a, b in pairs) + " |")
+print("|" + " --- |" * (1 + len(names) + len(pairs)))
 for r in rounds:
     print(f"| {r} | " + " | ".join(f"{v[r, s]:.1f}" for s in range(len(names))) + " | " +
-          " | ".join(f"{v[r, s] / v[r, peer]:.2f}" for s in range(peer)) + " |")
+          " | ".join(f"{v[r, a] / v[r, b]:.2f}" for a, b in pairs) + " |")
 med = [statistics.median(v[r, s] for r in rounds) for s in range(len(names))]
-ratio = [statistics.median(v[r, s] / v[r, peer] for r in rounds) for s in range(peer)]
+ratio = [statistics.median(v[r, a] / v[r, b] for r in rounds) for a, b in pairs]
 print("| **median** | " + " | ".join(f"**{m:.1f}**" for m in med) + " | " +
-      " | ".join(f"**{q:.2f}** (ratio of medians {m / med[peer]:.2f})" for q, m in zip(ratio, med)) + " |")
-print(f"\nper worker ({workers} workers, one per core): " +
+      " | ".join(f"**{q:.2f}** ({med[a] / med[b]:.2f})" for q, (a, b) in zip(ratio, pairs)) + " |")
+print("\nratio columns: median of the per-round ratios (ratio of the medians)")
+print(f"per worker ({workers} workers, one per core): " +
       ", ".join(f"{n} {m / workers:.1f} img/s" for n, m in zip(names, med)))
 EOF
