@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The share of a ResNet-50 training step on this CPU that waits for data,
-# on an ImageNet-like folder (bench/make_imagenet_like.py), two 224 x 224
-# views per image (crop scale 0.08-1), batch B, 2 intra-op threads.
+# The share of a ResNet-50 training step on this CPU that waits for data:
+# the paper's ResNet-50 recipe (configs/imagenet-rn50.json: head
+# 4096-4096-4096, two 224 x 224 views, crop scale 0.08-1) at batch B, 2
+# intra-op threads, on an ImageNet-like folder (bench/make_imagenet_like.py).
 #
 # Measured: `twist bench` (compute-only rounds on fixed views, then end-to-end
 # rounds with one loader worker beside the step) for fp32 and bf16; its
@@ -10,12 +11,12 @@
 # bench/loader_peer.py, 2 workers, batch B) gives t_load = B / images/s, the
 # compute-only rounds t_step = B / images/s, and a step whose loader cannot
 # run beside it (both want both cores) waits t_load / (t_load + t_step).
-#   bench/resnet50_data_wait.sh DIR [batch 16] [steps 3]
+#   bench/resnet50_data_wait.sh DIR [batch 16] [steps 2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:?usage: bench/resnet50_data_wait.sh DIR [batch] [steps]}
 batch=${2:-16}
-steps=${3:-3}
+steps=${3:-2}
 build=${BUILD:-build}
 export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-1073741824}
 export MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-1073741824}
@@ -23,7 +24,7 @@ echo "load before: $(uptime)"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for p in fp32 bf16; do
-  "$build/twist" bench --data "folder:$dir" --arch resnet50 --image-size 224 --global-scale-min 0.08 \
+  "$build/twist" bench --config configs/imagenet-rn50.json --data "folder:$dir" \
     --batch-size "$batch" --threads 2 --loader-workers 1 --precision "$p" --rounds 3 --steps "$steps" --warmup 1 \
     --json >"$out/$p.json"
 done
