@@ -2,9 +2,10 @@
 """The torchvision peer of build/loader_bench: images per second that
 torchvision's ImageFolder + DataLoader (PIL decoding, worker processes)
 decode and augment into two views per image, the paper's two global views
-(the transforms of bench/reference_twist.py, imported unchanged: bicubic
+(the transforms of bench/reference_twist.py, imported: bicubic
 RandomResizedCrop, flip, colour jitter 0.8, grayscale 0.2, PIL Gaussian blur
-1.0 / 0.1, solarize 0 / 0.2, ToTensor, Normalize with ImageNet's statistics).
+1.0 / 0.1, solarize 0 / 0.2, ToTensor; their one-channel Normalize replaced
+by ImageNet's three-channel statistics).
 
     /usr/bin/python3 bench/loader_peer.py DIR [--workers 2] [--batch 64] [--batches 10]
                                           [--size 224] [--scale-min 0.08] [--seed 0]
