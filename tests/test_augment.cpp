@@ -130,4 +130,40 @@ TEST(Augment, NormalizeUsesStatistics) {
   EXPECT_THROW(twist::normalize(x, unit(3)), std::exception);
 }
 
+// With a decoder that always decodes at full size, the deferred path draws
+// exactly the boxes (and every other random number) of augment_views on
+// decoded images: the views are equal, so the box distribution is
+// torchvision's RandomResizedCrop's as before. The scale asked for is the
+// smallest at which each view's box spans its output size.
+TEST(JpegScaled, DeferredDecodingDrawsTheSameBoxes) {
+  auto gen = twist::make_generator(7, 0);
+  std::vector<torch::Tensor> images;
+  for (int i = 0; i < 5; ++i) images.push_back(torch::randint(256, {3, 40 + 9 * i, 70 - 6 * i}, gen).to(torch::kUInt8));
+  auto heights = torch::empty({5}, torch::kInt64), widths = torch::empty({5}, torch::kInt64);
+  for (int64_t i = 0; i < 5; ++i) {
+    heights[i] = images[size_t(i)].size(1);
+    widths[i] = images[size_t(i)].size(2);
+  }
+  const auto crops = twist::MultiCropOptions::paper(16, 2, 8);
+  const twist::Normalization norm{{0.5, 0.5, 0.5}, {0.25, 0.25, 0.25}};
+  std::vector<double> asked;
+  auto decode = [&](int64_t i, double min_scale) {
+    asked.push_back(min_scale);
+    return twist::ScaledImage{images[size_t(i)], 1.0, 1.0};
+  };
+  auto g1 = twist::make_generator(3, 1), g2 = twist::make_generator(3, 1), g3 = twist::make_generator(3, 1);
+  const auto want = twist::augment_views(images, crops, norm, g1);
+  const auto got = twist::augment_views(heights, widths, decode, crops, norm, g2);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t v = 0; v < want.size(); ++v) EXPECT_TRUE(torch::equal(got[v], want[v])) << v;
+  // The boxes of the first (global) view, drawn first from the same stream.
+  const auto& g = crops.views[0];
+  const auto boxes = twist::random_crop_boxes(heights, widths, g.scale_min, g.scale_max, g.ratio_min, g.ratio_max, g3);
+  ASSERT_EQ(asked.size(), 5u);
+  for (int64_t i = 0; i < 5; ++i) {
+    const double side = std::min(boxes[i][2].item<double>(), boxes[i][3].item<double>());
+    EXPECT_GE(asked[size_t(i)], 16.0 / side - 1e-9) << i;  // at least what the first view needs
+  }
+}
+
 }  // namespace

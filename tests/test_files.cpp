@@ -1,14 +1,20 @@
 // Files twist reads and writes for other tools: .npy arrays, label lists,
-// label subsets, image files, the torchvision export.
+// label subsets, image files (JPEGs decoded at the scale a crop needs
+// too), the torchvision export.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
+#include <tuple>
 
 #include "test_util.h"
+#include "twist/augment.h"
+#include "twist/bad_images.h"
 #include "twist/data.h"
 #include "twist/error.h"
 #include "twist/export.h"
 #include "twist/image.h"
+#include "twist/loader.h"
 #include "twist/npy.h"
 
 #if __has_include(<stb/stb_image_write.h>)
@@ -215,6 +221,135 @@ TEST(Image, ReadsPngAndJpeg) {
   write_text(dir / "head.jpg", whole.substr(0, 3));
   const std::string head = error_of([&] { read_image(dir / "head.jpg"); });
   EXPECT_NE(head.find("is not a JPEG twist can read"), std::string::npos) << head;
+}
+
+// --- JPEGs decoded at the scale the crop needs ---------------------------------
+
+// A smooth colour image (low-frequency waves), w x h RGB, as a JPEG at quality 95.
+std::string write_smooth_jpeg(const std::string& path, int w, int h) {
+  std::vector<uint8_t> rgb;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      rgb.insert(rgb.end(), {uint8_t(128 + 100 * std::sin(x / 23.0 + y / 37.0)),
+                             uint8_t(128 + 100 * std::cos(x / 31.0 - y / 19.0)), uint8_t(255 * (x + y) / (w + h))});
+  EXPECT_TRUE(stbi_write_jpg(path.c_str(), w, h, 3, rgb.data(), 95));
+  return path;
+}
+
+double mean_abs(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kFloat32) - b.to(torch::kFloat32)).abs().mean().item<double>();
+}
+
+TEST(JpegScaled, DecodesAtTheSmallestDctScaleAtLeastTheOneAskedFor) {
+  if (!jpeg_decoding_available()) GTEST_SKIP() << "built without JPEG decoding (libturbojpeg0-dev)";
+  TempDir dir;
+  const EncodedImage e = open_image(write_smooth_jpeg(dir / "s.jpg", 300, 200));
+  EXPECT_EQ(e.height, 200);
+  EXPECT_EQ(e.width, 300);
+  EXPECT_FALSE(e.decoded.defined());  // the header only
+  const torch::Tensor full = read_image(dir / "s.jpg");
+  const ScaledImage whole = decode_scaled(e, 1.0);
+  EXPECT_TRUE(torch::equal(whole.pixels, full));
+  EXPECT_EQ(whole.scale_y, 1.0);
+  // min_scale -> the scale used and the decoded size (ceil(side * scale)).
+  const std::vector<std::tuple<double, double, int64_t, int64_t>> cases = {
+      {2.0, 1.0, 200, 300}, {0.6, 1.0, 200, 300}, {0.5, 0.5, 100, 150},   {0.3, 0.5, 100, 150},
+      {0.25, 0.25, 50, 75}, {0.2, 0.25, 50, 75},  {0.125, 0.125, 25, 38}, {0.01, 0.125, 25, 38}};
+  for (const auto& [ask, scale, h, w] : cases) {
+    const ScaledImage s = decode_scaled(e, ask);
+    EXPECT_EQ(s.scale_y, scale) << ask;
+    EXPECT_EQ(s.scale_x, scale) << ask;
+    EXPECT_EQ(s.pixels.sizes(), (std::vector<int64_t>{3, h, w})) << ask;
+  }
+  // Known answer: a half-scale decode is the full decode averaged over 2 x 2
+  // blocks, to within a grey level or two (the inverse DCT is not an average).
+  const torch::Tensor half = decode_scaled(e, 0.5).pixels;
+  const torch::Tensor pooled = torch::avg_pool2d(full.to(torch::kFloat32).unsqueeze(0), 2).squeeze(0);
+  EXPECT_LT(mean_abs(half, pooled), 1.5);
+  // Another format comes back as decoded, at scale 1.
+  write_text(dir / "p.pgm", "P5 3 2 255\n" + std::string("\x01\x02\x03\x04\x05\x06", 6));
+  const ScaledImage pgm = decode_scaled(open_image(dir / "p.pgm"), 0.125);
+  EXPECT_EQ(pgm.scale_y, 1.0);
+  EXPECT_TRUE(torch::equal(pgm.pixels, read_image(dir / "p.pgm")));
+}
+
+// A crop resampled from a half- or quarter-scale decode is close to the same
+// crop from the full decode; at scale 1 the two functions agree exactly.
+TEST(JpegScaled, CropOfAScaledDecodeIsCloseToTheFullDecodesCrop) {
+  if (!jpeg_decoding_available()) GTEST_SKIP() << "built without JPEG decoding (libturbojpeg0-dev)";
+  TempDir dir;
+  const EncodedImage e = open_image(write_smooth_jpeg(dir / "s.jpg", 400, 350));
+  const torch::Tensor full = decode_scaled(e, 1.0).pixels;
+  const auto box = torch::tensor({21.0f, 37.0f, 301.0f, 263.0f});  // top, left, height, width
+  for (bool flip : {false, true}) {
+    const torch::Tensor want = crop_then_resize(full, box, 64, flip);
+    EXPECT_TRUE(torch::equal(crop_scaled_then_resize(full, box, 1.0, 1.0, 64, flip), want));
+    for (double scale : {0.5, 0.25}) {
+      const ScaledImage s = decode_scaled(e, scale);
+      const torch::Tensor got = crop_scaled_then_resize(s.pixels, box, s.scale_y, s.scale_x, 64, flip);
+      ASSERT_EQ(got.sizes(), want.sizes());
+      EXPECT_LT(mean_abs(got, want), 0.01) << scale << " " << flip;  // in [0, 1]: under 2.6 grey levels
+    }
+  }
+}
+
+// The loader's two paths on a folder of JPEGs: the same images, the same
+// random numbers, views within a small distance; a JPEG smaller than the
+// output (never scaled) gives exactly the full-decode views.
+TEST(JpegScaled, LoaderViewsMatchTheFullDecodePath) {
+  if (!jpeg_decoding_available()) GTEST_SKIP() << "built without JPEG decoding (libturbojpeg0-dev)";
+  TempDir dir;
+  for (int i = 0; i < 6; ++i) write_smooth_jpeg(dir / ("big" + std::to_string(i) + ".jpg"), 360 + 10 * i, 300);
+  const Dataset big = load_dataset("folder:" + dir.path);
+  const EpochSampler sampler(big.size(), 4, 11);
+  MultiCropOptions crops = MultiCropOptions::paper(32, 0, 0);
+  for (auto& v : crops.views) v.scale_min = 0.3;  // boxes of at least ~180 pixels: 1/4 scale
+  const Normalization norm{{0.5, 0.5, 0.5}, {0.25, 0.25, 0.25}};
+  const Batch scaled = BatchLoader::make_batch(big, sampler, crops, norm, 5, 1, torch::kCPU, nullptr, true);
+  const Batch full = BatchLoader::make_batch(big, sampler, crops, norm, 5, 1, torch::kCPU, nullptr, false);
+  EXPECT_TRUE(torch::equal(scaled.indices, full.indices));
+  EXPECT_FALSE(torch::equal(scaled.views[0], full.views[0]));  // some images were decoded at a reduced scale
+  for (size_t v = 0; v < full.views.size(); ++v) {
+    ASSERT_EQ(scaled.views[v].sizes(), full.views[v].sizes());
+    EXPECT_LT(mean_abs(scaled.views[v], full.views[v]), 0.05) << v;  // normalized: 0.05 * 0.25 * 255 = 3 grey levels
+  }
+  TempDir small_dir;
+  for (int i = 0; i < 4; ++i) write_smooth_jpeg(small_dir / ("s" + std::to_string(i) + ".jpg"), 20 + i, 14);
+  const Dataset small = load_dataset("folder:" + small_dir.path);
+  const EpochSampler one(small.size(), 4, 2);
+  const Batch a = BatchLoader::make_batch(small, one, crops, norm, 5, 0, torch::kCPU, nullptr, true);
+  const Batch b = BatchLoader::make_batch(small, one, crops, norm, 5, 0, torch::kCPU, nullptr, false);
+  for (size_t v = 0; v < a.views.size(); ++v) {
+    EXPECT_EQ(a.views[v].sizes(), (std::vector<int64_t>{4, 3, 32, 32}));
+    EXPECT_TRUE(torch::equal(a.views[v], b.views[v])) << v;
+  }
+}
+
+// A JPEG whose header reads but whose data are cut: the scaled path finds it
+// only when it decodes, after the boxes are drawn, and counts it as the
+// full path does (a stand-in within the allowance, else one error).
+TEST(JpegScaled, ACutJpegIsSkippedOrStopsTheBatch) {
+  if (!jpeg_decoding_available()) GTEST_SKIP() << "built without JPEG decoding (libturbojpeg0-dev)";
+  TempDir dir;
+  for (int i = 0; i < 4; ++i) write_smooth_jpeg(dir / (std::to_string(i) + ".jpg"), 200, 160);
+  const std::string cut = dir / "2.jpg";
+  const std::string whole = read_text(cut);
+  write_text(cut, whole.substr(0, whole.size() / 2));
+  const Dataset d = load_dataset("folder:" + dir.path);
+  const EpochSampler sampler(d.size(), 4, 1);
+  MultiCropOptions crops = MultiCropOptions::paper(16, 0, 0);
+  const Normalization norm{{0.5, 0.5, 0.5}, {0.25, 0.25, 0.25}};
+  BadImages one(1, /*announce=*/false);
+  const Batch b = BatchLoader::make_batch(d, sampler, crops, norm, 5, 0, torch::kCPU, &one, true);
+  EXPECT_EQ(one.files(), std::vector<std::string>{cut});
+  EXPECT_EQ(b.views[0].sizes(), (std::vector<int64_t>{4, 3, 16, 16}));
+  EXPECT_TRUE(torch::isfinite(b.views[1]).all().item<bool>());
+  auto idx = b.indices.accessor<int64_t, 1>();
+  for (int64_t i = 0; i < 4; ++i) EXPECT_NE(d.files[size_t(idx[i])], cut) << i;  // a stand-in was read
+  BadImages none(0, false);
+  const std::string e = error_of([&] { BatchLoader::make_batch(d, sampler, crops, norm, 5, 0, torch::kCPU, &none); });
+  EXPECT_NE(e.find("cannot decode JPEG '" + cut + "'"), std::string::npos) << e;
+  EXPECT_NE(e.find("--skip-bad-images N"), std::string::npos) << e;
 }
 #endif
 

@@ -5,9 +5,11 @@
 // generator, so a batch's views are a pure function of (images, seed).
 #include <torch/torch.h>
 
+#include <functional>
 #include <vector>
 
 #include "twist/data.h"
+#include "twist/image.h"
 #include "twist/random.h"
 
 namespace twist {
@@ -58,6 +60,12 @@ torch::Tensor crop_resize(const torch::Tensor& images, const torch::Tensor& boxe
 // resized whole. Mirrored when `flip`. Returns float 1 x C x size x size in
 // [0, 1].
 torch::Tensor crop_then_resize(const torch::Tensor& image_u8, const torch::Tensor& box, int64_t size, bool flip);
+// The same on an image decoded at a reduced scale (decode_scaled): `box`
+// is in the full image's pixels and is mapped to the scaled image's
+// (times scale_y, scale_x); the whole pixels it touches are cut and the
+// box, with its fractional edges, resampled to size x size.
+torch::Tensor crop_scaled_then_resize(const torch::Tensor& image_u8, const torch::Tensor& box, double scale_y,
+                                      double scale_x, int64_t size, bool flip);
 torch::Tensor hflip(const torch::Tensor& images);
 // Factor per sample (B). Brightness scales; contrast blends with the mean
 // grey level; saturation blends with the grey image.
@@ -84,6 +92,19 @@ std::vector<torch::Tensor> augment_views(const torch::Tensor& images_u8, const M
 torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const ViewOptions& view,
                            const Normalization& norm, at::Generator& gen);
 std::vector<torch::Tensor> augment_views(const std::vector<torch::Tensor>& images_u8, const MultiCropOptions& crops,
+                                         const Normalization& norm, at::Generator& gen);
+// The same for images not decoded yet (a file-backed set's JPEGs): every
+// view's crop boxes are drawn on the full sizes (heights, widths: int64, B
+// each, from the files' headers), with the same random numbers in the same
+// order as above; then decode(i, min_scale) decodes image i at a scale of at
+// least min_scale (decode_scaled), where min_scale is the scale at which
+// the shorter side of one of its boxes shrinks to that view's output size
+// (the largest such over the views: no box is resampled up), and each box
+// is mapped to the scaled pixels and resampled (crop_scaled_then_resize).
+// A decoder that always decodes at full size gives exactly the views above.
+using ScaledDecoder = std::function<ScaledImage(int64_t index, double min_scale)>;
+std::vector<torch::Tensor> augment_views(const torch::Tensor& heights, const torch::Tensor& widths,
+                                         const ScaledDecoder& decode, const MultiCropOptions& crops,
                                          const Normalization& norm, at::Generator& gen);
 
 }  // namespace twist

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "twist/data.h"
+#include "twist/error.h"
+#include "twist/image.h"
 
 namespace twist {
 
@@ -24,11 +26,20 @@ class BadImages {
   // The image at `path` (read_image); nullopt for a file that does not
   // decode while the allowance lasts, or that did so before. Thread-safe.
   std::optional<torch::Tensor> read(const std::string& path);
+  // The same with open_image: a file whose header does not read.
+  std::optional<EncodedImage> open(const std::string& path);
+  // Counts a file that opened but whose data did not decode as read() counts
+  // a file that does not decode: throws twist::Error (e's message and the
+  // flag) past the allowance, else names it once on stderr.
+  void reject(const std::string& path, const Error& e);
   int64_t count() const;                   // distinct files passed over
   std::vector<std::string> files() const;  // those files, sorted
 
  private:
   bool known(const std::string& path) const;
+  // decode(path), or nullopt for a known or newly rejected file.
+  template <class T>
+  std::optional<T> attempt(const std::string& path, T (*decode)(const std::string&));
 
   const int64_t allowance_;
   const bool announce_;
@@ -41,6 +52,10 @@ class BadImages {
 // stand-in on every run with that seed. `*used` gets the index read.
 torch::Tensor read_or_stand_in(const Dataset& data, int64_t index, BadImages& bad, uint64_t seed, uint64_t draw,
                                int64_t* used);
+// The same with the file opened, not decoded (open_image), for the loader's
+// scaled JPEG decoding.
+EncodedImage open_or_stand_in(const Dataset& data, int64_t index, BadImages& bad, uint64_t seed, uint64_t draw,
+                              int64_t* used);
 
 // `data` without the files `bad` passed over (evaluation of a run that
 // skipped some).

@@ -11,8 +11,37 @@ namespace twist {
 // an alpha channel is dropped. Throws twist::Error naming the file when it
 // is missing, empty or not a decodable image.
 torch::Tensor read_image(const std::string& path);
-// How many times this process has called read_image (tests check that a
-// step decodes a bounded sample of a folder, not all of it).
+// An image file read but, for a JPEG, not decoded yet: the loader draws
+// its crops on the size from the header first, then decodes at the scale
+// the crops need (decode_scaled). Other formats are decoded whole here.
+struct EncodedImage {
+  std::string path;
+  std::string bytes;              // a JPEG's file; empty for the other formats
+  int64_t height = 0, width = 0;  // the full size
+  torch::Tensor decoded;          // the other formats: uint8 C x H x W
+};
+// Reads the file and a JPEG's header (size only); throws twist::Error as
+// read_image does for a missing, empty or unreadable file.
+EncodedImage open_image(const std::string& path);
+
+// Pixels at a scale of the full image: pixel (y, x) covers the full image's
+// [y / scale_y, (y + 1) / scale_y) x [x / scale_x, (x + 1) / scale_x).
+struct ScaledImage {
+  torch::Tensor pixels;  // uint8 C x H' x W'
+  double scale_y = 1.0, scale_x = 1.0;
+};
+// A JPEG decoded at the smallest DCT-domain scale of 1/8, 1/4 and 1/2 that
+// is at least `min_scale` (1 when none is: full size), uint8 C x
+// ceil(H * scale) x ceil(W * scale); libjpeg-turbo averages each 8 x 8
+// block's frequencies into fewer pixels, so the skipped work is the inverse
+// DCT and colour conversion of the pixels not produced. Other formats come
+// back as decoded, at scale 1. Throws twist::Error naming a file whose data
+// do not decode.
+ScaledImage decode_scaled(const EncodedImage& image, double min_scale);
+
+// How many times this process has opened an image file (read_image,
+// open_image; tests check that a step decodes a bounded sample of a folder,
+// not all of it).
 int64_t image_reads();
 
 // Converts a decoded image to a model's input: `channels` (1: luminance,

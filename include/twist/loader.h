@@ -59,6 +59,12 @@ struct LoaderOptions {
   // File-backed sets: where a file that does not decode is counted and
   // passed over (--skip-bad-images); null: such a file is an error.
   BadImages* bad_images = nullptr;
+  // File-backed sets: JPEGs decoded at the smallest DCT scale (1/2, 1/4,
+  // 1/8) at which every crop box still spans its view's output size (the
+  // boxes are drawn on the full size from the header first, so their
+  // distribution is unchanged; docs/design.md, "Decoding only what the crop
+  // needs"). Off: every image decoded at full size, then cropped.
+  bool scaled_jpeg = true;
 };
 
 class BatchLoader {
@@ -72,10 +78,11 @@ class BatchLoader {
   Batch next();
   // Builds the batch of one step synchronously (what the workers run).
   // With `bad`, a file that does not decode is replaced by a stand-in
-  // (read_or_stand_in), and `indices` names the images read.
+  // (read_or_stand_in), and `indices` names the images read. `scaled_jpeg`:
+  // LoaderOptions::scaled_jpeg.
   static Batch make_batch(const Dataset& data, const EpochSampler& sampler, const MultiCropOptions& crops,
                           const Normalization& norm, uint64_t seed, int64_t step, torch::Device device = torch::kCPU,
-                          BadImages* bad = nullptr);
+                          BadImages* bad = nullptr, bool scaled_jpeg = true);
 
  private:
   void work(int worker);

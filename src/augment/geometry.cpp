@@ -70,16 +70,23 @@ torch::Tensor crop_resize(const torch::Tensor& images, const torch::Tensor& boxe
 }
 
 torch::Tensor crop_then_resize(const torch::Tensor& image_u8, const torch::Tensor& box, int64_t size, bool flip) {
-  auto b = box.to(torch::kInt64);
-  const int64_t top = b[0].item<int64_t>(), left = b[1].item<int64_t>();
-  const int64_t h = b[2].item<int64_t>(), w = b[3].item<int64_t>();
-  check(image_u8.dim() == 3 && top >= 0 && left >= 0 && h > 0 && w > 0 && top + h <= image_u8.size(1) &&
-            left + w <= image_u8.size(2),
+  return crop_scaled_then_resize(image_u8, box, 1.0, 1.0, size, flip);
+}
+
+torch::Tensor crop_scaled_then_resize(const torch::Tensor& image_u8, const torch::Tensor& box, double scale_y,
+                                      double scale_x, int64_t size, bool flip) {
+  auto b = box.to(torch::kFloat64);
+  const double top = b[0].item<double>() * scale_y, left = b[1].item<double>() * scale_x;
+  const double h = b[2].item<double>() * scale_y, w = b[3].item<double>() * scale_x;
+  // The whole pixels the box touches; at scale 1 with a box of whole pixels, the box itself.
+  const int64_t r0 = int64_t(std::floor(top)), c0 = int64_t(std::floor(left));
+  const int64_t r1 = int64_t(std::ceil(top + h - 1e-9)), c1 = int64_t(std::ceil(left + w - 1e-9));
+  check(image_u8.dim() == 3 && r0 >= 0 && c0 >= 0 && h > 0 && w > 0 && r1 <= image_u8.size(1) && c1 <= image_u8.size(2),
         "crop_then_resize: the box must lie inside a C x H x W image");
   // Cut first (a view, no copy), then convert and resample the box alone.
-  auto region = image_u8.narrow(1, top, h).narrow(2, left, w).unsqueeze(0).to(torch::kFloat32).div_(255.0);
-  auto whole = torch::tensor({0.0f, 0.0f, float(h), float(w)}).view({1, 4});
-  return crop_resize(region, whole, size, torch::full({1}, flip, torch::kBool));
+  auto region = image_u8.narrow(1, r0, r1 - r0).narrow(2, c0, c1 - c0).unsqueeze(0).to(torch::kFloat32).div_(255.0);
+  auto inside = torch::tensor({float(top - r0), float(left - c0), float(h), float(w)}).view({1, 4});
+  return crop_resize(region, inside, size, torch::full({1}, flip, torch::kBool));
 }
 
 torch::Tensor hflip(const torch::Tensor& images) { return images.flip({3}); }

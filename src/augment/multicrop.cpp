@@ -133,6 +133,47 @@ torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const Vi
 }
 
 namespace {
+
+// The smallest scale at which image i's boxes in every view stay at least
+// their view's output size a side: the decode may shrink the image so far
+// and no further, so each view is still resampled down (or 1:1), never up.
+double min_scale_for(const std::vector<ViewDraws>& draws, const MultiCropOptions& crops, int64_t i) {
+  double need = 0;
+  for (size_t v = 0; v < draws.size(); ++v) {
+    auto box = draws[v].boxes.accessor<float, 2>();
+    need = std::max(need, double(crops.views[v].size) / std::min<double>(box[i][2], box[i][3]));
+  }
+  return need;
+}
+
+}  // namespace
+
+std::vector<torch::Tensor> augment_views(const torch::Tensor& heights, const torch::Tensor& widths,
+                                         const ScaledDecoder& decode, const MultiCropOptions& crops,
+                                         const Normalization& norm, at::Generator& gen) {
+  const int64_t B = heights.size(0);
+  check(B > 0 && widths.size(0) == B, "augment_views needs one height and one width per image");
+  // Every view's random numbers first, in the order augment_view draws them.
+  std::vector<ViewDraws> draws;
+  for (const auto& v : crops.views) draws.push_back(draw_view(heights, widths, v, gen));
+  std::vector<std::vector<torch::Tensor>> cut(crops.views.size());
+  int64_t channels = 0;
+  for (int64_t i = 0; i < B; ++i) {
+    const ScaledImage im = decode(i, min_scale_for(draws, crops, i));
+    check(im.pixels.dim() == 3 && (i == 0 || im.pixels.size(0) == channels),
+          "augment_views expects C x H x W images of one channel count");
+    channels = im.pixels.size(0);
+    for (size_t v = 0; v < crops.views.size(); ++v)
+      cut[v].push_back(crop_scaled_then_resize(im.pixels, draws[v].boxes[i], im.scale_y, im.scale_x,
+                                               crops.views[v].size, draws[v].flip[i].item<bool>()));
+  }
+  std::vector<torch::Tensor> out;
+  for (size_t v = 0; v < crops.views.size(); ++v)
+    out.push_back(finish_view(torch::cat(cut[v], 0), crops.views[v], draws[v], norm));
+  return out;
+}
+
+namespace {
 // The views of one batch in order, each drawing from the same generator.
 template <class Images>
 std::vector<torch::Tensor> views_of(const Images& images_u8, const MultiCropOptions& crops, const Normalization& norm,

@@ -108,33 +108,65 @@ torch::Tensor read_pnm(const std::string& path, const std::string& bytes) {
   return to_chw(v.to(torch::kUInt8).view({h, w, channels}));
 }
 
-torch::Tensor read_jpeg(const std::string& path, const std::string& bytes) {
 #ifdef TWIST_WITH_TURBOJPEG
-  const auto* buf = reinterpret_cast<const unsigned char*>(bytes.data());
-  const auto len = static_cast<unsigned long>(bytes.size());
-  std::unique_ptr<void, int (*)(tjhandle)> handle(tjInitDecompress(), tjDestroy);
-  check(handle != nullptr, "cannot start the JPEG decoder");
-  auto reason = [&] { return std::string(tjGetErrorStr2(handle.get())); };
-  int w = 0, h = 0, subsamp = 0, colorspace = 0;
-  if (tjDecompressHeader3(handle.get(), buf, len, &w, &h, &subsamp, &colorspace) != 0)
-    throw Error("'" + path + "' is not a JPEG twist can read: " + reason());
+using JpegDecoder = std::unique_ptr<void, int (*)(tjhandle)>;
+
+JpegDecoder jpeg_decoder() {
+  JpegDecoder d(tjInitDecompress(), tjDestroy);
+  check(d != nullptr, "cannot start the JPEG decoder");
+  return d;
+}
+
+struct JpegHeader {
+  int width = 0, height = 0;
+  bool grey = false;
+};
+
+JpegHeader read_jpeg_header(tjhandle decoder, const std::string& path, const std::string& bytes) {
+  JpegHeader h;
+  int subsamp = 0, colorspace = 0;
+  if (tjDecompressHeader3(decoder, reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<unsigned long>(bytes.size()), &h.width, &h.height, &subsamp, &colorspace) != 0)
+    throw Error("'" + path + "' is not a JPEG twist can read: " + tjGetErrorStr2(decoder));
   // A file cut inside its header can come back "successfully" with no size.
-  check(w > 0 && h > 0, "'" + path + "' is not a JPEG twist can read: its header ends before the image size");
-  check_image_size(path, w, h);
-  const bool grey = colorspace == TJCS_GRAY;
-  auto hwc = torch::empty({h, w, grey ? 1 : 3}, torch::kUInt8);
+  check(h.width > 0 && h.height > 0,
+        "'" + path + "' is not a JPEG twist can read: its header ends before the image size");
+  check_image_size(path, h.width, h.height);
+  h.grey = colorspace == TJCS_GRAY;
+  return h;
+}
+
+// The JPEG decoded at `scale` (DCT-domain scaling: each 8 x 8 block becomes
+// 8 * scale pixels a side), uint8 C x ceil(H * scale) x ceil(W * scale).
+torch::Tensor decode_jpeg(const std::string& path, const std::string& bytes, tjscalingfactor scale) {
+  JpegDecoder decoder = jpeg_decoder();
+  const JpegHeader h = read_jpeg_header(decoder.get(), path, bytes);
+  const int w = TJSCALED(h.width, scale), ht = TJSCALED(h.height, scale);
+  auto hwc = torch::empty({ht, w, h.grey ? 1 : 3}, torch::kUInt8);
   // Warnings (a truncated file, corrupt entropy data) count as failures: the
   // decoder would otherwise fill what it could not read with grey.
-  if (tjDecompress2(handle.get(), buf, len, hwc.data_ptr<uint8_t>(), w, 0, h, grey ? TJPF_GRAY : TJPF_RGB,
-                    TJFLAG_STOPONWARNING) != 0)
-    throw Error("cannot decode JPEG '" + path + "': " + reason());
+  if (tjDecompress2(decoder.get(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    static_cast<unsigned long>(bytes.size()), hwc.data_ptr<uint8_t>(), w, 0, ht,
+                    h.grey ? TJPF_GRAY : TJPF_RGB, TJFLAG_STOPONWARNING) != 0)
+    throw Error("cannot decode JPEG '" + path + "': " + tjGetErrorStr2(decoder.get()));
   return to_chw(hwc);
+}
+
+// The smallest of the DCT scales 1/8, 1/4 and 1/2 that is at least
+// `min_scale`, else 1. libjpeg-turbo also scales by 3/8, 5/8, 3/4 and 7/8,
+// but without SIMD: on bench/make_imagenet_like.py's images they decoded
+// slower than the full size (bench/README.md, "A fast JPEG path").
+tjscalingfactor jpeg_scale(double min_scale) {
+  for (int denom : {8, 4, 2})
+    if (1.0 / denom >= min_scale) return {1, denom};
+  return {1, 1};
+}
 #else
-  (void)bytes;
+[[noreturn]] void no_jpeg(const std::string& path) {
   throw Error("cannot read JPEG '" + path +
               "': this twist was built without libjpeg-turbo (install libturbojpeg0-dev and rebuild)");
-#endif
 }
+#endif
 
 torch::Tensor read_png_or_bmp(const std::string& path, const std::string& bytes) {
 #ifdef TWIST_WITH_STB
@@ -171,19 +203,47 @@ std::atomic<int64_t> g_image_reads{0};
 
 int64_t image_reads() { return g_image_reads.load(); }
 
-torch::Tensor read_image(const std::string& path) {
+EncodedImage open_image(const std::string& path) {
   ++g_image_reads;
   struct stat st;
   check(::stat(path.c_str(), &st) == 0, "image '" + path + "' does not exist");
   check(S_ISREG(st.st_mode), "image '" + path + "' is not a file");
   check(st.st_size > 0, "image '" + path + "' is empty");
   check(st.st_size < (int64_t(1) << 31), "image '" + path + "' is larger than 2 GiB");
-  const std::string bytes = read_file_bytes(path, "image");
+  EncodedImage e;
+  e.path = path;
+  std::string bytes = read_file_bytes(path, "image");
   auto starts = [&](const char* magic, size_t k) { return bytes.size() >= k && bytes.compare(0, k, magic, k) == 0; };
-  if (starts("\xFF\xD8\xFF", 3)) return read_jpeg(path, bytes);
-  if (starts("P5", 2) || starts("P6", 2)) return read_pnm(path, bytes);
-  return read_png_or_bmp(path, bytes);
+  if (starts("\xFF\xD8\xFF", 3)) {
+#ifdef TWIST_WITH_TURBOJPEG
+    const JpegHeader h = read_jpeg_header(jpeg_decoder().get(), path, bytes);
+    e.height = h.height;
+    e.width = h.width;
+    e.bytes = std::move(bytes);
+    return e;
+#else
+    no_jpeg(path);
+#endif
+  }
+  e.decoded = starts("P5", 2) || starts("P6", 2) ? read_pnm(path, bytes) : read_png_or_bmp(path, bytes);
+  e.height = e.decoded.size(1);
+  e.width = e.decoded.size(2);
+  return e;
 }
+
+ScaledImage decode_scaled(const EncodedImage& image, double min_scale) {
+  if (image.decoded.defined()) return {image.decoded, 1.0, 1.0};
+#ifdef TWIST_WITH_TURBOJPEG
+  const tjscalingfactor s = jpeg_scale(min_scale);
+  const double scale = double(s.num) / double(s.denom);
+  return {decode_jpeg(image.path, image.bytes, s), scale, scale};
+#else
+  (void)min_scale;
+  no_jpeg(image.path);
+#endif
+}
+
+torch::Tensor read_image(const std::string& path) { return decode_scaled(open_image(path), 1.0).pixels; }
 
 torch::Tensor fit_image(const torch::Tensor& image_u8, int64_t channels, int64_t size, int64_t shorter) {
   check(image_u8.dim() == 3 && (image_u8.size(0) == 1 || image_u8.size(0) == 3),
