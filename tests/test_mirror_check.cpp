@@ -68,7 +68,9 @@ TEST(MirrorCheck, FlipProbabilityIsAutoOrAProbability) {
     c.flip_p = p;
     EXPECT_NE(twist::testing::error_of([&] { twist::validate(c); }).find("flip_p"), std::string::npos) << p;
   }
-  EXPECT_NE(twist::testing::error_of([] { twist::mirror_check(torch::zeros({1, 1, 4, 4})); }).find("two images"),
+  EXPECT_NE(twist::testing::error_of([] {
+              twist::mirror_check(torch::zeros({1, 1, 4, 4}));
+            }).find("two images"),
             std::string::npos);
 }
 

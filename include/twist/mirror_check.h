@@ -17,8 +17,8 @@
 namespace twist {
 
 struct MirrorCheck {
-  int64_t images = 0;   // the sample's size
-  double farther = 0;   // share of images whose mirror lies farther from the sample
+  int64_t images = 0;  // the sample's size
+  double farther = 0;  // share of images whose mirror lies farther from the sample
   // Flips suit the data: `farther` below kMirrorThreshold.
   bool flips_suit() const;
 };
