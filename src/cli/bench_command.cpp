@@ -187,8 +187,7 @@ std::function<int()> add_bench_command(CLI::App& app) {
 
     // The step and the data exactly as twist train builds them.
     const Dataset data = load_train_eval_splits(cfg.data, cfg.val_split, false).train;
-    const Normalization norm = channel_statistics(data);
-    resolve_flip(cfg, image_sample(data, data.file_backed() ? kStatisticsImages : 1024), /*say=*/false);
+    const Normalization norm = statistics_and_flip(cfg, data, nullptr, /*say=*/false);
     const int64_t image_size = cfg.image_size > 0 ? cfg.image_size : data.height();
     const MultiCropOptions crops = crop_options(cfg, image_size);
     const uint64_t seed = static_cast<uint64_t>(cfg.seed);

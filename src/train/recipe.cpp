@@ -112,6 +112,14 @@ void resolve_flip(TrainConfig& c, const torch::Tensor& sample, bool say) {
                  100 * kMirrorThreshold);
 }
 
+Normalization statistics_and_flip(TrainConfig& c, const Dataset& train, BadImages* bad, bool say) {
+  const bool folder = train.file_backed();
+  torch::Tensor sample;
+  if (folder || c.flip_p < 0) sample = image_sample(train, folder ? kStatisticsImages : 1024, bad);
+  resolve_flip(c, sample, say);
+  return folder ? channel_statistics(sample) : channel_statistics(train);
+}
+
 int64_t use_threads(int64_t requested, int processes_per_machine) {
   const int64_t threads =
       requested > 0 ? requested

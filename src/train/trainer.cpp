@@ -186,14 +186,9 @@ void Trainer::open_run_dir() {
 void Trainer::load_data() {
   data_ = load_train_eval_splits(cfg_.data, cfg_.val_split, cfg_.eval);
   bad_images_ = std::make_unique<BadImages>(cfg_.skip_bad_images);
-  // A folder's sample is decoded once: for the normalization and the flip check.
-  torch::Tensor sample;
-  if (!resume_ || cfg_.flip_p < 0)
-    sample = image_sample(data_.train, data_.train.file_backed() ? kStatisticsImages : 1024, bad_images_.get());
-  norm_ = resume_                     ? resumed_.norm
-          : data_.train.file_backed() ? channel_statistics(sample)
-                                      : channel_statistics(data_.train);
-  resolve_flip(cfg_, sample, writer_);
+  // A resumed run keeps its normalization, and config.json its resolved flip.
+  if (!resume_ || cfg_.flip_p < 0) norm_ = statistics_and_flip(cfg_, data_.train, bad_images_.get(), writer_);
+  if (resume_) norm_ = resumed_.norm;
   image_size_ = cfg_.image_size > 0 ? cfg_.image_size : data_.train.height();
   if (device_.is_cpu()) {
     const int64_t local_batch = (cfg_.batch_size + denv_.world_size - 1) / denv_.world_size;
