@@ -10,6 +10,7 @@
 
 #include "test_util.h"
 #include "twist/data.h"
+#include "twist/eval.h"
 #include "twist/npy.h"
 
 namespace {
@@ -53,6 +54,8 @@ TEST_F(CommandsE2E, KnnMatchesTheTrainingSummary) {
   EXPECT_DOUBLE_EQ(j["top1"].get<double>(), summary["knn_top1"].get<double>());
   EXPECT_GE(j["top5"].get<double>(), j["top1"].get<double>());
   EXPECT_GE(j["vote_top1"].get<double>(), 0.0);
+  // So is the kNN on whitened features.
+  EXPECT_DOUBLE_EQ(j["whitened_top1"].get<double>(), summary["knn_top1_whitened"].get<double>());
   EXPECT_EQ(j["split"], "test");
   EXPECT_TRUE(exists(path("run") + "/eval_knn.json"));
 }
@@ -149,6 +152,16 @@ TEST_F(CommandsE2E, DiagnosticsEmbedExport) {
   auto labels = twist::read_npy(path("f.labels.npy"));
   auto data = twist::load_dataset("idx:" + path("data") + "@test");
   EXPECT_TRUE(torch::equal(labels, data.labels));
+  // --whiten: the same rows, whitened with their own mean and covariance.
+  auto w = run_json("embed --whiten --data idx:" + path("data") + "@test --out " + path("w.npy") + run());
+  EXPECT_EQ(w["whitened"], true);
+  auto fw = twist::read_npy(path("w.npy"));
+  auto expected = twist::Whitening::fit(twist::FeatureBank::of(f)).apply(f);
+  EXPECT_TRUE(torch::allclose(fw, expected, 1e-4, 1e-4));
+  EXPECT_LT(fw.mean(0).abs().max().item<double>(), 1e-3);
+  auto bad = run_twist("embed --whiten --output logits --out " + path("wl.npy") + run());
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("--whiten applies to --output features only"), std::string::npos) << bad.output;
 
   auto p = run_json("embed --output probabilities --data idx:" + path("data") + "@test --out " + path("p.npy") + run());
   auto probs = twist::read_npy(path("p.npy"));

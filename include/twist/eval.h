@@ -75,10 +75,26 @@ struct KnnOptions {
   // Queries and bank rows compared at once: query_chunk x bank_chunk
   // similarities in memory, a running top-k per query across bank chunks.
   int64_t query_chunk = 1024, bank_chunk = 8192;
+  // Whiten bank and queries with the bank's mean and covariance before the
+  // cosine (ZCA, eigenvalues floored at whiten_eps x the largest): every
+  // direction of the features counts, not only the few of largest variance.
+  bool whiten = false;
+  double whiten_eps = 1e-4;
 };
 
 struct KnnResult {
   double top1 = 0, top5 = 0;
+};
+
+// ZCA whitening fitted on a bank's rows: apply(x) = (x - mean) W with W =
+// V diag((e + eps * max e)^-1/2) V^T from the covariance's eigenvalues e and
+// eigenvectors V. Fitted in one chunked pass (memory d x d, whatever the
+// number of rows); throws twist::Error for fewer than two rows.
+struct Whitening {
+  torch::Tensor mean;    // d
+  torch::Tensor matrix;  // d x d
+  static Whitening fit(const FeatureBank& rows, double eps = 1e-4, int64_t chunk = 8192);
+  torch::Tensor apply(const torch::Tensor& x) const;
 };
 
 // Cosine k-nearest-neighbour classification of `query` against `bank`.

@@ -12,6 +12,7 @@ inline constexpr const char* kEvalKmeansAcc = "eval_kmeans_acc";
 // summary.json: the end-of-run figures.
 inline constexpr const char* kKnnTop1 = "knn_top1";
 inline constexpr const char* kKnnTop5 = "knn_top5";
+inline constexpr const char* kKnnTop1Whitened = "knn_top1_whitened";
 inline constexpr const char* kPixelKnnTop1 = "pixel_knn_top1";
 inline constexpr const char* kCenteredPixelKnnTop1 = "centered_pixel_knn_top1";
 

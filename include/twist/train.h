@@ -59,6 +59,7 @@ struct TrainSummary {
   std::string eval_split;  // "test", "val" or "" when not evaluated
   bool evaluated = false;
   double knn_top1 = -1, knn_top5 = -1;
+  double knn_top1_whitened = -1;            // the same on whitened features (eval.h, Whitening)
   double pixel_knn_top1 = -1;               // raw pixels in [0, 1]
   double centered_pixel_knn_top1 = -1;      // pixels normalized per channel
   double kmeans_acc = -1, kmeans_nmi = -1;  // spherical k-means of the backbone's features, k = classes

@@ -9,6 +9,40 @@
 #include "twist/npy.h"
 
 namespace twist::cli {
+namespace {
+
+// Streamed: each batch's rows go to the file as they are made, so memory
+// stays flat whatever the size of the set (an image folder of any size).
+int64_t write_rows(Run& run, const Dataset& d, const std::string& what, const std::string& path) {
+  std::unique_ptr<NpyRowWriter> out;
+  int64_t dim = 0;
+  for_each_eval_batch(d, eval_side(run, d), StreamOptions{}.batch_size, [&](int64_t, const torch::Tensor& images) {
+    torch::Tensor x = backbone_batch_features(run.model->backbone, images, run.state.norm);
+    if (what != "features") x = head_batch_logits(run.model, x);
+    if (what == "probabilities") x = torch::softmax(x / run.config.temperature, 1);
+    if (!out) out = std::make_unique<NpyRowWriter>(path, d.size(), dim = x.size(1));
+    out->append(x);
+  });
+  out->finish();
+  return dim;
+}
+
+// Two passes over the features: a bank (spilled to disk past its budget)
+// to fit the whitening, then its rows whitened chunk by chunk to the file.
+int64_t write_whitened(Run& run, const Dataset& d, const std::string& path) {
+  const FeatureBank bank = stream_features(d, eval_side(run, d), [&](const torch::Tensor& images) {
+    return backbone_batch_features(run.model->backbone, images, run.state.norm);
+  });
+  const Whitening white = Whitening::fit(bank);
+  NpyRowWriter out(path, bank.rows(), bank.dim());
+  const int64_t chunk = 8192;
+  for (int64_t i = 0; i < bank.rows(); i += chunk)
+    out.append(white.apply(bank.read(i, std::min(chunk, bank.rows() - i))));
+  out.finish();
+  return bank.dim();
+}
+
+}  // namespace
 
 std::function<int()> add_embed_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
@@ -18,6 +52,7 @@ std::function<int()> add_embed_command(CLI::App& app) {
   struct State {
     RunArgs args;
     std::string out, what = "features";
+    bool whiten = false;
   };
   auto st = std::make_shared<State>();
   add_run_args(cmd, st->args);
@@ -25,6 +60,9 @@ std::function<int()> add_embed_command(CLI::App& app) {
   cmd->add_option("--output", st->what,
                   "features (backbone, N x d), logits (head before softmax, N x C) or probabilities [features]")
       ->check(CLI::IsMember({"features", "logits", "probabilities"}));
+  cmd->add_flag("--whiten", st->whiten,
+                "features: ZCA-whitened with the mean and covariance of the rows written (every direction at unit "
+                "variance; cosine kNN on them is the summary's knn_top1_whitened)");
   return [st]() {
     check(st->args.val_split == 0, "embed writes a whole split: --val-split does not apply (use --data SPEC@test)");
     Run run = open_run_for(st->args);
@@ -32,19 +70,9 @@ std::function<int()> add_embed_command(CLI::App& app) {
     const Dataset d = load_dataset(spec, "train");
     check_channels(run, d, spec);
     check(d.size() > 0, "data set '" + spec + "' has no images");
+    check(!st->whiten || st->what == "features", "--whiten applies to --output features only");
     std::fprintf(stderr, "twist: embedding %s (%lld images)\n", d.name.c_str(), (long long)d.size());
-    // Streamed: each batch's rows go to the file as they are made, so memory
-    // stays flat whatever the size of the set (an image folder of any size).
-    std::unique_ptr<NpyRowWriter> out;
-    int64_t dim = 0;
-    for_each_eval_batch(d, eval_side(run, d), StreamOptions{}.batch_size, [&](int64_t, const torch::Tensor& images) {
-      torch::Tensor x = backbone_batch_features(run.model->backbone, images, run.state.norm);
-      if (st->what != "features") x = head_batch_logits(run.model, x);
-      if (st->what == "probabilities") x = torch::softmax(x / run.config.temperature, 1);
-      if (!out) out = std::make_unique<NpyRowWriter>(st->out, d.size(), dim = x.size(1));
-      out->append(x);
-    });
-    out->finish();
+    const int64_t dim = st->whiten ? write_whitened(run, d, st->out) : write_rows(run, d, st->what, st->out);
     std::string labels_file;
     if (d.has_labels()) {
       std::string stem = st->out;
@@ -57,6 +85,7 @@ std::function<int()> add_embed_command(CLI::App& app) {
     j["rows"] = d.size();
     j["dim"] = dim;
     j["output"] = st->what;
+    j["whitened"] = st->whiten;
     j["data"] = d.name;
     if (!labels_file.empty()) j["labels"] = labels_file;
     emit(st->args, run, "", "Embedded " + d.name, j,

@@ -47,11 +47,16 @@ int run_knn(const RunArgs& a, int64_t k, double temperature, int64_t bank_mib) {
   KnnResult weighted = knn_classify(bank, s.train.labels, query, s.eval.labels, o);
   o.temperature = 0;
   KnnResult vote = knn_classify(bank, s.train.labels, query, s.eval.labels, o);
+  o.temperature = temperature;
+  o.whiten = true;
+  KnnResult whitened = knn_classify(bank, s.train.labels, query, s.eval.labels, o);
   Json j;
   j["top1"] = weighted.top1;
   j["top5"] = weighted.top5;
   j["vote_top1"] = vote.top1;
   j["vote_top5"] = vote.top5;
+  j["whitened_top1"] = whitened.top1;
+  j["whitened_top5"] = whitened.top5;
   j["k"] = k;
   j["temperature"] = temperature;
   j["split"] = s.eval_name;
@@ -62,7 +67,9 @@ int run_knn(const RunArgs& a, int64_t k, double temperature, int64_t bank_mib) {
        {{"top-1, weighted (T=" + fixed(temperature, 2) + ")", fixed(weighted.top1)},
         {"top-5, weighted", fixed(weighted.top5)},
         {"top-1, majority vote", fixed(vote.top1)},
-        {"top-5, majority vote", fixed(vote.top5)}});
+        {"top-5, majority vote", fixed(vote.top5)},
+        {"top-1, weighted, whitened features", fixed(whitened.top1)},
+        {"top-5, weighted, whitened features", fixed(whitened.top5)}});
   return 0;
 }
 

@@ -22,6 +22,7 @@ void print_table(const TrainSummary& s) {
   }
   std::printf("\n  %-34s %8s\n", ("evaluated on the " + s.eval_split + " split").c_str(), "value");
   std::printf("  %-34s %8.4f\n", "kNN top-1 (cosine), TWIST features", s.knn_top1);
+  if (s.knn_top1_whitened >= 0) std::printf("  %-34s %8.4f\n", "kNN top-1, whitened features", s.knn_top1_whitened);
   if (s.pixel_knn_top1 >= 0) {
     std::printf("  %-34s %8.4f\n", "kNN top-1, raw pixels (baseline)", s.pixel_knn_top1);
     std::printf("  %-34s %8.4f\n", "kNN top-1, normalized pixels", s.centered_pixel_knn_top1);

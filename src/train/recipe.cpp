@@ -146,6 +146,7 @@ std::string TrainSummary::to_json() const {
     j["eval_split"] = eval_split;
     j[names::kKnnTop1] = knn_top1;
     j[names::kKnnTop5] = knn_top5;
+    if (knn_top1_whitened >= 0) j[names::kKnnTop1Whitened] = knn_top1_whitened;
     if (pixel_knn_top1 >= 0) {  // absent when skipped (a folder above the in-memory rule)
       j[names::kPixelKnnTop1] = pixel_knn_top1;
       j[names::kCenteredPixelKnnTop1] = centered_pixel_knn_top1;

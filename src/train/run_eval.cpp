@@ -37,6 +37,10 @@ EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset
   EvalFigures f;
   f.knn_top1 = knn.top1;
   f.knn_top5 = knn.top5;
+  if (b.rows() >= 2) {
+    ko.whiten = true;
+    f.knn_top1_whitened = knn_classify(b, bank.labels, q.features, query.labels, ko).top1;
+  }
   // k-means needs at least one image per cluster (a tiny test split may have fewer).
   f.kmeans_done = query.size() >= ko.num_classes;
   if (f.kmeans_done) f.kmeans = cluster_metrics(spherical_kmeans(q.features.all(), ko.num_classes), query.labels);
@@ -105,6 +109,7 @@ void RunEvaluator::final(TwistModel& model, TrainSummary& summary) {
   summary.eval_split = data_.eval_name;
   summary.knn_top1 = f.knn_top1;
   summary.knn_top5 = f.knn_top5;
+  summary.knn_top1_whitened = f.knn_top1_whitened;
   // The pixel baselines' banks hold 12 bytes per pixel (float32 x 3
   // channels): kept to folders within the in-memory rule.
   const int64_t pixels = in_memory_bytes(bank, side_) + in_memory_bytes(query, side_);

@@ -19,6 +19,7 @@ namespace twist {
 
 struct EvalFigures {
   double knn_top1 = -1, knn_top5 = -1;
+  double knn_top1_whitened = -1;  // the same kNN on whitened features (KnnOptions::whiten)
   bool kmeans_done = false;
   ClusterMetrics kmeans;  // spherical k-means of the query's features, k = the number of classes
   bool clustered = false;
