@@ -20,12 +20,12 @@ struct TrainConfig {
   double drop_path = 0.0;   // ViTs: stochastic depth of the last block
   int64_t hidden = 512;
   int64_t classes = 10;
-  int64_t aux_classes = 0;  // > 0: an over-clustering head beside the C-class one
+  int64_t aux_classes = 1000;  // > 0: an over-clustering head beside the C-class one (docs/recipe.md, ninth round)
   bool nbs = true;
   // loss
-  double alpha = 1.0;
-  double beta = 1.0;
-  double temperature = 0.25;             // the paper's tau = 1 cannot get sharp with NBS and C = 10 (docs/recipe.md)
+  double alpha = 2.0;         // with beta: the consistency term's weight halved against both entropies (a large head
+  double beta = 2.0;          // trains sharp and diverse, not flat; docs/recipe.md, sixth and ninth rounds)
+  double temperature = 0.25;  // the paper's tau = 1 cannot get sharp with NBS and C = 10 (docs/recipe.md)
   std::string temperature_mode = "all";  // all | entropies (twist/loss.h)
   // crops and augmentation
   int64_t image_size = 0;  // 0: the data set's own size
