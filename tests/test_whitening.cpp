@@ -17,11 +17,10 @@ torch::Tensor rows_with_a_quiet_label(int64_t n, torch::Tensor* labels) {
 TEST(Whitening, GivesUnitCovarianceAndZeroMean) {
   torch::manual_seed(0);
   // Correlated columns with scales from 0.1 to 30.
-  auto x = torch::randn({5000, 4}).mm(torch::tensor({{30.0f, 0.0f, 0.0f, 0.0f},
-                                                     {10.0f, 1.0f, 0.0f, 0.0f},
-                                                     {0.0f, 2.0f, 0.5f, 0.0f},
-                                                     {0.0f, 0.0f, 0.3f, 0.1f}})) +
-           3.0;
+  auto x =
+      torch::randn({5000, 4}).mm(torch::tensor(
+          {{30.0f, 0.0f, 0.0f, 0.0f}, {10.0f, 1.0f, 0.0f, 0.0f}, {0.0f, 2.0f, 0.5f, 0.0f}, {0.0f, 0.0f, 0.3f, 0.1f}})) +
+      3.0;
   const auto w = twist::Whitening::fit(twist::FeatureBank::of(x), /*eps=*/1e-9);
   auto y = w.apply(x).to(torch::kFloat64);
   EXPECT_LT(y.mean(0).abs().max().item<double>(), 1e-3);

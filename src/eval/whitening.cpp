@@ -33,8 +33,8 @@ Whitening Whitening::fit(const FeatureBank& rows, double eps, int64_t chunk) {
 }
 
 torch::Tensor Whitening::apply(const torch::Tensor& x) const {
-  check(x.dim() == 2 && x.size(1) == mean.size(0), "whitening: rows of " + std::to_string(mean.size(0)) +
-                                                       " features expected");
+  check(x.dim() == 2 && x.size(1) == mean.size(0),
+        "whitening: rows of " + std::to_string(mean.size(0)) + " features expected");
   return (x.to(torch::kFloat32) - mean).mm(matrix);
 }
 
