@@ -30,12 +30,10 @@ int64_t write_rows(Run& run, const Dataset& d, const std::string& what, const st
 // Two passes over the features: a bank (spilled to disk past its budget)
 // to fit the whitening, then its rows whitened chunk by chunk to the file.
 int64_t write_whitened(Run& run, const Dataset& d, const std::string& path) {
-  const FeatureBank bank = stream_features(d, eval_side(run, d), [&](const torch::Tensor& images) {
-    return backbone_batch_features(run.model->backbone, images, run.state.norm);
-  });
+  const FeatureBank bank = streamed_backbone_features(run, d);
   const Whitening white = Whitening::fit(bank);
   NpyRowWriter out(path, bank.rows(), bank.dim());
-  const int64_t chunk = 8192;
+  const int64_t chunk = 8192;  // rows in memory at once
   for (int64_t i = 0; i < bank.rows(); i += chunk)
     out.append(white.apply(bank.read(i, std::min(chunk, bank.rows() - i))));
   out.finish();

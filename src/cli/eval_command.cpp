@@ -21,15 +21,6 @@ std::string class_name(const Dataset& d, int64_t c) {
   return c < int64_t(d.class_names.size()) ? d.class_names[c] : std::to_string(c);
 }
 
-// The backbone's features of a split, streamed batch by batch (image
-// folders of any size) into a bank that spills to a temporary file.
-FeatureBank streamed_backbone_features(Run& run, const Dataset& data, const StreamOptions& o = {}) {
-  return stream_features(
-      data, eval_side(run, data),
-      [&](const torch::Tensor& images) { return backbone_batch_features(run.model->backbone, images, run.state.norm); },
-      o);
-}
-
 int run_knn(const RunArgs& a, int64_t k, double temperature, int64_t bank_mib) {
   Run run = open_run_for(a);
   if (k == 0) k = run.config.knn_k;

@@ -72,6 +72,13 @@ int64_t eval_side(const Run& run, const Dataset& data) {
   return data.file_backed() ? run_image_size(run) : data.height();
 }
 
+FeatureBank streamed_backbone_features(Run& run, const Dataset& data, const StreamOptions& o) {
+  return stream_features(
+      data, eval_side(run, data),
+      [&](const torch::Tensor& images) { return backbone_batch_features(run.model->backbone, images, run.state.norm); },
+      o);
+}
+
 std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);

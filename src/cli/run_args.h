@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "twist/data.h"
+#include "twist/eval.h"
 #include "twist/probe.h"
 #include "twist/run.h"
 
@@ -47,6 +48,9 @@ int64_t run_image_size(const Run& run);
 // The side `data` is evaluated at: an image folder is decoded at the run's
 // image size, an in-memory set keeps its own (without loading it again).
 int64_t eval_side(const Run& run, const Dataset& data);
+// The backbone's features of a split at eval_side, streamed batch by batch
+// (image folders of any size) into a bank that spills to a temporary file.
+FeatureBank streamed_backbone_features(Run& run, const Dataset& data, const StreamOptions& o = {});
 
 // Prints `result` as one JSON object (--json) or as an aligned table of
 // `rows`, and keeps it as DIR/`file` for later reports.

@@ -26,7 +26,8 @@ Dataset decoded_if_small(const Dataset& d, int64_t side) {
 }  // namespace
 
 EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset& query, int64_t side,
-                           const Normalization& norm, int64_t knn_k, int64_t classes, const StreamOptions& stream) {
+                           const Normalization& norm, int64_t knn_k, int64_t classes, const StreamOptions& stream,
+                           bool whitened_knn) {
   const StreamedEmbeddings q = embed_streamed(model, query, side, norm, stream);
   const FeatureBank b = stream_features(
       bank, side, [&](const torch::Tensor& x) { return backbone_batch_features(model->backbone, x, norm); }, stream);
@@ -37,7 +38,7 @@ EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset
   EvalFigures f;
   f.knn_top1 = knn.top1;
   f.knn_top5 = knn.top5;
-  if (b.rows() >= 2) {
+  if (whitened_knn && b.rows() >= 2) {
     ko.whiten = true;
     f.knn_top1_whitened = knn_classify(b, bank.labels, q.features, query.labels, ko).top1;
   }
@@ -101,7 +102,8 @@ void RunEvaluator::final(TwistModel& model, TrainSummary& summary) {
   const Dataset& query = data_.eval;
   const Dataset& bank = data_.train;
   std::fprintf(stderr, "twist: evaluating on %s (%lld images)\n", query.name.c_str(), (long long)query.size());
-  const EvalFigures f = evaluate_model(model, bank, query, side_, norm_, cfg_.knn_k, cfg_.classes, stream_);
+  const EvalFigures f =
+      evaluate_model(model, bank, query, side_, norm_, cfg_.knn_k, cfg_.classes, stream_, /*whitened_knn=*/true);
   KnnOptions ko;
   ko.k = cfg_.knn_k;
   ko.num_classes = std::max(bank.num_classes, query.num_classes);

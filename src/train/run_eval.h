@@ -26,13 +26,15 @@ struct EvalFigures {
   ClusterMetrics cluster;  // the head's argmax, when C = the number of classes
 };
 
-// kNN (k, cosine, weighted votes) of `query` against `bank`, k-means of the
+// kNN (k, cosine, weighted votes) of `query` against `bank` (and on whitened
+// features too with `whitened_knn`, as at the end of a run), k-means of the
 // query's backbone features into as many clusters as there are classes,
 // and cluster metrics of the head's argmax on `query` when it has as many
 // classes as the labels. Both sets labelled, in memory or file-backed
 // (decoded at `side`), streamed batch by batch into feature banks.
 EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset& query, int64_t side,
-                           const Normalization& norm, int64_t knn_k, int64_t classes, const StreamOptions& stream = {});
+                           const Normalization& norm, int64_t knn_k, int64_t classes, const StreamOptions& stream = {},
+                           bool whitened_knn = false);
 
 // kNN top-1 on raw pixels in [0, 1] (`centre` null) or on pixels normalized
 // by `centre`, streamed: the baselines pretraining must beat.
