@@ -10,6 +10,7 @@
 
 namespace {
 
+using twist::testing::error_of;
 using twist::testing::TempDir;
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
@@ -27,13 +28,6 @@ void gzip_file(const std::string& from, const std::string& to) {
   gzFile g = gzopen(to.c_str(), "wb");
   gzwrite(g, bytes.data(), static_cast<unsigned>(bytes.size()));
   gzclose(g);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const twist::Error& e) { return e.what(); }
-  return "";
 }
 
 TEST(Idx, RoundTripRawAndGzipped) {
