@@ -95,13 +95,9 @@ TEST(BadImages, LoaderReadsASeededStandIn) {
   EXPECT_EQ(std::count(kept.files.begin(), kept.files.end(), d.files[size_t(broken)]), 0);
 }
 
-// A split folder of 4 classes with a truncated JPEG in train/: stopped at
-// it by default, trained, evaluated and reported with --skip-bad-images 1
-// (the file named once, counted in summary.json), stopped at a second one.
-TEST(BadImages, TrainingSkipsUpToTheAllowance) {
-  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
-  TempDir t;
-  const std::string dir = t / "data";
+// A split folder of 4 classes (8 training and 3 held-out PNGs each) with a
+// truncated JPEG in train/, which is returned.
+std::string folder_with_a_cut_jpeg(const std::string& dir) {
   auto gen = twist::make_generator(3, 0);
   const std::vector<std::vector<int>> colours = {{220, 30, 30}, {30, 220, 30}, {30, 30, 220}, {220, 220, 30}};
   for (const char* split : {"train", "val"})
@@ -113,9 +109,22 @@ TEST(BadImages, TrainingSkipsUpToTheAllowance) {
     }
   const std::string cut = dir + "/train/class2/9.jpg";
   write_text(cut, kTruncatedJpeg);
-  const std::string flags =
-      " --image-size 16 --batch-size 16 --width 0.125 --hidden 32 --classes 4 --precision fp32 "
-      "--warmup-epochs 1 --max-steps 4 --log-every 1 --threads 2 --knn-k 3";
+  return cut;
+}
+
+const std::string kTinyRun =
+    " --image-size 16 --batch-size 16 --width 0.125 --hidden 32 --classes 4 --precision fp32 "
+    "--warmup-epochs 1 --log-every 1 --threads 2 --knn-k 3";
+
+// A folder with a truncated JPEG in train/: stopped at it by default,
+// trained, evaluated and reported with --skip-bad-images 1 (the file named
+// once, counted in summary.json), stopped at a second one.
+TEST(BadImages, TrainingSkipsUpToTheAllowance) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  const std::string dir = t / "data";
+  const std::string cut = folder_with_a_cut_jpeg(dir);
+  const std::string flags = kTinyRun + " --max-steps 4";
   auto r = run_twist("train --data folder:" + dir + flags + " --out " + (t / "stop"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "twist: error: '" + cut + "' is not a JPEG twist can read") ||
@@ -144,6 +153,27 @@ TEST(BadImages, TrainingSkipsUpToTheAllowance) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "it is one more than --skip-bad-images 1 allows (the others were skipped)"))
       << r.output;
+}
+
+// A resumed run keeps the files skipped before the stop: counted against the
+// allowance and in summary.json, not read or named again (33 files, 2 steps
+// an epoch: the 3 epochs after the stop would each meet the cut file).
+TEST(BadImages, ResumeKeepsTheSkippedFiles) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  const std::string dir = t / "data";
+  const std::string cut = folder_with_a_cut_jpeg(dir);
+  const std::string run = " --eval false --report false --out " + (t / "run");
+  auto r = run_twist("train --data folder:" + dir + "/train" + kTinyRun +
+                     " --max-steps 8 --stop-after-steps 2 --skip-bad-images 1" + run);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(occurrences(r.output, cut), 1u) << r.output;
+  r = run_twist("train --resume" + run);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(occurrences(r.output, cut), 0u) << r.output;
+  auto summary = nlohmann::json::parse(read_text(t / "run/summary.json"));
+  EXPECT_EQ(summary["steps"].get<int64_t>(), 8) << summary.dump();
+  EXPECT_EQ(summary["skipped_images"].get<int64_t>(), 1) << summary.dump();
 }
 
 }  // namespace bad_images_test

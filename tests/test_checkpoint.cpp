@@ -31,7 +31,8 @@ struct Saved {
   std::string path = dir / "checkpoint.pt";
   twist::TwistModel model{twist::model_options(tiny_config(), 1)};
   Saved(int64_t step = 12) {
-    twist::save_checkpoint(path, model, nullptr, {step, 3, twist::config_to_json(tiny_config()), {{0.25}, {0.5}}});
+    twist::save_checkpoint(path, model, nullptr,
+                           {step, 3, twist::config_to_json(tiny_config()), {{0.25}, {0.5}}, {"a/1.jpg", "b/2.png"}});
   }
 };
 
@@ -43,6 +44,7 @@ TEST(Checkpoint, RoundTripsStateAndWeights) {
   EXPECT_EQ(state.config_json, twist::config_to_json(tiny_config()));
   EXPECT_EQ(state.norm.mean, std::vector<double>{0.25});
   EXPECT_EQ(state.norm.std, std::vector<double>{0.5});
+  EXPECT_EQ(state.skipped_images, (std::vector<std::string>{"a/1.jpg", "b/2.png"}));
   torch::manual_seed(99);  // different initial weights
   twist::TwistModel other(twist::model_options(tiny_config(), 1));
   twist::load_checkpoint(s.path, other, nullptr);
@@ -117,13 +119,15 @@ TEST(Checkpoint, FlippedByteIsCaughtByTheChecksum) {
 TEST(Checkpoint, FailedWriteKeepsThePreviousCheckpoint) {
   Saved s(12);
   ASSERT_EQ(::symlink("/dev/full", (s.path + ".tmp").c_str()), 0);
-  std::string e = error_of([&] { twist::save_checkpoint(s.path, s.model, nullptr, {20, 0, "{}", {{0.0}, {1.0}}}); });
+  std::string e = error_of([&] {
+    twist::save_checkpoint(s.path, s.model, nullptr, {20, 0, "{}", {{0.0}, {1.0}}, {}});
+  });
   EXPECT_NE(e.find("cannot write '" + s.path + "': No space left on device"), std::string::npos) << e;
   EXPECT_EQ(twist::read_checkpoint_state(s.path).step, 12);
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(s.path + ".tmp")));
 
   std::filesystem::create_directory(s.path + ".tmp");
-  e = error_of([&] { twist::save_checkpoint(s.path, s.model, nullptr, {20, 0, "{}", {{0.0}, {1.0}}}); });
+  e = error_of([&] { twist::save_checkpoint(s.path, s.model, nullptr, {20, 0, "{}", {{0.0}, {1.0}}, {}}); });
   EXPECT_NE(e.find("cannot write '" + s.path + "': Is a directory"), std::string::npos) << e;
   EXPECT_EQ(twist::read_checkpoint_state(s.path).step, 12);
 }

@@ -32,6 +32,9 @@ class BadImages {
   // a file that does not decode: throws twist::Error (e's message and the
   // flag) past the allowance, else names it once on stderr.
   void reject(const std::string& path, const Error& e);
+  // Files an earlier part of the run passed over (a resumed run's
+  // checkpoint): counted against the allowance, not read or named again.
+  void restore(const std::vector<std::string>& files);
   int64_t count() const;                   // distinct files passed over
   std::vector<std::string> files() const;  // those files, sorted
 

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "twist/data.h"
 #include "twist/models.h"
@@ -27,6 +28,7 @@ struct CheckpointState {
   int64_t skipped_steps = 0;  // steps skipped for a non-finite loss or gradient
   std::string config_json;
   Normalization norm;
+  std::vector<std::string> skipped_images;  // image files passed over (skip_bad_images), sorted
 };
 
 // Writes `path` atomically (write_file_atomic): a crash leaves either the old

@@ -19,6 +19,11 @@ int64_t BadImages::count() const {
   return int64_t(bad_.size());
 }
 
+void BadImages::restore(const std::vector<std::string>& files) {
+  std::lock_guard<std::mutex> lock(mu_);
+  bad_.insert(files.begin(), files.end());
+}
+
 std::vector<std::string> BadImages::files() const {
   std::lock_guard<std::mutex> lock(mu_);
   return {bad_.begin(), bad_.end()};

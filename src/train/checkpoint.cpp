@@ -57,6 +57,20 @@ torch::serialize::InputArchive open_archive(const std::string& payload, const st
   return archive;
 }
 
+// The files a run passed over (absent from checkpoints written before the
+// list was kept: none).
+std::vector<std::string> read_skipped_images(torch::serialize::InputArchive& archive, const std::string& name) {
+  c10::IValue v;
+  if (!archive.try_read("skipped_images", v)) return {};
+  check(v.isList(), "checkpoint '" + name + "' holds an invalid skipped_images");
+  std::vector<std::string> files;
+  for (const c10::IValue& f : v.toListRef()) {
+    check(f.isString(), "checkpoint '" + name + "' holds an invalid skipped_images");
+    files.push_back(f.toStringRef());
+  }
+  return files;
+}
+
 CheckpointState read_state(torch::serialize::InputArchive& archive, const std::string& name) {
   CheckpointState s;
   try {
@@ -70,6 +84,7 @@ CheckpointState read_state(torch::serialize::InputArchive& archive, const std::s
     archive.read("skipped_steps", v);
     check(v.isInt() && v.toInt() >= 0, "checkpoint '" + name + "' holds an invalid skipped_steps");
     s.skipped_steps = v.toInt();
+    s.skipped_images = read_skipped_images(archive, name);
     archive.read("config", v);
     check(v.isString(), "checkpoint '" + name + "' holds no settings");
     s.config_json = v.toStringRef();
@@ -134,6 +149,7 @@ void save_checkpoint(const std::string& path, TwistModel& model, Optimizer* opti
   archive.write("format_version", c10::IValue(int64_t(kCheckpointFormat)));
   archive.write("step", c10::IValue(state.step));
   archive.write("skipped_steps", c10::IValue(state.skipped_steps));
+  archive.write("skipped_images", c10::IValue(c10::List<std::string>(state.skipped_images)));
   archive.write("config", c10::IValue(state.config_json));
   archive.write("norm_mean", torch::tensor(state.norm.mean, torch::kFloat64));
   archive.write("norm_std", torch::tensor(state.norm.std, torch::kFloat64));

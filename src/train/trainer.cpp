@@ -186,6 +186,7 @@ void Trainer::open_run_dir() {
 void Trainer::load_data() {
   data_ = load_train_eval_splits(cfg_.data, cfg_.val_split, cfg_.eval);
   bad_images_ = std::make_unique<BadImages>(cfg_.skip_bad_images);
+  if (resume_) bad_images_->restore(resumed_.skipped_images);
   // A resumed run keeps its normalization, and config.json its resolved flip.
   if (!resume_ || cfg_.flip_p < 0) norm_ = statistics_and_flip(cfg_, data_.train, bad_images_.get(), writer_);
   if (resume_) norm_ = resumed_.norm;
@@ -347,7 +348,8 @@ void Trainer::evaluate_during(StepLog& log) {
 
 void Trainer::save(int64_t at_step) {
   if (writer_)
-    save_checkpoint(ckpt_path_, model_, optimizer_.get(), {at_step, skipped_, config_to_json(cfg_), norm_},
+    save_checkpoint(ckpt_path_, model_, optimizer_.get(),
+                    {at_step, skipped_, config_to_json(cfg_), norm_, bad_images_->files()},
                     teacher_ ? &teacher_ : nullptr);
   saved_step_ = at_step;
   t_saved_ = std::chrono::steady_clock::now();
