@@ -63,7 +63,7 @@ struct TrainConfig {
   // takes to see min_images images, whichever is longer, so that a small
   // data set gets as many steps as a large one (README, "Run length that follows the data").
   double epochs = 0;
-  int64_t min_images = 240000;
+  int64_t min_images = 360000;
   int64_t max_steps = 0;  // > 0: the run (and its schedules) end here
   int64_t seed = 0;
   int64_t skip_bad_images = 0;  // image files that do not decode that may be skipped; 0: stop at the first

@@ -228,7 +228,7 @@ std::vector<Field> optimization_fields() {
           "images per step; NBS and the diversity term use batch statistics, so not too small"),
     outside_step(field("epochs", &TrainConfig::epochs, K::Recipe,
           "length of the run (fractions allowed); 0 = auto: 4 epochs, or enough epochs to see min_images "
-          "images if that is longer (a data set of 8,000 images gets 30 epochs, Fashion-MNIST 4)")),
+          "images if that is longer (a data set of 8,000 images gets 45 epochs, Fashion-MNIST 6)")),
     outside_step(field("min_images", &TrainConfig::min_images, K::Recipe,
           "with epochs 0 (auto): the fewest images the main phase sees, summed over epochs")),
     outside_step(field("max_steps", &TrainConfig::max_steps, K::Recipe,
