@@ -176,4 +176,31 @@ TEST(BadImages, ResumeKeepsTheSkippedFiles) {
   EXPECT_EQ(summary["skipped_images"].get<int64_t>(), 1) << summary.dump();
 }
 
+// A bad file among the held-out images, and one among the training images
+// that the curves' bank decodes whether or not the loader met it: stopped at
+// the first by default; evaluated without them, during the run and at its
+// end, and both counted, with --skip-bad-images 2.
+TEST(BadImages, EvaluationSkipsFilesThatDoNotDecode) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  const std::string dir = t / "data";
+  const std::string cut = folder_with_a_cut_jpeg(dir);
+  const std::string held_out = dir + "/val/class1/9.jpg";
+  write_text(held_out, kTruncatedJpeg);
+  const std::string flags = kTinyRun + " --max-steps 2 --eval-every 1 --report false";
+  auto r = run_twist("train --data folder:" + dir + flags + " --out " + (t / "stop"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "twist: error: ")) << r.output;
+
+  r = run_twist("train --data folder:" + dir + flags + " --skip-bad-images 2 --out " + (t / "skip"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(occurrences(r.output, cut), 1u) << r.output;
+  EXPECT_EQ(occurrences(r.output, held_out), 1u) << r.output;
+  auto summary = nlohmann::json::parse(read_text(t / "skip/summary.json"));
+  EXPECT_EQ(summary["skipped_images"].get<int64_t>(), 2) << summary.dump();
+  EXPECT_EQ(summary.value("eval_split", ""), "val") << summary.dump();
+  EXPECT_TRUE(summary.contains("knn_top1")) << summary.dump();
+  EXPECT_EQ(occurrences(read_text(t / "skip/metrics.jsonl"), "\"eval_knn_top1\""), 2u);
+}
+
 }  // namespace bad_images_test

@@ -192,7 +192,7 @@ TEST(StreamEval, FolderAboveTheInMemoryRuleIsEvaluated) {
   twist::StreamOptions o;
   o.batch_size = 16;
   o.bank_budget_bytes = 2048;
-  twist::RunEvaluator evaluator(s, side, cfg, kNorm, o);
+  twist::RunEvaluator evaluator(s, side, cfg, kNorm, nullptr, o);
   ASSERT_TRUE(evaluator.possible()) << evaluator.reason();
   twist::TrainSummary summary;
   evaluator.final(model, summary);

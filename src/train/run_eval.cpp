@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "twist/augment.h"
 #include "twist/metric_names.h"
@@ -21,6 +22,37 @@ Dataset seeded_subset(const Dataset& d, int64_t n, uint64_t stream) {
 // evaluate it again and again), else left file-backed and streamed.
 Dataset decoded_if_small(const Dataset& d, int64_t side) {
   return in_memory_bytes(d, side) <= in_memory_limit_bytes() ? in_memory(d, side) : d;
+}
+
+// `set` without its files that do not decode, each read through `bad`
+// (which names and counts it, and throws past the allowance); whether the
+// set lost any.
+bool sift(Dataset& set, BadImages& bad) {
+  if (!set.file_backed()) return false;
+  const int64_t n = set.size();
+  set = readable_images(set, bad);
+  return set.size() < n;
+}
+
+// fn(), which reads the image files of `sets`. Where a read fails and `bad`
+// is given (--skip-bad-images), the sets are sifted in turn until one loses
+// a file, and fn() runs again: a clean folder costs nothing, one with a bad
+// file an extra read of the sets up to the one that holds it. An error
+// that no sifting explains stands.
+template <class Fn>
+void skipping_bad_images(BadImages* bad, const std::vector<Dataset*>& sets, Fn fn) {
+  size_t next = 0;  // the next set to sift
+  for (;;) {
+    try {
+      fn();
+      return;
+    } catch (const Error&) {
+      if (!bad) throw;
+      bool lost = false;
+      while (!lost && next < sets.size()) lost = sift(*sets[next++], *bad);
+      if (!lost) throw;
+    }
+  }
 }
 
 }  // namespace
@@ -63,8 +95,8 @@ double pixel_knn_top1(const Dataset& bank, const Dataset& query, int64_t side, c
 }
 
 RunEvaluator::RunEvaluator(const TrainEvalSplits& data, int64_t image_size, const TrainConfig& config,
-                           const Normalization& norm, const StreamOptions& stream)
-    : data_(data), cfg_(config), norm_(norm), side_(image_size), stream_(stream) {
+                           const Normalization& norm, BadImages* bad, const StreamOptions& stream)
+    : data_(data), cfg_(config), norm_(norm), side_(image_size), bad_(bad), stream_(stream) {
   if (data.eval.size() == 0)
     reason_ = "the data set has no held-out split (--val-split N holds out N images)";
   else if (!data.eval.has_labels() || !data.train.has_labels())
@@ -82,13 +114,20 @@ bool RunEvaluator::due(int64_t step, double train_seconds) const {
 
 MetricsLine RunEvaluator::during(TwistModel& model, int64_t step, int64_t steps_per_epoch, double train_seconds) {
   if (!curve_bank_) {
-    curve_bank_ = std::make_unique<Dataset>(decoded_if_small(seeded_subset(data_.train, kCurveBankImages, 1), side_));
-    curve_query_ = std::make_unique<Dataset>(decoded_if_small(seeded_subset(data_.eval, kCurveQueryImages, 2), side_));
+    // The bank's files may include some that the loader has not met yet.
+    Dataset bank = seeded_subset(data_.train, kCurveBankImages, 1),
+            query = seeded_subset(data_.eval, kCurveQueryImages, 2);
+    skipping_bad_images(bad_, {&query, &bank}, [&] {
+      curve_bank_ = std::make_unique<Dataset>(decoded_if_small(bank, side_));
+      curve_query_ = std::make_unique<Dataset>(decoded_if_small(query, side_));
+    });
   }
   last_step_ = step;
   last_seconds_ = train_seconds;
-  const EvalFigures f =
-      evaluate_model(model, *curve_bank_, *curve_query_, side_, norm_, cfg_.knn_k, cfg_.classes, stream_);
+  EvalFigures f;
+  skipping_bad_images(bad_, {curve_query_.get(), curve_bank_.get()}, [&] {
+    f = evaluate_model(model, *curve_bank_, *curve_query_, side_, norm_, cfg_.knn_k, cfg_.classes, stream_);
+  });
   MetricsLine line = {{"step", double(step)},
                       {"epoch", double(step) / double(steps_per_epoch)},
                       {"train_seconds", train_seconds},
@@ -99,11 +138,12 @@ MetricsLine RunEvaluator::during(TwistModel& model, int64_t step, int64_t steps_
 }
 
 void RunEvaluator::final(TwistModel& model, TrainSummary& summary) {
-  const Dataset& query = data_.eval;
-  const Dataset& bank = data_.train;
+  Dataset query = data_.eval, bank = data_.train;
   std::fprintf(stderr, "twist: evaluating on %s (%lld images)\n", query.name.c_str(), (long long)query.size());
-  const EvalFigures f =
-      evaluate_model(model, bank, query, side_, norm_, cfg_.knn_k, cfg_.classes, stream_, /*whitened_knn=*/true);
+  EvalFigures f;
+  skipping_bad_images(bad_, {&query, &bank}, [&] {
+    f = evaluate_model(model, bank, query, side_, norm_, cfg_.knn_k, cfg_.classes, stream_, /*whitened_knn=*/true);
+  });
   KnnOptions ko;
   ko.k = cfg_.knn_k;
   ko.num_classes = std::max(bank.num_classes, query.num_classes);

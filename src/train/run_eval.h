@@ -9,6 +9,7 @@
 #include <string>
 
 #include "step_log.h"
+#include "twist/bad_images.h"
 #include "twist/config.h"
 #include "twist/data.h"
 #include "twist/eval.h"
@@ -49,9 +50,11 @@ constexpr int64_t kCurveQueryImages = 2000;
 class RunEvaluator {
  public:
   // Image folders of any size are streamed (`stream`: batch size, feature
-  // banks' memory budget and spill directory).
+  // banks' memory budget and spill directory). With `bad` (--skip-bad-images),
+  // an image of the sets evaluated that does not decode is passed over and
+  // counted there, as in training, not the end of the evaluation.
   RunEvaluator(const TrainEvalSplits& data, int64_t image_size, const TrainConfig& config, const Normalization& norm,
-               const StreamOptions& stream = {});
+               BadImages* bad = nullptr, const StreamOptions& stream = {});
   // Labelled held-out images and labelled training images; `reason` says
   // why not otherwise.
   bool possible() const { return possible_; }
@@ -72,6 +75,7 @@ class RunEvaluator {
   const TrainConfig& cfg_;
   Normalization norm_;
   int64_t side_;
+  BadImages* bad_;
   StreamOptions stream_;
   bool possible_ = false;
   std::string reason_;
