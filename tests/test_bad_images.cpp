@@ -179,7 +179,8 @@ TEST(BadImages, ResumeKeepsTheSkippedFiles) {
 // A bad file among the held-out images, and one among the training images
 // that the curves' bank decodes whether or not the loader met it: stopped at
 // the first by default; evaluated without them, during the run and at its
-// end, and both counted, with --skip-bad-images 2.
+// end, and both counted, with --skip-bad-images 2 (also when only the
+// end-of-run evaluation meets the held-out one).
 TEST(BadImages, EvaluationSkipsFilesThatDoNotDecode) {
   if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
   TempDir t;
@@ -201,6 +202,15 @@ TEST(BadImages, EvaluationSkipsFilesThatDoNotDecode) {
   EXPECT_EQ(summary.value("eval_split", ""), "val") << summary.dump();
   EXPECT_TRUE(summary.contains("knn_top1")) << summary.dump();
   EXPECT_EQ(occurrences(read_text(t / "skip/metrics.jsonl"), "\"eval_knn_top1\""), 2u);
+
+  // Without curves the held-out file is met only by the end-of-run
+  // evaluation, after the training's count: summary.json still counts it.
+  r = run_twist("train --data folder:" + dir + kTinyRun + " --max-steps 4 --report false --skip-bad-images 2 --out " +
+                (t / "end"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(occurrences(r.output, held_out), 1u) << r.output;
+  summary = nlohmann::json::parse(read_text(t / "end/summary.json"));
+  EXPECT_EQ(summary["skipped_images"].get<int64_t>(), 2) << summary.dump();
 }
 
 }  // namespace bad_images_test

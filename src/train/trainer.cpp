@@ -375,6 +375,7 @@ TrainSummary Trainer::finish(const std::vector<std::string>& restarts) {
     loader_.reset();  // it reads data_.train
     data_.train = without_bad_images(data_.train, *bad_images_);
     evaluator_->final(teacher_ ? teacher_ : model_, summary_);
+    summary_.skipped_images = bad_images_->count();  // with the evaluated sets' files
   }
   write_file_atomic(dir_ + "/summary.json", summary_.to_json() + "\n");
   return summary_;
