@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "test_util.h"
 #include "twist/bad_images.h"
@@ -12,6 +13,7 @@
 #include "twist/error.h"
 #include "twist/image.h"
 #include "twist/loader.h"
+#include "twist/npy.h"
 #include "twist/report.h"
 
 namespace bad_images_test {
@@ -211,6 +213,89 @@ TEST(BadImages, EvaluationSkipsFilesThatDoNotDecode) {
   EXPECT_EQ(occurrences(r.output, held_out), 1u) << r.output;
   summary = nlohmann::json::parse(read_text(t / "end/summary.json"));
   EXPECT_EQ(summary["skipped_images"].get<int64_t>(), 2) << summary.dump();
+}
+
+// skipping_bad_images sifts only for a file that does not read: another
+// error passes through with nothing read or counted.
+TEST(BadImages, OnlyImageErrorsAreSifted) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  const std::string cut = folder_with_a_cut_jpeg(t / "data");
+  EXPECT_THROW(twist::read_image(cut), twist::ImageError);
+  twist::Dataset d = twist::load_dataset("folder:" + (t / "data"), "train");
+  twist::BadImages bad(5, /*announce=*/false);
+  int calls = 0;
+  EXPECT_THROW(twist::skipping_bad_images(&bad, {&d},
+                                          [&] {
+                                            ++calls;
+                                            throw twist::Error("not about an image");
+                                          }),
+               twist::Error);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(bad.count(), 0);
+  EXPECT_EQ(d.size(), 33);
+  calls = 0;
+  twist::skipping_bad_images(&bad, {&d}, [&] {
+    ++calls;
+    for (const auto& f : d.files) twist::read_image(f);
+  });
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(bad.count(), 1);
+  EXPECT_EQ(d.size(), 32);
+}
+
+// The commands that read a run's data (eval, embed, finetune) pass over
+// files that do not decode up to --skip-bad-images (by default the run's
+// own allowance), count them and stop at the first without an allowance.
+TEST(BadImages, EvalEmbedAndFinetuneSkipFilesThatDoNotDecode) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  const std::string dir = t / "data", run = t / "run";
+  const std::string cut = folder_with_a_cut_jpeg(dir), held_out = dir + "/val/class1/9.jpg";
+  write_text(held_out, kTruncatedJpeg);
+  auto r = run_twist("train --data folder:" + dir + kTinyRun + " --max-steps 1 --report false --skip-bad-images 2 " +
+                     "--out " + run);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string on = " --run " + run + " --threads 2 --json";
+
+  r = run_twist("eval knn" + on + " --skip-bad-images 0");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "twist: error: ")) << r.output;
+  EXPECT_TRUE(contains(r.output, "--skip-bad-images")) << r.output;
+
+  auto json_of = [](const CommandResult& c) {  // the --json line among the logs
+    std::istringstream lines(c.output);
+    std::string line, last;
+    while (std::getline(lines, line))
+      if (!line.empty() && line.front() == '{') last = line;
+    return nlohmann::json::parse(last);
+  };
+  r = run_twist("eval knn" + on);  // the run's own allowance: 2
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = json_of(r);
+  EXPECT_EQ(j["skipped_images"].get<int64_t>(), 2) << j.dump();
+  EXPECT_EQ(j["train_images"].get<int64_t>(), 32) << j.dump();
+  EXPECT_EQ(j["eval_images"].get<int64_t>(), 12) << j.dump();
+  EXPECT_EQ(occurrences(r.output, held_out), 1u) << r.output;
+
+  for (const std::string cmd : {"eval cluster", "eval cluster --method kmeans", "eval diagnostics --max-samples 8"}) {
+    r = run_twist(cmd + on);
+    ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
+    EXPECT_EQ(json_of(r)["skipped_images"].get<int64_t>(), 1) << cmd << "\n" << r.output;  // the held-out split's
+  }
+  for (const std::string cmd :
+       {"eval linear --epochs 1", "eval linear --epochs 1 --precomputed", "finetune --label-fraction 1 --epochs 1"}) {
+    r = run_twist(cmd + on);
+    ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
+    EXPECT_EQ(json_of(r)["skipped_images"].get<int64_t>(), 2) << cmd << "\n" << r.output;
+  }
+
+  r = run_twist("embed" + on + " --data folder:" + dir + "@val --out " + (t / "f.npy"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  j = json_of(r);
+  EXPECT_EQ(j["rows"].get<int64_t>(), 12) << j.dump();
+  EXPECT_EQ(j["skipped_files"], nlohmann::json::array({held_out})) << j.dump();
+  EXPECT_EQ(twist::read_npy(t / "f.labels.npy").size(0), 12);
 }
 
 }  // namespace bad_images_test

@@ -66,4 +66,30 @@ Dataset without_bad_images(const Dataset& data, const BadImages& bad);
 // `data` without the files that do not decode, each read through `bad`.
 Dataset readable_images(const Dataset& data, BadImages& bad);
 
+// `set` without its files that do not decode (readable_images, in place);
+// whether it lost any. An in-memory set is left as it is.
+bool sift_bad_images(Dataset& set, BadImages& bad);
+
+// fn(), which reads the image files of `sets`. Where a file does not read
+// (ImageError) and `bad` is given (--skip-bad-images), the sets are sifted
+// in turn until one loses a file, and fn() runs again on them: a clean
+// folder costs nothing, one with a bad file an extra read of the sets up to
+// the one that holds it. An error that no sifting explains stands; other
+// errors pass through untouched.
+template <class Fn>
+void skipping_bad_images(BadImages* bad, const std::vector<Dataset*>& sets, Fn fn) {
+  size_t next = 0;  // the next set to sift
+  for (;;) {
+    try {
+      fn();
+      return;
+    } catch (const ImageError&) {
+      if (!bad) throw;
+      bool lost = false;
+      while (!lost && next < sets.size()) lost = sift_bad_images(*sets[next++], *bad);
+      if (!lost) throw;
+    }
+  }
+}
+
 }  // namespace twist

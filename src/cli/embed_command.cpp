@@ -65,12 +65,17 @@ std::function<int()> add_embed_command(CLI::App& app) {
     check(st->args.val_split == 0, "embed writes a whole split: --val-split does not apply (use --data SPEC@test)");
     Run run = open_run_for(st->args);
     const std::string spec = run_data_spec(run, st->args.data);
-    const Dataset d = load_dataset(spec, "train");
+    Dataset d = load_dataset(spec, "train");
     check_channels(run, d, spec);
     check(d.size() > 0, "data set '" + spec + "' has no images");
     check(!st->whiten || st->what == "features", "--whiten applies to --output features only");
     std::fprintf(stderr, "twist: embedding %s (%lld images)\n", d.name.c_str(), (long long)d.size());
-    const int64_t dim = st->whiten ? write_whitened(run, d, st->out) : write_rows(run, d, st->what, st->out);
+    int64_t dim = 0;
+    // A file that does not decode (within --skip-bad-images) leaves no row:
+    // rows and labels are those of the other files, in order.
+    const std::vector<std::string> skipped = reading_past_bad_images(run, st->args, {&d}, [&] {
+      dim = st->whiten ? write_whitened(run, d, st->out) : write_rows(run, d, st->what, st->out);
+    });
     std::string labels_file;
     if (d.has_labels()) {
       std::string stem = st->out;
@@ -85,6 +90,8 @@ std::function<int()> add_embed_command(CLI::App& app) {
     j["output"] = st->what;
     j["whitened"] = st->whiten;
     j["data"] = d.name;
+    j["skipped_images"] = skipped.size();
+    if (!skipped.empty()) j["skipped_files"] = skipped;
     if (!labels_file.empty()) j["labels"] = labels_file;
     emit(st->args, run, "", "Embedded " + d.name, j,
          {{"array", st->out + " (" + std::to_string(d.size()) + " x " + std::to_string(dim) + " float32)"},

@@ -24,23 +24,26 @@ std::string class_name(const Dataset& d, int64_t c) {
 int run_knn(const RunArgs& a, int64_t k, double temperature, int64_t bank_mib) {
   Run run = open_run_for(a);
   if (k == 0) k = run.config.knn_k;
-  TrainEvalSplits s = labelled_splits(run, a, "kNN", /*decode=*/false);
+  TrainEvalSplits s = labelled_splits(run, a, "kNN");
   check(k >= 1 && k <= s.train.size(), "--k " + std::to_string(k) + " must be between 1 and the " +
                                            std::to_string(s.train.size()) + " training images of " + s.train.name);
   StreamOptions so;
   so.bank_budget_bytes = bank_mib << 20;
-  const FeatureBank bank = streamed_backbone_features(run, s.train, so);
-  const FeatureBank query = streamed_backbone_features(run, s.eval, so);
-  KnnOptions o;
-  o.k = k;
-  o.temperature = temperature;
-  o.num_classes = std::max(s.train.num_classes, s.eval.num_classes);
-  KnnResult weighted = knn_classify(bank, s.train.labels, query, s.eval.labels, o);
-  o.temperature = 0;
-  KnnResult vote = knn_classify(bank, s.train.labels, query, s.eval.labels, o);
-  o.temperature = temperature;
-  o.whiten = true;
-  KnnResult whitened = knn_classify(bank, s.train.labels, query, s.eval.labels, o);
+  KnnResult weighted, vote, whitened;
+  const std::vector<std::string> skipped = reading_past_bad_images(run, a, {&s.eval, &s.train}, [&] {
+    const FeatureBank bank = streamed_backbone_features(run, s.train, so);
+    const FeatureBank query = streamed_backbone_features(run, s.eval, so);
+    KnnOptions o;
+    o.k = k;
+    o.temperature = temperature;
+    o.num_classes = std::max(s.train.num_classes, s.eval.num_classes);
+    weighted = knn_classify(bank, s.train.labels, query, s.eval.labels, o);
+    o.temperature = 0;
+    vote = knn_classify(bank, s.train.labels, query, s.eval.labels, o);
+    o.temperature = temperature;
+    o.whiten = true;
+    whitened = knn_classify(bank, s.train.labels, query, s.eval.labels, o);
+  });
   Json j;
   j["top1"] = weighted.top1;
   j["top5"] = weighted.top5;
@@ -53,6 +56,7 @@ int run_knn(const RunArgs& a, int64_t k, double temperature, int64_t bank_mib) {
   j["split"] = s.eval_name;
   j["train_images"] = s.train.size();
   j["eval_images"] = s.eval.size();
+  j["skipped_images"] = skipped.size();
   emit(a, run, names::kEvalKnnFile,
        "kNN on backbone features (k=" + std::to_string(k) + ", cosine), " + s.eval_name + " split", j,
        {{"top-1, weighted (T=" + fixed(temperature, 2) + ")", fixed(weighted.top1)},
@@ -66,9 +70,7 @@ int run_knn(const RunArgs& a, int64_t k, double temperature, int64_t bank_mib) {
 
 int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
   Run run = open_run_for(a);
-  // Precomputed features are streamed (an image folder of any size); the
-  // augmented views need the images decoded whole.
-  TrainEvalSplits s = labelled_splits(run, a, "the linear probe", /*decode=*/!precomputed);
+  TrainEvalSplits s = labelled_splits(run, a, "the linear probe");
   const int64_t classes = std::max(s.train.num_classes, s.eval.num_classes);
   o.augment = !precomputed;
   std::fprintf(stderr, "twist: linear probe, %s, %lld epochs, batch %lld, lr %g\n",
@@ -76,13 +78,18 @@ int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
                            : "random-resized-crop + flip views (the paper's protocol)",
                (long long)o.epochs, (long long)o.batch_size, o.lr);
   ClassifierResult r;
-  if (precomputed) {
-    auto xs = streamed_backbone_features(run, s.train).all();
-    auto xt = streamed_backbone_features(run, s.eval).all();
-    r = train_linear_on_features(xs, s.train.labels, xt, s.eval.labels, classes, o);
-  } else {
-    r = train_classifier(run.model->backbone, s.train, s.eval, run.state.norm, classes, o);
-  }
+  const std::vector<std::string> skipped = reading_past_bad_images(run, a, {&s.eval, &s.train}, [&] {
+    // Precomputed features are streamed (an image folder of any size); the
+    // augmented views need the images decoded whole.
+    if (precomputed) {
+      auto xs = streamed_backbone_features(run, s.train).all();
+      auto xt = streamed_backbone_features(run, s.eval).all();
+      r = train_linear_on_features(xs, s.train.labels, xt, s.eval.labels, classes, o);
+    } else {
+      r = train_classifier(run.model->backbone, decoded_for(run, s.train), decoded_for(run, s.eval), run.state.norm,
+                           classes, o);
+    }
+  });
   Json j;
   j["top1"] = r.top1;
   j["top5"] = r.top5;
@@ -94,6 +101,7 @@ int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
   j["batch_size"] = o.batch_size;
   j["lr"] = o.lr;
   j["split"] = s.eval_name;
+  j["skipped_images"] = skipped.size();
   j["history"] = history_json(r.history);
   emit(a, run, precomputed ? names::kEvalLinearPrecomputedFile : names::kEvalLinearFile,
        std::string("Linear probe (frozen backbone, ") + (precomputed ? "precomputed features" : "augmented views") +
@@ -108,11 +116,16 @@ int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
 
 int run_cluster(const RunArgs& a, const std::string& assignments) {
   Run run = open_run_for(a);
-  TrainEvalSplits s = labelled_splits(run, a, "unsupervised classification", /*decode=*/false);
-  const StreamedEmbeddings e = embed_streamed(run.model, s.eval, eval_side(run, s.eval), run.state.norm);
-  const torch::Tensor& pred = e.argmax;
-  ClusterMetrics m = cluster_metrics(pred, s.eval.labels);
-  const double top5 = mapped_ranked_accuracy(e.top5, s.eval.labels, m.mapping);
+  TrainEvalSplits s = labelled_splits(run, a, "unsupervised classification");
+  torch::Tensor pred;
+  ClusterMetrics m;
+  double top5 = 0;
+  const std::vector<std::string> skipped = reading_past_bad_images(run, a, {&s.eval}, [&] {
+    const StreamedEmbeddings e = embed_streamed(run.model, s.eval, eval_side(run, s.eval), run.state.norm);
+    pred = e.argmax;
+    m = cluster_metrics(pred, s.eval.labels);
+    top5 = mapped_ranked_accuracy(e.top5, s.eval.labels, m.mapping);
+  });
   Json mapping = Json::array();
   for (size_t c = 0; c < m.mapping.size(); ++c)
     mapping.push_back({{"cluster", c}, {"class", m.mapping[c]}, {"name", class_name(s.eval, m.mapping[c])}});
@@ -126,6 +139,7 @@ int run_cluster(const RunArgs& a, const std::string& assignments) {
   j["clusters_used"] = m.clusters_used;
   j["classes"] = std::max(s.train.num_classes, s.eval.num_classes);
   j["split"] = s.eval_name;
+  j["skipped_images"] = skipped.size();
   j["mapping"] = mapping;
   // The mapping is what twist predict uses to name a cluster.
   Json keep;
@@ -160,11 +174,14 @@ int run_cluster(const RunArgs& a, const std::string& assignments) {
 // evaluation split into as many clusters as there are classes.
 int run_kmeans(const RunArgs& a, uint64_t seed) {
   Run run = open_run_for(a);
-  TrainEvalSplits s = labelled_splits(run, a, "unsupervised classification", /*decode=*/false);
+  TrainEvalSplits s = labelled_splits(run, a, "unsupervised classification");
   const int64_t classes = std::max(s.train.num_classes, s.eval.num_classes);
-  // k-means holds the features (not the images) of the split in memory.
-  const auto features = streamed_backbone_features(run, s.eval).all();
-  ClusterMetrics m = cluster_metrics(spherical_kmeans(features, classes, seed), s.eval.labels);
+  ClusterMetrics m;
+  const std::vector<std::string> skipped = reading_past_bad_images(run, a, {&s.eval}, [&] {
+    // k-means holds the features (not the images) of the split in memory.
+    const auto features = streamed_backbone_features(run, s.eval).all();
+    m = cluster_metrics(spherical_kmeans(features, classes, seed), s.eval.labels);
+  });
   Json j;
   j["method"] = "kmeans";
   j["nmi"] = m.nmi;
@@ -175,6 +192,7 @@ int run_kmeans(const RunArgs& a, uint64_t seed) {
   j["clusters_used"] = m.clusters_used;
   j["seed"] = seed;
   j["split"] = s.eval_name;
+  j["skipped_images"] = skipped.size();
   emit(a, run, names::kEvalClusterKmeansFile,
        "Unsupervised classification (spherical k-means of backbone features, k=" + std::to_string(classes) + "), " +
            s.eval_name + " split",
@@ -189,9 +207,13 @@ int run_kmeans(const RunArgs& a, uint64_t seed) {
 int run_diagnostics(const RunArgs& a, int64_t bins, int64_t max_samples) {
   Run run = open_run_for(a);
   TrainEvalSplits s = labelled_splits(run, a, "diagnostics");
-  Embeddings e = embed(run.model, s.eval, run.state.norm);
-  SimilarityHistograms h = similarity_histograms(e.features, s.eval.labels, bins, max_samples, 0);
-  OutputSpread spread = output_spread(e.logits);
+  SimilarityHistograms h;
+  OutputSpread spread;
+  const std::vector<std::string> skipped = reading_past_bad_images(run, a, {&s.eval}, [&] {
+    Embeddings e = embed(run.model, decoded_for(run, s.eval), run.state.norm);
+    h = similarity_histograms(e.features, s.eval.labels, bins, max_samples, 0);
+    spread = output_spread(e.logits);
+  });
   Json j;
   j["overlap"] = h.overlap;
   j["same_class_mean"] = h.same_mean;
@@ -201,6 +223,7 @@ int run_diagnostics(const RunArgs& a, int64_t bins, int64_t max_samples) {
   j["row_std"] = spread.row_std;
   j["col_std"] = spread.col_std;
   j["split"] = s.eval_name;
+  j["skipped_images"] = skipped.size();
   j["bin_edges"] = h.edges;
   j["same_class"] = h.same;
   j["different_class"] = h.different;

@@ -78,24 +78,30 @@ std::function<int()> add_finetune_command(CLI::App& app) {
                  (long long)labelled.size(), 100 * used, s.train.name.c_str(), list_file.c_str(),
                  (long long)st->o.epochs);
     const int64_t classes = std::max(s.train.num_classes, s.eval.num_classes);
-    ClassifierResult r = train_classifier(run.model->backbone, labelled, s.eval, run.state.norm, classes, st->o);
+    ClassifierResult r;
+    // Only the labelled images and the evaluation split are decoded.
+    const std::vector<std::string> skipped = reading_past_bad_images(run, a, {&s.eval, &labelled}, [&] {
+      r = train_classifier(run.model->backbone, decoded_for(run, labelled), decoded_for(run, s.eval), run.state.norm,
+                           classes, st->o);
+    });
     nlohmann::ordered_json j;
     j["top1"] = r.top1;
     j["top5"] = r.top5;
     j["best_top1"] = r.best_top1;
     j["best_epoch"] = r.best_epoch;
-    j["labels"] = subset.numel();
+    j["labels"] = labelled.size();
     j["label_fraction"] = used;
     j["label_list"] = list_file;
     j["epochs"] = st->o.epochs;
     j["lr"] = st->o.lr;
     j["backbone_lr"] = st->o.backbone_lr;
     j["split"] = s.eval_name;
+    j["skipped_images"] = skipped.size();
     j["history"] = history_json(r.history);
     const std::string tag = from_list ? "list" : fraction_tag(st->fraction);
     emit(a, run, names::kFinetunePrefix + tag + ".json",
-         "Fine-tuned on " + std::to_string(subset.numel()) + " labels (" + fixed(100 * used, 2) + "%), " + s.eval_name +
-             " split",
+         "Fine-tuned on " + std::to_string(labelled.size()) + " labels (" + fixed(100 * used, 2) + "%), " +
+             s.eval_name + " split",
          j,
          {{"top-1 (final)", fixed(r.top1)},
           {"top-5 (final)", fixed(r.top5)},

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "twist/bad_images.h"
 #include "twist/error.h"
 #include "twist/io.h"
 #include "twist/train.h"
@@ -16,6 +17,10 @@ void add_run_args(CLI::App* cmd, RunArgs& a, bool with_data) {
                     "evaluate on the N training images that train --val-split N held out, not the test split "
                     "(choose settings on these; report the test split)")
         ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--skip-bad-images", a.skip_bad_images,
+                    "image folders: pass over up to N image files that do not decode, naming each (counted as "
+                    "skipped_images) [the run's own --skip-bad-images]")
+        ->check(CLI::NonNegativeNumber);
   }
   cmd->add_option("--threads", a.threads, "LibTorch threads (0: every core)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", a.json, "print one JSON object on stdout (logs stay on stderr)");
@@ -26,19 +31,12 @@ Run open_run_for(const RunArgs& a) {
   return open_run(a.run);
 }
 
-TrainEvalSplits labelled_splits(const Run& run, const RunArgs& a, const std::string& what, bool decode) {
+TrainEvalSplits labelled_splits(const Run& run, const RunArgs& a, const std::string& what) {
   const std::string spec = run_data_spec(run, a.data);
   check(parse_data_spec(spec).split.empty(),
         "--data '" + spec + "' names a split; " + what +
             " uses the training split and the test split of one data set: drop the @ suffix");
   TrainEvalSplits s = load_train_eval_splits(spec, a.val_split);
-  // An image folder is decoded at the run's image size: whole here, or batch
-  // by batch by the streamed commands.
-  if (decode) {
-    const int64_t side = run_image_size(run);
-    s.train = in_memory(s.train, side);
-    s.eval = in_memory(s.eval, side);
-  }
   check(s.train.has_labels(), "data set '" + s.train.name + "' has no labels: " + what + " needs them");
   check(s.eval.size() > 0, "data set '" + spec + "' has no test split: " + what +
                                " needs one (or hold out training images with --val-split N)");
@@ -47,6 +45,17 @@ TrainEvalSplits labelled_splits(const Run& run, const RunArgs& a, const std::str
   std::fprintf(stderr, "twist: %s on %s (%lld images) against %s (%lld images)\n", what.c_str(), s.eval.name.c_str(),
                (long long)s.eval.size(), s.train.name.c_str(), (long long)s.train.size());
   return s;
+}
+
+Dataset decoded_for(const Run& run, const Dataset& data) {
+  return data.file_backed() ? in_memory(data, run_image_size(run)) : data;
+}
+
+std::vector<std::string> reading_past_bad_images(const Run& run, const RunArgs& a, const std::vector<Dataset*>& sets,
+                                                 const std::function<void()>& fn) {
+  BadImages bad(a.skip_bad_images >= 0 ? a.skip_bad_images : run.config.skip_bad_images);
+  skipping_bad_images(&bad, sets, fn);
+  return bad.files();
 }
 
 void check_channels(const Run& run, const Dataset& data, const std::string& spec) {

@@ -2,6 +2,7 @@
 // What every command that reads a run directory shares: --run, --data,
 // --val-split, --threads, --json; and how results are printed and kept.
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -18,12 +19,13 @@ struct RunArgs {
   std::string run;
   std::string data;  // empty: the run's own data set
   int64_t val_split = 0;
+  int64_t skip_bad_images = -1;  // -1: the run's own allowance
   int64_t threads = 0;
   bool json = false;
 };
 
 // Registers --run (required), --threads, --json and, with `with_data`,
-// --data and --val-split.
+// --data, --val-split and --skip-bad-images.
 void add_run_args(CLI::App* cmd, RunArgs& args, bool with_data = true);
 
 // Sets LibTorch's thread count (0: every core) and opens the run.
@@ -33,9 +35,20 @@ Run open_run_for(const RunArgs& args);
 // the bank / classifier training set, and its test split (or, with
 // --val-split N, the same held-out images training used) as the query set.
 // Both must have labels; errors name the data set and what is missing.
-// With `decode`, image folders are decoded whole (in_memory, within its
-// limit); without, they stay file-backed for the streamed commands.
-TrainEvalSplits labelled_splits(const Run& run, const RunArgs& args, const std::string& what, bool decode = true);
+// Image folders stay file-backed: the streamed commands read them batch by
+// batch, the others decode what they use with decoded_for.
+TrainEvalSplits labelled_splits(const Run& run, const RunArgs& args, const std::string& what);
+
+// `data` decoded whole at the run's image size (in_memory, within its
+// limit); an in-memory set as it is.
+Dataset decoded_for(const Run& run, const Dataset& data);
+
+// fn(), which reads the image files of `sets`, passing over files that do
+// not decode up to the allowance (--skip-bad-images, else the run's own):
+// each is named once on stderr and left out of its set, and fn() runs again
+// (skipping_bad_images). Returns the files passed over.
+std::vector<std::string> reading_past_bad_images(const Run& run, const RunArgs& args, const std::vector<Dataset*>& sets,
+                                                 const std::function<void()>& fn);
 
 // Throws unless the data set has as many channels as the run's model takes.
 void check_channels(const Run& run, const Dataset& data, const std::string& spec);

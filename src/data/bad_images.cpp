@@ -111,4 +111,11 @@ Dataset readable_images(const Dataset& data, BadImages& bad) {
   return d;
 }
 
+bool sift_bad_images(Dataset& set, BadImages& bad) {
+  if (!set.file_backed()) return false;
+  const int64_t n = set.size();
+  set = readable_images(set, bad);
+  return set.size() < n;
+}
+
 }  // namespace twist

@@ -203,8 +203,20 @@ std::atomic<int64_t> g_image_reads{0};
 
 int64_t image_reads() { return g_image_reads.load(); }
 
-EncodedImage open_image(const std::string& path) {
-  ++g_image_reads;
+namespace {
+
+// fn(), with a twist::Error it throws turned into an ImageError: the file
+// does not read as an image.
+template <class Fn>
+auto as_image_error(Fn fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const ImageError&) { throw; } catch (const Error& e) {
+    throw ImageError(e.what());
+  }
+}
+
+EncodedImage open_file(const std::string& path) {
   struct stat st;
   check(::stat(path.c_str(), &st) == 0, "image '" + path + "' does not exist");
   check(S_ISREG(st.st_mode), "image '" + path + "' is not a file");
@@ -231,7 +243,7 @@ EncodedImage open_image(const std::string& path) {
   return e;
 }
 
-ScaledImage decode_scaled(const EncodedImage& image, double min_scale) {
+ScaledImage decode_file(const EncodedImage& image, double min_scale) {
   if (image.decoded.defined()) return {image.decoded, 1.0, 1.0};
 #ifdef TWIST_WITH_TURBOJPEG
   const tjscalingfactor s = jpeg_scale(min_scale);
@@ -241,6 +253,17 @@ ScaledImage decode_scaled(const EncodedImage& image, double min_scale) {
   (void)min_scale;
   no_jpeg(image.path);
 #endif
+}
+
+}  // namespace
+
+EncodedImage open_image(const std::string& path) {
+  ++g_image_reads;
+  return as_image_error([&] { return open_file(path); });
+}
+
+ScaledImage decode_scaled(const EncodedImage& image, double min_scale) {
+  return as_image_error([&] { return decode_file(image, min_scale); });
 }
 
 torch::Tensor read_image(const std::string& path) { return decode_scaled(open_image(path), 1.0).pixels; }

@@ -24,37 +24,6 @@ Dataset decoded_if_small(const Dataset& d, int64_t side) {
   return in_memory_bytes(d, side) <= in_memory_limit_bytes() ? in_memory(d, side) : d;
 }
 
-// `set` without its files that do not decode, each read through `bad`
-// (which names and counts it, and throws past the allowance); whether the
-// set lost any.
-bool sift(Dataset& set, BadImages& bad) {
-  if (!set.file_backed()) return false;
-  const int64_t n = set.size();
-  set = readable_images(set, bad);
-  return set.size() < n;
-}
-
-// fn(), which reads the image files of `sets`. Where a read fails and `bad`
-// is given (--skip-bad-images), the sets are sifted in turn until one loses
-// a file, and fn() runs again: a clean folder costs nothing, one with a bad
-// file an extra read of the sets up to the one that holds it. An error
-// that no sifting explains stands.
-template <class Fn>
-void skipping_bad_images(BadImages* bad, const std::vector<Dataset*>& sets, Fn fn) {
-  size_t next = 0;  // the next set to sift
-  for (;;) {
-    try {
-      fn();
-      return;
-    } catch (const Error&) {
-      if (!bad) throw;
-      bool lost = false;
-      while (!lost && next < sets.size()) lost = sift(*sets[next++], *bad);
-      if (!lost) throw;
-    }
-  }
-}
-
 }  // namespace
 
 EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset& query, int64_t side,
