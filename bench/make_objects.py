@@ -13,10 +13,13 @@ are those Debian's python3-skimage ships in its data folder, so colour and
 texture carry no label: a method must learn shape, invariant to colour,
 texture and background. Not a benchmark of any published figure.
 
-    make_objects.py OUT [--train 50000] [--test 10000] [--size 32] [--seed 0]
+    make_objects.py OUT [--train 50000] [--test 10000] [--size 32] [--seed 0] [--label-by shape]
 
 writes OUT/train/<class>/*.png and OUT/test/<class>/*.png (the folder:DIR
-layout with a train/test split).
+layout with a train/test split). `--label-by background` files the same
+images (same seed, same pixels) by the photo behind the shape instead: with
+`twist eval cluster --data folder:OUT` it tells whether a run's classes
+follow the shapes or the backgrounds.
 """
 import argparse
 import os
@@ -103,14 +106,16 @@ def tint(img, rng):
 
 
 def image(shape, photos, side, rng):
-    back = crop(photos[rng.integers(len(photos))], side, rng, 0.2, 1.0)
+    """The image and the index of its background photo."""
+    behind = rng.integers(len(photos))
+    back = crop(photos[behind], side, rng, 0.2, 1.0)
     fill = tint(crop(photos[rng.integers(len(photos))], side, rng), rng)
     m = mask(shape, side, rng)
     shadow = m.filter(ImageFilter.GaussianBlur(side / 24)).transform(
         m.size, Image.AFFINE, (1, 0, -side / 20, 0, 1, -side / 20))
     dark = Image.fromarray((np.asarray(back, dtype=np.float32) * 0.45).astype(np.uint8))
     back = Image.composite(dark, back, shadow.point(lambda v: v * 0.7))
-    return Image.composite(fill, back, m)
+    return Image.composite(fill, back, m), behind
 
 
 def main():
@@ -120,13 +125,15 @@ def main():
     ap.add_argument("--test", type=int, default=10000)
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--label-by", choices=["shape", "background"], default="shape")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     root = os.path.dirname(data.__file__)
-    photos = []
+    photos, names = [], []
     for name in PHOTOS:
         try:
             photos.append(Image.open(os.path.join(root, name)).convert("RGB"))
+            names.append(os.path.splitext(name)[0])
         except OSError as e:  # a photo the installed version lacks
             print(f"skipping {name}: {e}")
     if len(photos) < 2:
@@ -134,10 +141,12 @@ def main():
     for split, n in (("train", a.train), ("test", a.test)):
         labels = rng.integers(0, len(SHAPES), n)
         for i, c in enumerate(labels):
-            d = os.path.join(a.out, split, SHAPES[c])
+            im, behind = image(SHAPES[c], photos, a.size, rng)
+            d = os.path.join(a.out, split, SHAPES[c] if a.label_by == "shape" else names[behind])
             os.makedirs(d, exist_ok=True)
-            image(SHAPES[c], photos, a.size, rng).save(os.path.join(d, f"{i:06d}.png"))
-    print(f"{a.out}: {len(SHAPES)} classes, {a.train} train + {a.test} test, {a.size}x{a.size} RGB, "
+            im.save(os.path.join(d, f"{i:06d}.png"))
+    classes = len(SHAPES) if a.label_by == "shape" else len(photos)
+    print(f"{a.out}: {classes} classes by {a.label_by}, {a.train} train + {a.test} test, {a.size}x{a.size} RGB, "
           f"{len(photos)} photos")
 
 
