@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "test_util.h"
 #include "twist/dist.h"
@@ -122,6 +125,78 @@ TEST(DistShards, DisjointCoveringAndEqualToTheGlobalBatch) {
   }
   EXPECT_THROW(twist::EpochSampler(100, 10, 0, 0, 3), twist::Error);  // 10 does not split into 3
   EXPECT_THROW(twist::EpochSampler(100, 4, 0, 0, 4), twist::Error);   // 1 image per rank
+}
+
+// Ranks as threads of one process: all_reduce_sum adds every rank's
+// tensors once all have arrived.
+class ThreadRanks {
+ public:
+  explicit ThreadRanks(int world) : world_(world) {}
+  void all_reduce_sum(std::vector<torch::Tensor>& tensors) {
+    std::unique_lock<std::mutex> lock(mu_);
+    const int64_t round = round_;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      if (arrived_ == 0)
+        acc_.push_back(tensors[i].clone());
+      else
+        acc_[i] += tensors[i];
+    }
+    if (++arrived_ == world_) {
+      done_ = acc_;
+      acc_.clear();
+      arrived_ = 0;
+      ++round_;
+      cv_.notify_all();
+    } else {
+      cv_.wait(lock, [&] { return round_ > round; });
+    }
+    for (size_t i = 0; i < tensors.size(); ++i) tensors[i].copy_(done_[i]);
+  }
+
+ private:
+  const int world_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
+  int64_t round_ = 0;
+  std::vector<torch::Tensor> acc_, done_;  // the round's sums so far, the last round's
+};
+
+class ThreadComm : public twist::Communicator {
+ public:
+  ThreadComm(ThreadRanks& ranks, int rank, int world) : ranks_(ranks), rank_(rank), world_(world) {}
+  int rank() const override { return rank_; }
+  int world_size() const override { return world_; }
+  void all_reduce_sum(std::vector<torch::Tensor>& t) override { ranks_.all_reduce_sum(t); }
+  void broadcast(std::vector<torch::Tensor>&, int) override { FAIL() << "not used"; }
+  void barrier() override {}
+  void report_step(int64_t) override {}
+
+ private:
+  ThreadRanks& ranks_;
+  const int rank_, world_;
+};
+
+// Every rank gets the union of the ranks' strings, sorted, each once;
+// bytes above 127 and an empty list survive.
+TEST(DistUnion, EveryRankGetsEveryRanksStrings) {
+  const std::vector<std::vector<std::string>> given = {
+      {"/data/b.jpg", "/data/a.jpg"},
+      {},
+      {"/data/a.jpg", "/data/\xC3\xA9t\xC3\xA9.jpg", "/data/long/" + std::string(300, 'x')}};
+  const int world = int(given.size());
+  ThreadRanks ranks(world);
+  std::vector<std::vector<std::string>> got(given.size());
+  std::vector<std::thread> threads;
+  for (int r = 0; r < world; ++r)
+    threads.emplace_back([&, r] {
+      ThreadComm comm(ranks, r, world);
+      got[size_t(r)] = twist::union_over_ranks(comm, given[size_t(r)]);
+    });
+  for (auto& t : threads) t.join();
+  const std::vector<std::string> want = {"/data/a.jpg", "/data/b.jpg", "/data/long/" + std::string(300, 'x'),
+                                         "/data/\xC3\xA9t\xC3\xA9.jpg"};
+  for (int r = 0; r < world; ++r) EXPECT_EQ(got[size_t(r)], want) << "rank " << r;
 }
 
 #ifdef TWIST_DIST_TESTS

@@ -74,6 +74,11 @@ struct ProcessGroupOptions {
 // Throws twist::Error when the build lacks c10d or the rendezvous fails.
 std::shared_ptr<Communicator> make_process_group(const DistEnv& env, const ProcessGroupOptions& options = {});
 
+// Every rank's `strings` together, sorted and without repeats, on every
+// rank (a collective: every rank calls it). E.g. the image files each rank
+// passed over, for one count in the summary.
+std::vector<std::string> union_over_ranks(Communicator& comm, const std::vector<std::string>& strings);
+
 // Sum over ranks that autograd can differentiate: forward all-reduces x,
 // backward all-reduces the incoming gradient (the cotangents of every
 // rank's loss add up). With gradients then averaged over ranks this yields

@@ -357,6 +357,9 @@ void Trainer::save(int64_t at_step) {
 }
 
 TrainSummary Trainer::finish(const std::vector<std::string>& restarts) {
+  // Each rank met its own bad files: the summary and the last checkpoint
+  // count them all (every rank gets here at the same step).
+  if (comm_) bad_images_->restore(union_over_ranks(*comm_, bad_images_->files()));
   save(step_);
   summary_.restarts = restarts;
   summary_.steps = step_;
