@@ -206,17 +206,29 @@ TEST(ImageFolder, BadFoldersNameTheRule) {
   EXPECT_TRUE(contains(e, "above twist's 1024 MiB limit for holding an image folder in memory")) << e;
 }
 
-// Two colours side by side, 16 wide: resampled to 4 columns, each output
-// pixel's bicubic taps (input columns 4u .. 4u+3) lie in one half.
+// Two colours side by side, 16 wide. Resampled to 16 x 16 (the columns
+// at their own scale, the rows enlarged 4x) every pixel keeps its colour.
+// Reduced to 4 columns, antialiased: output column u weighs input column j
+// by k((j + 0.5 - (4u + 2)) / 4), k the a = -0.5 cubic, taps past the
+// edges dropped and the rest normalized; summed by hand, the share of the
+// right colour is -0.0137566 in column 0 and 0.0761813 in column 1
+// (columns 3 and 2 mirror them).
 TEST(CropThenResize, FullBoxOfTwoColoursGivesExactPixels) {
   auto img = torch::cat({solid({200, 10, 0}, 4, 8), solid({50, 90, 255}, 4, 8)}, 2);  // 3 x 4 x 16
   auto box = torch::tensor({0.0f, 0.0f, 4.0f, 16.0f});
-  auto out = twist::crop_then_resize(img, box, 4, false);
-  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{1, 3, 4, 4}));
   auto a = torch::tensor({200.0f, 10.0f, 0.0f}).view({3, 1}) / 255.0;
   auto b = torch::tensor({50.0f, 90.0f, 255.0f}).view({3, 1}) / 255.0;
-  auto expect_row = torch::stack({a, a, b, b}, 1).squeeze(2);  // 3 x 4
-  for (int64_t y = 0; y < 4; ++y) EXPECT_TRUE(torch::allclose(out[0].select(1, y), expect_row, 0, 1e-5)) << y;
+  auto same = twist::crop_then_resize(img, box, 16, false);
+  auto expect = torch::cat({a.expand({3, 8}), b.expand({3, 8})}, 1);  // 3 x 16
+  for (int64_t y = 0; y < 16; ++y) EXPECT_TRUE(torch::allclose(same[0].select(1, y), expect, 0, 1e-5)) << y;
+  auto out = twist::crop_then_resize(img, box, 4, false);
+  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{1, 3, 4, 4}));
+  auto mix = [&](const torch::Tensor& from, const torch::Tensor& to, double share) {
+    return (from + share * (to - from)).clamp(0, 1).squeeze(1);
+  };
+  auto want =
+      torch::stack({mix(a, b, -0.0137566), mix(a, b, 0.0761813), mix(b, a, 0.0761813), mix(b, a, -0.0137566)}, 1);
+  for (int64_t y = 0; y < 4; ++y) EXPECT_TRUE(torch::allclose(out[0].select(1, y), want, 0, 1e-5)) << y;
   auto flipped = twist::crop_then_resize(img, box, 4, true);
   EXPECT_TRUE(torch::allclose(flipped, out.flip({3}), 0, 1e-6));
   // A box inside one half sees one colour only.
@@ -226,19 +238,44 @@ TEST(CropThenResize, FullBoxOfTwoColoursGivesExactPixels) {
 
 // Cropping the box then resizing only it (what the loader does on a file)
 // equals the reference "decode whole, crop, resize" done with a different
-// implementation, torch's bicubic interpolate, within float rounding.
+// implementation, torch's bicubic interpolate, within float rounding: plain
+// where the box is enlarged, antialiased (as PIL's resize) where reduced.
 TEST(CropThenResize, MatchesCropOfTheWholeImageThenResize) {
   auto gen = twist::make_generator(7, 0);
   auto img = (torch::rand({3, 300, 400}, gen) * 255).round().to(torch::kUInt8);
-  const int64_t top = 37, left = 51, h = 120, w = 200, size = 32;
-  auto out = twist::crop_then_resize(img, torch::tensor({float(top), float(left), float(h), float(w)}), size, false);
   namespace F = torch::nn::functional;
-  auto ref =
-      F::interpolate(
-          img.to(torch::kFloat32).div(255.0).narrow(1, top, h).narrow(2, left, w).unsqueeze(0),
-          F::InterpolateFuncOptions().size(std::vector<int64_t>{size, size}).mode(torch::kBicubic).align_corners(false))
-          .clamp(0, 1);
-  EXPECT_LT((out - ref).abs().max().item<double>(), 1e-5);
+  auto reference = [&](int64_t top, int64_t left, int64_t h, int64_t w, int64_t size, bool antialias) {
+    return F::interpolate(img.to(torch::kFloat32).div(255.0).narrow(1, top, h).narrow(2, left, w).unsqueeze(0),
+                          F::InterpolateFuncOptions()
+                              .size(std::vector<int64_t>{size, size})
+                              .mode(torch::kBicubic)
+                              .align_corners(false)
+                              .antialias(antialias))
+        .clamp(0, 1);
+  };
+  auto box = [](int64_t top, int64_t left, int64_t h, int64_t w) {
+    return torch::tensor({float(top), float(left), float(h), float(w)});
+  };
+  // Enlarged: 20 x 24 -> 32.
+  auto up = twist::crop_then_resize(img, box(37, 51, 20, 24), 32, false);
+  EXPECT_LT((up - reference(37, 51, 20, 24, 32, false)).abs().max().item<double>(), 1e-5);
+  // Reduced: 120 x 200 -> 32; without the antialiasing it would alias.
+  auto down = twist::crop_then_resize(img, box(37, 51, 120, 200), 32, false);
+  EXPECT_LT((down - reference(37, 51, 120, 200, 32, true)).abs().max().item<double>(), 1e-5);
+  EXPECT_GT((down - reference(37, 51, 120, 200, 32, false)).abs().max().item<double>(), 0.05);
+  // The whole image, reduced: every edge of the box on the image's edge.
+  auto whole = twist::crop_then_resize(img, box(0, 0, 300, 400), 56, true);
+  EXPECT_LT((whole - reference(0, 0, 300, 400, 56, true).flip({3})).abs().max().item<double>(), 1e-5);
+}
+
+// Antialiasing: a one-pixel checkerboard reduced 4x is its mean grey (0.5)
+// everywhere but at the edges; plain bicubic sampling would alias it.
+TEST(CropThenResize, ReducingAFinePatternGivesItsMean) {
+  auto idx = torch::arange(64);
+  auto board = ((idx.view({64, 1}) + idx.view({1, 64})) % 2 * 255).to(torch::kUInt8).expand({3, 64, 64}).contiguous();
+  auto out = twist::crop_then_resize(board, torch::tensor({0.0f, 0.0f, 64.0f, 64.0f}), 16, false);
+  auto inner = out.narrow(2, 2, 12).narrow(3, 2, 12);
+  EXPECT_LT((inner - 0.5).abs().max().item<double>(), 0.01);
 }
 
 // Per-sample boxes: each lies inside its own image; a batch of one size

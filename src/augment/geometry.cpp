@@ -1,6 +1,8 @@
 #include <cmath>
 
 #include "twist/augment.h"
+
+#include "resample.h"
 #include "twist/error.h"
 
 namespace twist {
@@ -83,10 +85,8 @@ torch::Tensor crop_scaled_then_resize(const torch::Tensor& image_u8, const torch
   const int64_t r1 = int64_t(std::ceil(top + h - 1e-9)), c1 = int64_t(std::ceil(left + w - 1e-9));
   check(image_u8.dim() == 3 && r0 >= 0 && c0 >= 0 && h > 0 && w > 0 && r1 <= image_u8.size(1) && c1 <= image_u8.size(2),
         "crop_then_resize: the box must lie inside a C x H x W image");
-  // Cut first (a view, no copy), then convert and resample the box alone.
-  auto region = image_u8.narrow(1, r0, r1 - r0).narrow(2, c0, c1 - c0).unsqueeze(0).to(torch::kFloat32).div_(255.0);
-  auto inside = torch::tensor({float(top - r0), float(left - c0), float(h), float(w)}).view({1, 4});
-  return crop_resize(region, inside, size, torch::full({1}, flip, torch::kBool));
+  // Only the box's pixels are read and resampled, rows then columns.
+  return resample_box(image_u8, top, left, h, w, r0, r1, c0, c1, size, flip);
 }
 
 torch::Tensor hflip(const torch::Tensor& images) { return images.flip({3}); }
