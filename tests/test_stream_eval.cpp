@@ -176,7 +176,7 @@ TEST(StreamEval, FolderAboveTheInMemoryRuleIsEvaluated) {
   if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
   TempDir t;
   write_folder(t / "f", 20, 8);
-  const auto s = twist::load_train_eval_splits("folder:" + (t / "f"), 0);
+  auto s = twist::load_train_eval_splits("folder:" + (t / "f"), 0);
   const int64_t side = 8;
   twist::TwistModel model = rgb_model();
   twist::TrainConfig cfg;

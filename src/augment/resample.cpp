@@ -67,8 +67,8 @@ Taps taps_for(double start, double length, int64_t lo, int64_t hi, int64_t size)
 
 }  // namespace
 
-torch::Tensor resample_box(const torch::Tensor& image, double top, double left, double height, double width,
-                           int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t size, bool flip) {
+torch::Tensor resample_box(const torch::Tensor& image, double top, double left, double height, double width, int64_t r0,
+                           int64_t r1, int64_t c0, int64_t c1, int64_t size, bool flip) {
   const torch::Tensor src = image.contiguous();
   const int64_t C = src.size(0), H = src.size(1), W = src.size(2), cols = c1 - c0;
   const uint8_t* in = src.data_ptr<uint8_t>();

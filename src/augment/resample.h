@@ -14,7 +14,7 @@ namespace twist {
 // rounding). Where it is longer: the kernel widened by the ratio, so that
 // each output pixel averages the pixels it covers, with a = -0.5 and taps
 // past the edges dropped: PIL's resize, and interpolate's with antialias.
-torch::Tensor resample_box(const torch::Tensor& image, double top, double left, double height, double width,
-                           int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t size, bool flip);
+torch::Tensor resample_box(const torch::Tensor& image, double top, double left, double height, double width, int64_t r0,
+                           int64_t r1, int64_t c0, int64_t c1, int64_t size, bool flip);
 
 }  // namespace twist

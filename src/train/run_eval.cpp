@@ -63,7 +63,7 @@ double pixel_knn_top1(const Dataset& bank, const Dataset& query, int64_t side, c
       .top1;
 }
 
-RunEvaluator::RunEvaluator(const TrainEvalSplits& data, int64_t image_size, const TrainConfig& config,
+RunEvaluator::RunEvaluator(TrainEvalSplits& data, int64_t image_size, const TrainConfig& config,
                            const Normalization& norm, BadImages* bad, const StreamOptions& stream)
     : data_(data), cfg_(config), norm_(norm), side_(image_size), bad_(bad), stream_(stream) {
   if (data.eval.size() == 0)
@@ -107,7 +107,7 @@ MetricsLine RunEvaluator::during(TwistModel& model, int64_t step, int64_t steps_
 }
 
 void RunEvaluator::final(TwistModel& model, TrainSummary& summary) {
-  Dataset query = data_.eval, bank = data_.train;
+  Dataset &query = data_.eval, &bank = data_.train;  // sifted in place where a file does not decode
   std::fprintf(stderr, "twist: evaluating on %s (%lld images)\n", query.name.c_str(), (long long)query.size());
   EvalFigures f;
   skipping_bad_images(bad_, {&query, &bank}, [&] {

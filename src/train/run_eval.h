@@ -52,8 +52,10 @@ class RunEvaluator {
   // Image folders of any size are streamed (`stream`: batch size, feature
   // banks' memory budget and spill directory). With `bad` (--skip-bad-images),
   // an image of the sets evaluated that does not decode is passed over and
-  // counted there, as in training, not the end of the evaluation.
-  RunEvaluator(const TrainEvalSplits& data, int64_t image_size, const TrainConfig& config, const Normalization& norm,
+  // counted there, as in training, not the end of the evaluation; final()
+  // then leaves such files out of `data` itself (no copy of the sets' file
+  // lists, which an ImageNet-sized folder makes large).
+  RunEvaluator(TrainEvalSplits& data, int64_t image_size, const TrainConfig& config, const Normalization& norm,
                BadImages* bad = nullptr, const StreamOptions& stream = {});
   // Labelled held-out images and labelled training images; `reason` says
   // why not otherwise.
@@ -71,7 +73,7 @@ class RunEvaluator {
   void final(TwistModel& model, TrainSummary& summary);
 
  private:
-  const TrainEvalSplits& data_;
+  TrainEvalSplits& data_;
   const TrainConfig& cfg_;
   Normalization norm_;
   int64_t side_;
