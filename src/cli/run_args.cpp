@@ -48,7 +48,7 @@ TrainEvalSplits labelled_splits(const Run& run, const RunArgs& a, const std::str
 }
 
 Dataset decoded_for(const Run& run, const Dataset& data) {
-  return data.file_backed() ? in_memory(data, run_image_size(run)) : data;
+  return in_memory(data, eval_side(run, data));  // an in-memory set comes back as it is
 }
 
 std::vector<std::string> reading_past_bad_images(const Run& run, const RunArgs& a, const std::vector<Dataset*>& sets,

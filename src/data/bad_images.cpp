@@ -49,7 +49,7 @@ std::optional<T> BadImages::attempt(const std::string& path, T (*decode)(const s
   if (known(path)) return std::nullopt;
   try {
     return decode(path);
-  } catch (const Error& e) {
+  } catch (const ImageError& e) {
     reject(path, e);
     return std::nullopt;
   }

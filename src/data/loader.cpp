@@ -58,7 +58,7 @@ std::vector<torch::Tensor> scaled_decode_views(const FileBatch& f, const MultiCr
     ScaledImage im;
     try {
       im = decode_scaled(file, min_scale);
-    } catch (const Error& e) {
+    } catch (const ImageError& e) {
       if (!f.bad) throw;
       f.bad->reject(file.path, e);  // throws past the allowance
       int64_t& k = f.indices[i];

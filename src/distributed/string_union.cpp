@@ -35,8 +35,9 @@ std::vector<std::string> union_over_ranks(Communicator& comm, const std::vector<
   auto b = bytes.contiguous();
   for (int64_t r = 0; r < comm.world_size(); ++r) {
     const int32_t* p = b[r].data_ptr<int32_t>();
+    const int64_t n = sizes[r][0].item<int64_t>();
     std::string s;
-    for (int64_t i = 0; i < sizes[r][0].item<int64_t>(); ++i) {
+    for (int64_t i = 0; i < n; ++i) {
       if (p[i] == 0) {
         all.insert(s);
         s.clear();
