@@ -1,8 +1,8 @@
 // Where the loader's time goes: milliseconds per image of decoding (full
 // size) and per view of each augmentation stage (the crop's bicubic
 // resampling, the four colour adjustments, grey conversion, blur, solarize,
-// normalization), on one thread, for a batch of a folder's first images
-// and output side SIZE. Each stage runs on the whole batch with every
+// normalization; then all of them at once, batched and fused), on one
+// thread, for a batch of a folder's first images and output side SIZE. Each stage runs on the whole batch with every
 // sample's operation applied (factor 1.2, hue shift 0.05, sigma 0.1-2), so
 // a stage costs what it costs when drawn; twice, the second pass reported.
 //   build/augment_stages folder:DIR [images 32] [size 224]
@@ -73,6 +73,15 @@ int main(int argc, char** argv) {
          }},
     };
     for (const auto& [name, stage] : stages) std::printf("%-12s %6.2f\n", name, ms_per(n, [&] { stage(); }));
+    // Every stage after the crop at once, as a drawn view runs them:
+    // batched tensor operations against the fused pass per image.
+    twist::ColourDraws draws{
+        f, f, f, torch::full({n}, 0.05f), on.view({n}), torch::linspace(0.1, 2.0, n), on.view({n}), torch::arange(4)};
+    twist::ViewOptions v;
+    v.blur_p = v.solarize_p = 1;
+    const twist::Normalization norm{{0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}};
+    std::printf("%-12s %6.2f\n", "all batched", ms_per(n, [&] { twist::finish_view_batched(x, v, draws, norm); }));
+    std::printf("%-12s %6.2f\n", "all fused", ms_per(n, [&] { twist::finish_view_fused(x, draws, norm); }));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "augment_stages: error: %s\n", e.what());
     return 1;

@@ -106,6 +106,43 @@ TEST(Augment, FusedHueEqualsTheTensorForm) {
   EXPECT_LT((fused - tensors).abs().max().item<double>(), 1e-5);
 }
 
+// Draws for a finishing test: every stage on for some images and off
+// (factor 1, shift 0, sigma 0, coin false) for others.
+twist::ColourDraws mixed_draws(std::vector<int64_t> order) {
+  twist::ColourDraws d;
+  d.brightness = torch::tensor({1.3f, 1.0f, 0.7f, 1.1f, 0.6f, 1.0f});
+  d.contrast = torch::tensor({0.6f, 1.4f, 1.0f, 0.9f, 1.2f, 1.0f});
+  d.saturation = torch::tensor({1.2f, 0.8f, 1.0f, 0.0f, 1.4f, 1.0f});
+  d.hue = torch::tensor({0.1f, -0.05f, 0.0f, 0.3f, -0.5f, 0.0f});
+  d.grey = torch::tensor({false, true, false, false, true, false});
+  d.sigma = torch::tensor({0.0f, 0.4f, 1.7f, 0.9f, 0.0f, 0.0f});
+  d.solarize = torch::tensor({true, false, true, false, false, false});
+  d.order = torch::tensor(order);
+  return d;
+}
+
+// The fused finishing (image by image, one pass per stage) computes what
+// the batched tensor operations do, on grey and colour images, a
+// non-square size, in more than one jitter order; an image whose draws
+// are all neutral comes out normalized and otherwise as it went in.
+TEST(Augment, FusedFinishEqualsTheBatchedForm) {
+  twist::ViewOptions v;
+  v.blur_p = 0.5;
+  v.solarize_p = 0.5;
+  for (const int64_t c : {1, 3}) {
+    const auto x = random_images(6, c, 9, 13, 21 + uint64_t(c));
+    const twist::Normalization norm{std::vector<double>(size_t(c), 0.4), std::vector<double>(size_t(c), 0.25)};
+    for (const auto& order : std::vector<std::vector<int64_t>>{{0, 1, 2, 3}, {3, 2, 1, 0}, {2, 0, 3, 1}}) {
+      const auto d = mixed_draws(order);
+      const auto fused = twist::finish_view_fused(x, d, norm);
+      const auto batched = twist::finish_view_batched(x, v, d, norm);
+      EXPECT_LT((fused - batched).abs().max().item<double>(), 2e-5) << c << " channels";
+      EXPECT_TRUE(torch::equal(fused[5], (x[5] - 0.4f) / 0.25f));
+      EXPECT_TRUE(torch::equal(twist::finish_view(x, v, d, norm), fused));
+    }
+  }
+}
+
 TEST(Augment, GrayscaleOfGreyIsIdentity) {
   auto grey = random_images(2, 1, 4, 4, 5).repeat({1, 3, 1, 1});
   EXPECT_TRUE(torch::allclose(twist::rgb_to_grayscale(grey), grey.narrow(1, 0, 1), 1e-6, 1e-6));

@@ -81,6 +81,26 @@ torch::Tensor gaussian_blur(const torch::Tensor& x, const torch::Tensor& sigma);
 torch::Tensor solarize(const torch::Tensor& x, double threshold = 128.0 / 255.0);
 torch::Tensor normalize(const torch::Tensor& x, const Normalization& norm);
 
+// The per-sample draws of everything after a view's crop, B each: the
+// jitter factors (1 where a sample is not jittered), the hue shift, the
+// grey and solarize coins (bool), the blur sigma in pixels (0 = none), and
+// the order of the jitter's four adjustments (4 int64 for the whole batch:
+// 0 brightness, 1 contrast, 2 saturation, 3 hue).
+struct ColourDraws {
+  torch::Tensor brightness, contrast, saturation, hue, grey, sigma, solarize, order;
+};
+// Colour jitter (in `order`), grey, blur, solarize and normalization of a
+// cropped float batch in [0, 1]: what every view does after its crop. On a
+// CPU float32 batch it runs image by image, each stage one pass over the
+// image's pixels (finish_view_fused); elsewhere as batched tensor
+// operations (finish_view_batched), which skip a stage the view's options
+// turn off. The two agree to within float rounding.
+torch::Tensor finish_view(const torch::Tensor& x, const ViewOptions& v, const ColourDraws& d,
+                          const Normalization& norm);
+torch::Tensor finish_view_batched(torch::Tensor x, const ViewOptions& v, const ColourDraws& d,
+                                  const Normalization& norm);
+torch::Tensor finish_view_fused(const torch::Tensor& x, const ColourDraws& d, const Normalization& norm);
+
 // One augmented, normalized view of a batch of uint8 images.
 torch::Tensor augment_view(const torch::Tensor& images_u8, const ViewOptions& view, const Normalization& norm,
                            at::Generator& gen);

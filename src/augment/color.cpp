@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "pixel_ops.h"
 #include "twist/augment.h"
 #include "twist/error.h"
 
@@ -14,42 +15,6 @@ torch::Tensor per_sample(const torch::Tensor& v) { return v.view({-1, 1, 1, 1}).
 torch::Tensor blend(const torch::Tensor& x, const torch::Tensor& other, const torch::Tensor& factor) {
   // factor*x + (1-factor)*other, clamped like torchvision's _blend.
   return (per_sample(factor) * x + (1.0 - per_sample(factor)) * other).clamp_(0.0, 1.0);
-}
-
-// One pixel's HSV round trip with its hue shifted: the arithmetic of
-// adjust_hue's tensor operations, pixel by pixel.
-void shift_hue(float r, float g, float b, float shift, float* ro, float* go, float* bo) {
-  const float maxc = std::max(std::max(r, g), b), minc = std::min(std::min(r, g), b);
-  const float v = maxc, delta = maxc - minc;
-  const bool grey = delta == 0.0f;
-  const float s = delta / (grey ? 1.0f : maxc), d = grey ? 1.0f : delta;
-  const float rc = (maxc - r) / d, gc = (maxc - g) / d, bc = (maxc - b) / d;
-  float h = maxc == r ? bc - gc : maxc == g ? 2.0f + rc - bc : 4.0f + gc - rc;
-  h = std::fmod(h / 6.0f + 1.0f, 1.0f);
-  h = std::fmod(h + shift + 1.0f, 1.0f);
-  const float h6 = h * 6.0f, i = std::floor(h6), f = h6 - i;
-  auto unit = [](float x) { return std::min(std::max(x, 0.0f), 1.0f); };
-  const float p = unit(v * (1.0f - s)), q = unit(v * (1.0f - s * f)), t = unit(v * (1.0f - s * (1.0f - f)));
-  switch (int(i) % 6) {
-    case 0:
-      *ro = v, *go = t, *bo = p;
-      break;
-    case 1:
-      *ro = q, *go = v, *bo = p;
-      break;
-    case 2:
-      *ro = p, *go = v, *bo = t;
-      break;
-    case 3:
-      *ro = p, *go = q, *bo = v;
-      break;
-    case 4:
-      *ro = t, *go = p, *bo = v;
-      break;
-    default:
-      *ro = v, *go = p, *bo = q;
-      break;
-  }
 }
 
 // adjust_hue on a CPU float32 batch in one pass over its pixels, without
@@ -135,11 +100,7 @@ torch::Tensor adjust_hue(const torch::Tensor& x, const torch::Tensor& shift) {
 
 torch::Tensor gaussian_blur(const torch::Tensor& x, const torch::Tensor& sigma) {
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const double smax = sigma.numel() ? sigma.max().item<double>() : 0.0;
-  if (smax <= 0) return x;
-  // Radius 3 sigma covers 99.7% of the mass; at least 1, at most the image.
-  int64_t radius = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3.0 * smax)));
-  radius = std::min<int64_t>(radius, std::min(H, W) - 1);
+  const int64_t radius = blur_radius(sigma.numel() ? sigma.max().item<double>() : 0.0, H, W);
   if (radius < 1) return x;
   auto t = torch::arange(-radius, radius + 1, x.options()).view({1, -1});
   auto s = sigma.to(x.dtype()).view({-1, 1});

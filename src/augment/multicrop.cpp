@@ -41,7 +41,8 @@ namespace {
 // Every random number of one view, drawn up front in a fixed order so the
 // stream a view consumes does not depend on which operations are active.
 struct ViewDraws {
-  torch::Tensor boxes, flip, jitter, fb, fc, fs, fh, order, gray, sigma, sol;
+  torch::Tensor boxes, flip, jitter;
+  ColourDraws colour;
 };
 
 ViewDraws draw_view(const torch::Tensor& heights, const torch::Tensor& widths, const ViewOptions& v,
@@ -51,47 +52,18 @@ ViewDraws draw_view(const torch::Tensor& heights, const torch::Tensor& widths, c
   d.boxes = random_crop_boxes(heights, widths, v.scale_min, v.scale_max, v.ratio_min, v.ratio_max, gen);
   d.flip = coin(B, v.flip_p, gen);
   d.jitter = coin(B, v.jitter_p, gen);
-  d.fb = factor(B, v.brightness, d.jitter, gen);
-  d.fc = factor(B, v.contrast, d.jitter, gen);
-  d.fs = factor(B, v.saturation, d.jitter, gen);
-  d.fh = torch::where(d.jitter, uniform(B, -v.hue, v.hue, gen), torch::zeros({B}));
-  d.order = torch::randperm(4, gen, torch::kInt64);
-  d.gray = coin(B, v.grayscale_p, gen);
+  ColourDraws& c = d.colour;
+  c.brightness = factor(B, v.brightness, d.jitter, gen);
+  c.contrast = factor(B, v.contrast, d.jitter, gen);
+  c.saturation = factor(B, v.saturation, d.jitter, gen);
+  c.hue = torch::where(d.jitter, uniform(B, -v.hue, v.hue, gen), torch::zeros({B}));
+  c.order = torch::randperm(4, gen, torch::kInt64);
+  c.grey = coin(B, v.grayscale_p, gen);
   const double sigma_scale = double(v.size) / 224.0;
   auto sigma = uniform(B, v.sigma_min * sigma_scale, v.sigma_max * sigma_scale, gen);
-  d.sigma = torch::where(coin(B, v.blur_p, gen), sigma, torch::zeros_like(sigma));
-  d.sol = coin(B, v.solarize_p, gen);
+  c.sigma = torch::where(coin(B, v.blur_p, gen), sigma, torch::zeros_like(sigma));
+  c.solarize = coin(B, v.solarize_p, gen);
   return d;
-}
-
-// Everything after the crop: colour jitter, grayscale, blur, solarize,
-// normalize, on the cropped float batch x.
-torch::Tensor finish_view(torch::Tensor x, const ViewOptions& v, const ViewDraws& d, const Normalization& norm) {
-  // Colour jitter applies its four adjustments in a random order (per batch).
-  if (v.jitter_p > 0) {
-    auto ord = d.order.accessor<int64_t, 1>();
-    for (int k = 0; k < 4; ++k) {
-      switch (ord[k]) {
-        case 0:
-          if (v.brightness > 0) x = adjust_brightness(x, d.fb);
-          break;
-        case 1:
-          if (v.contrast > 0) x = adjust_contrast(x, d.fc);
-          break;
-        case 2:
-          if (v.saturation > 0) x = adjust_saturation(x, d.fs);
-          break;
-        case 3:
-          if (v.hue > 0) x = adjust_hue(x, d.fh);
-          break;
-      }
-    }
-  }
-  if (x.size(1) == 3 && v.grayscale_p > 0)
-    x = torch::where(d.gray.view({-1, 1, 1, 1}), rgb_to_grayscale(x).expand_as(x), x);
-  if (v.blur_p > 0) x = gaussian_blur(x, d.sigma);
-  if (v.solarize_p > 0) x = torch::where(d.sol.view({-1, 1, 1, 1}), solarize(x), x);
-  return normalize(x, norm);
 }
 
 }  // namespace
@@ -106,10 +78,12 @@ torch::Tensor augment_view(const torch::Tensor& images_u8, const ViewOptions& v,
     // Drawn on the host generator (so a view is the same wherever it is
     // made), applied where the images are.
     const auto dev = x.device();
-    for (auto* t : {&d.boxes, &d.flip, &d.fb, &d.fc, &d.fs, &d.fh, &d.gray, &d.sigma, &d.sol})
+    ColourDraws& c = d.colour;
+    for (auto* t :
+         {&d.boxes, &d.flip, &c.brightness, &c.contrast, &c.saturation, &c.hue, &c.grey, &c.sigma, &c.solarize})
       *t = t->to(dev, /*non_blocking=*/true);
   }
-  return finish_view(crop_resize(x, d.boxes, v.size, d.flip), v, d, norm);
+  return finish_view(crop_resize(x, d.boxes, v.size, d.flip), v, d.colour, norm);
 }
 
 torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const ViewOptions& v, const Normalization& norm,
@@ -129,7 +103,7 @@ torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const Vi
   std::vector<torch::Tensor> crops;
   crops.reserve(size_t(B));
   for (int64_t i = 0; i < B; ++i) crops.push_back(crop_then_resize(images_u8[size_t(i)], d.boxes[i], v.size, flip[i]));
-  return finish_view(torch::cat(crops, 0), v, d, norm);
+  return finish_view(torch::cat(crops, 0), v, d.colour, norm);
 }
 
 namespace {
@@ -169,7 +143,7 @@ std::vector<torch::Tensor> augment_views(const torch::Tensor& heights, const tor
   }
   std::vector<torch::Tensor> out;
   for (size_t v = 0; v < crops.views.size(); ++v)
-    out.push_back(finish_view(torch::cat(cut[v], 0), crops.views[v], draws[v], norm));
+    out.push_back(finish_view(torch::cat(cut[v], 0), crops.views[v], draws[v].colour, norm));
   return out;
 }
 
