@@ -6,6 +6,8 @@
 // sample's operation applied (factor 1.2, hue shift 0.05, sigma 0.1-2), so
 // a stage costs what it costs when drawn; twice, the second pass reported.
 //   build/augment_stages folder:DIR [images 32] [size 224]
+#include <malloc.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -44,6 +46,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    // Freed memory kept, as the twist binary keeps it (src/cli/main.cpp):
+    // otherwise every large temporary is a fresh mapping, page-faulted anew.
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     torch::set_num_threads(1);
     torch::NoGradGuard no_grad;
     const twist::Dataset d = twist::load_dataset(argv[1]);

@@ -78,7 +78,8 @@ int64_t reflect(int64_t i, int64_t n) { return i < 0 ? -i : i >= n ? 2 * (n - 1)
 std::vector<float> gaussian_taps(float sigma, int64_t radius) {
   std::vector<float> k(size_t(2 * radius + 1));
   float sum = 0;
-  for (int64_t t = -radius; t <= radius; ++t) sum += k[size_t(t + radius)] = std::exp(-float(t * t) / (2 * sigma * sigma));
+  for (int64_t t = -radius; t <= radius; ++t)
+    sum += k[size_t(t + radius)] = std::exp(-float(t * t) / (2 * sigma * sigma));
   for (auto& v : k) v /= sum;
   return k;
 }
@@ -140,8 +141,8 @@ std::vector<bool> bools(const torch::Tensor& t) {
 }
 
 Draws host_draws(const ColourDraws& d, int64_t batch) {
-  Draws h{floats(d.brightness), floats(d.contrast), floats(d.saturation), floats(d.hue), floats(d.sigma),
-          bools(d.grey),        bools(d.solarize)};
+  Draws h{floats(d.brightness), floats(d.contrast), floats(d.saturation), floats(d.hue),
+          floats(d.sigma),      bools(d.grey),      bools(d.solarize)};
   for (const auto* v : {&h.fb, &h.fc, &h.fs, &h.fh, &h.sigma})
     check(int64_t(v->size()) == batch, "finish_view: one draw per image expected");
   check(int64_t(h.grey.size()) == batch && int64_t(h.sol.size()) == batch, "finish_view: one coin per image expected");
@@ -168,9 +169,9 @@ torch::Tensor finish_view_fused(const torch::Tensor& x, const ColourDraws& d, co
         "finish_view_fused needs a CPU float32 B x C x H x W batch");
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   check(C == 1 || C == 3, "finish_view: images need 1 or 3 channels, got " + std::to_string(C));
-  check(int64_t(norm.mean.size()) == C && int64_t(norm.std.size()) == C,
-        "normalize: statistics for " + std::to_string(norm.mean.size()) + " channels, images have " +
-            std::to_string(C));
+  check(
+      int64_t(norm.mean.size()) == C && int64_t(norm.std.size()) == C,
+      "normalize: statistics for " + std::to_string(norm.mean.size()) + " channels, images have " + std::to_string(C));
   const Draws draws = host_draws(d, B);
   const float max_sigma = B ? *std::max_element(draws.sigma.begin(), draws.sigma.end()) : 0.0f;
   const int64_t radius = blur_radius(max_sigma, H, W);

@@ -16,8 +16,10 @@ inline void shift_hue(float r, float g, float b, float shift, float* ro, float* 
   const float s = delta / (grey ? 1.0f : maxc), d = grey ? 1.0f : delta;
   const float rc = (maxc - r) / d, gc = (maxc - g) / d, bc = (maxc - b) / d;
   float h = maxc == r ? bc - gc : maxc == g ? 2.0f + rc - bc : 4.0f + gc - rc;
-  h = std::fmod(h / 6.0f + 1.0f, 1.0f);
-  h = std::fmod(h + shift + 1.0f, 1.0f);
+  // fmod(x, 1) for the x >= 0 here, exactly (x - floor(x) is exact).
+  auto turn = [](float x) { return x - std::floor(x); };
+  h = turn(h / 6.0f + 1.0f);
+  h = turn(h + shift + 1.0f);
   const float h6 = h * 6.0f, i = std::floor(h6), f = h6 - i;
   auto unit = [](float x) { return std::min(std::max(x, 0.0f), 1.0f); };
   const float p = unit(v * (1.0f - s)), q = unit(v * (1.0f - s * f)), t = unit(v * (1.0f - s * (1.0f - f)));

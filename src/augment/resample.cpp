@@ -65,6 +65,22 @@ Taps taps_for(double start, double length, int64_t lo, int64_t hi, int64_t size)
   return t;
 }
 
+// Each of the C planes (rows x cols) of `planes` transposed, in blocks
+// that stay in cache.
+std::vector<float> transposed(const std::vector<float>& planes, int64_t C, int64_t rows, int64_t cols) {
+  std::vector<float> t(planes.size());
+  constexpr int64_t block = 32;
+  for (int64_t c = 0; c < C; ++c) {
+    const float* in = &planes[size_t(c * rows * cols)];
+    float* out = &t[size_t(c * rows * cols)];
+    for (int64_t r0 = 0; r0 < rows; r0 += block)
+      for (int64_t c0 = 0; c0 < cols; c0 += block)
+        for (int64_t r = r0; r < std::min(rows, r0 + block); ++r)
+          for (int64_t x = c0; x < std::min(cols, c0 + block); ++x) out[x * rows + r] = in[r * cols + x];
+  }
+  return t;
+}
+
 }  // namespace
 
 torch::Tensor resample_box(const torch::Tensor& image, double top, double left, double height, double width, int64_t r0,
@@ -83,20 +99,22 @@ torch::Tensor resample_box(const torch::Tensor& image, double top, double left, 
       for (int64_t k = 0; k < ty.count[size_t(u)]; ++k, line += W)
         for (int64_t x = 0; x < cols; ++x) out[x] += w[k] * float(line[x]);
     }
-  // Then columns: 1 x C x size x size.
+  // Then columns, on the transpose (C x cols x size), so that each output
+  // column is a weighted sum of whole contiguous lines, as the rows were;
+  // written back transposed: 1 x C x size x size.
+  const std::vector<float> across = transposed(rows, C, size, cols);
   torch::Tensor result = torch::empty({1, C, size, size}, torch::kFloat32);
   float* out = result.data_ptr<float>();
+  std::vector<float> acc(static_cast<size_t>(size));
   for (int64_t c = 0; c < C; ++c)
-    for (int64_t u = 0; u < size; ++u) {
-      const float* line = &rows[size_t((c * size + u) * cols)] - c0;
-      float* dst = out + (c * size + u) * size;
-      for (int64_t v = 0; v < size; ++v) {
-        const float* w = &tx.weight[size_t(v * tx.stride)];
-        const float* px = line + tx.first[size_t(v)];
-        float acc = 0.0f;
-        for (int64_t k = 0; k < tx.count[size_t(v)]; ++k) acc += w[k] * px[k];
-        dst[flip ? size - 1 - v : v] = std::clamp(acc / 255.0f, 0.0f, 1.0f);
-      }
+    for (int64_t v = 0; v < size; ++v) {
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      const float* w = &tx.weight[size_t(v * tx.stride)];
+      const float* line = &across[size_t((c * cols + tx.first[size_t(v)] - c0) * size)];
+      for (int64_t k = 0; k < tx.count[size_t(v)]; ++k, line += size)
+        for (int64_t u = 0; u < size; ++u) acc[size_t(u)] += w[k] * line[u];
+      float* dst = out + c * size * size + (flip ? size - 1 - v : v);
+      for (int64_t u = 0; u < size; ++u) dst[u * size] = std::clamp(acc[size_t(u)] / 255.0f, 0.0f, 1.0f);
     }
   return result;
 }
