@@ -29,9 +29,9 @@ torch::Tensor adjust_hue_fused(const torch::Tensor& x, const torch::Tensor& shif
   float* dst = out.data_ptr<float>();
   at::parallel_for(0, in.size(0), 1, [&](int64_t lo, int64_t hi) {
     for (int64_t k = lo; k < hi; ++k) {
-      const float *r = src + 3 * n * k, *g = r + n, *b = g + n;
-      float *ro = dst + 3 * n * k, *go = ro + n, *bo = go + n;
-      for (int64_t i = 0; i < n; ++i) shift_hue(r[i], g[i], b[i], by[k], ro + i, go + i, bo + i);
+      float* r = dst + 3 * n * k;
+      std::copy(src + 3 * n * k, src + 3 * n * (k + 1), r);
+      shift_hue(r, r + n, r + 2 * n, n, by[k]);
     }
   });
   return out;

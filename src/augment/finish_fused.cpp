@@ -60,8 +60,7 @@ void saturation(const Planes& im, float f) {
 
 void hue(const Planes& im, float shift) {
   if (im.c != 3) return;
-  float *r = im.plane(0), *g = im.plane(1), *b = im.plane(2);
-  for (int64_t i = 0; i < im.n(); ++i) shift_hue(r[i], g[i], b[i], shift, r + i, g + i, b + i);
+  shift_hue(im.plane(0), im.plane(1), im.plane(2), im.n(), shift);
 }
 
 void grey(const Planes& im) {

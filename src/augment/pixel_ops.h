@@ -7,41 +7,32 @@
 
 namespace twist {
 
-// One pixel's HSV round trip with its hue shifted by `shift` turns: the
-// arithmetic of adjust_hue's tensor operations, pixel by pixel.
-inline void shift_hue(float r, float g, float b, float shift, float* ro, float* go, float* bo) {
-  const float maxc = std::max(std::max(r, g), b), minc = std::min(std::min(r, g), b);
-  const float v = maxc, delta = maxc - minc;
-  const bool grey = delta == 0.0f;
-  const float s = delta / (grey ? 1.0f : maxc), d = grey ? 1.0f : delta;
-  const float rc = (maxc - r) / d, gc = (maxc - g) / d, bc = (maxc - b) / d;
-  float h = maxc == r ? bc - gc : maxc == g ? 2.0f + rc - bc : 4.0f + gc - rc;
-  // fmod(x, 1) for the x >= 0 here, exactly (x - floor(x) is exact).
-  auto turn = [](float x) { return x - std::floor(x); };
-  h = turn(h / 6.0f + 1.0f);
-  h = turn(h + shift + 1.0f);
-  const float h6 = h * 6.0f, i = std::floor(h6), f = h6 - i;
+// The hue of n pixels (planes r, g, b) shifted by `shift` turns, in place:
+// each pixel's HSV round trip with the arithmetic of adjust_hue's tensor
+// operations, written without branches so that the compiler vectorizes it.
+inline void shift_hue(float* r, float* g, float* b, int64_t n, float shift) {
+  // floor(x) for the 0 <= x < 2^31 here, as a truncation (vectorizable).
+  auto down = [](float x) { return float(int32_t(x)); };
   auto unit = [](float x) { return std::min(std::max(x, 0.0f), 1.0f); };
-  const float p = unit(v * (1.0f - s)), q = unit(v * (1.0f - s * f)), t = unit(v * (1.0f - s * (1.0f - f)));
-  switch (int(i) % 6) {
-    case 0:
-      *ro = v, *go = t, *bo = p;
-      break;
-    case 1:
-      *ro = q, *go = v, *bo = p;
-      break;
-    case 2:
-      *ro = p, *go = v, *bo = t;
-      break;
-    case 3:
-      *ro = p, *go = q, *bo = v;
-      break;
-    case 4:
-      *ro = t, *go = p, *bo = v;
-      break;
-    default:
-      *ro = v, *go = p, *bo = q;
-      break;
+  for (int64_t i = 0; i < n; ++i) {
+    const float R = r[i], G = g[i], B = b[i];
+    const float maxc = std::max(std::max(R, G), B), minc = std::min(std::min(R, G), B);
+    const float v = maxc, delta = maxc - minc;
+    const bool grey = delta == 0.0f;
+    const float s = delta / (grey ? 1.0f : maxc), d = grey ? 1.0f : delta;
+    const float rc = (maxc - R) / d, gc = (maxc - G) / d, bc = (maxc - B) / d;
+    float h = maxc == R ? bc - gc : maxc == G ? 2.0f + rc - bc : 4.0f + gc - rc;
+    h = h / 6.0f + 1.0f;  // fmod(x, 1) as x - floor(x): exact for x >= 0
+    h -= down(h);
+    h = h + shift + 1.0f;
+    h -= down(h);
+    const float h6 = h * 6.0f, i6 = down(h6), f = h6 - i6;
+    const float sector = i6 >= 6.0f ? i6 - 6.0f : i6;
+    const float p = unit(v * (1.0f - s)), q = unit(v * (1.0f - s * f)), t = unit(v * (1.0f - s * (1.0f - f)));
+    // By sector 0..5: r = v q p p t v, g = t v v q p p, b = p p t v v q.
+    r[i] = sector == 0.0f || sector == 5.0f ? v : sector == 1.0f ? q : sector == 4.0f ? t : p;
+    g[i] = sector == 1.0f || sector == 2.0f ? v : sector == 0.0f ? t : sector == 3.0f ? q : p;
+    b[i] = sector == 3.0f || sector == 4.0f ? v : sector == 2.0f ? t : sector == 5.0f ? q : p;
   }
 }
 
