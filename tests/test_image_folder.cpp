@@ -395,6 +395,16 @@ TEST(ImageFolder, TrainsEndToEnd) {
     EXPECT_DOUBLE_EQ(knn["top1"].get<double>(), summary["knn_top1"].get<double>()) << memory;
     EXPECT_DOUBLE_EQ(knn["top5"].get<double>(), summary["knn_top5"].get<double>()) << memory;
   }
+  // So does the run's own evaluation with its banks spilled at once
+  // (--bank-memory 0): the same figures, written to config.json.
+  r = run_twist("train --data folder:" + dir + flags + " --bank-memory 0 --json --out " + (t / "spilled"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto spilled = nlohmann::json::parse(read_text(t / "spilled/summary.json"));
+  EXPECT_DOUBLE_EQ(spilled["knn_top1"].get<double>(), summary["knn_top1"].get<double>());
+  EXPECT_EQ(nlohmann::json::parse(read_text(t / "spilled/config.json"))["bank_memory"].get<int64_t>(), 0);
+  r = run_twist("train --data folder:" + dir + flags + " --bank-memory -1 --out " + (t / "refused"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "bank_memory")) << r.output;
   // The precomputed linear probe streams the folder's features too.
   r = run_twist("eval linear --precomputed --epochs 2 --batch-size 8 --run " + (t / "run") + " --threads 2 --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;

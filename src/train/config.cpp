@@ -288,6 +288,10 @@ std::vector<Field> runtime_fields() {
     field("eval_every_minutes", &TrainConfig::eval_every_minutes, K::Runtime,
           "> 0: the same evaluation every M minutes of training (time spent evaluating not counted)"),
     field("knn_k", &TrainConfig::knn_k, K::Runtime, "neighbours of the kNN evaluation"),
+    field("bank_memory", &TrainConfig::bank_memory, K::Runtime,
+          "MiB of features each bank of the evaluation keeps in memory when the data set is an image folder "
+          "(the evaluation streams it); past that the bank goes to an unlinked temporary file in $TMPDIR, "
+          "else /tmp (0: at once)"),
     field("report", &TrainConfig::report, K::Runtime,
           "write report.html (curves, figures, image grids; twist report) at the end of the run"),
     field("collapse_restarts", &TrainConfig::collapse_restarts, K::Runtime,
@@ -485,6 +489,7 @@ void validate(const TrainConfig& c) {
   need(c.collapse_restarts >= 0, "collapse_restarts", "must be >= 0");
   need(is_device_name(c.device), "device", device_name_problem(c.device));
   need(c.knn_k >= 1, "knn_k", "must be at least 1");
+  need(c.bank_memory >= 0 && c.bank_memory <= (int64_t(1) << 30), "bank_memory", "must be between 0 and 2^30 MiB");
   need(c.dist_timeout > 0, "dist_timeout", "must be positive (seconds)");
 }
 

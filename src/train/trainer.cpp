@@ -207,8 +207,10 @@ void Trainer::load_data() {
   data_.train.file_side = data_.eval.file_side = image_size_;
   crops_ = crop_options(cfg_, image_size_);
   sl_crops_ = crop_options(cfg_, image_size_, /*self_label=*/true);
+  StreamOptions stream;
+  stream.bank_budget_bytes = cfg_.bank_memory << 20;
   evaluator_ = std::make_unique<RunEvaluator>(data_, image_size_, cfg_, norm_,
-                                              cfg_.skip_bad_images > 0 ? bad_images_.get() : nullptr);
+                                              cfg_.skip_bad_images > 0 ? bad_images_.get() : nullptr, stream);
   // Say now, not after the training, why a run will not be evaluated.
   if (writer_ && cfg_.eval && data_.eval.size() > 0 && !evaluator_->possible())
     std::fprintf(stderr, "twist: this run will not be evaluated: %s\n", evaluator_->reason().c_str());
