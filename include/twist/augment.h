@@ -91,10 +91,10 @@ struct ColourDraws {
 };
 // Colour jitter (in `order`), grey, blur, solarize and normalization of a
 // cropped float batch in [0, 1]: what every view does after its crop. On a
-// CPU float32 batch it runs image by image, each stage one pass over the
-// image's pixels (finish_view_fused); elsewhere as batched tensor
-// operations (finish_view_batched), which skip a stage the view's options
-// turn off. The two agree to within float rounding.
+// CPU float32 batch of grey or RGB images it runs image by image, each
+// stage one pass over the image's pixels (finish_view_fused); elsewhere as
+// batched tensor operations (finish_view_batched), which skip a stage the
+// view's options turn off. The two agree to within float rounding.
 torch::Tensor finish_view(const torch::Tensor& x, const ViewOptions& v, const ColourDraws& d,
                           const Normalization& norm);
 torch::Tensor finish_view_batched(torch::Tensor x, const ViewOptions& v, const ColourDraws& d,

@@ -7,7 +7,8 @@ namespace twist {
 
 torch::Tensor finish_view(const torch::Tensor& x, const ViewOptions& v, const ColourDraws& d,
                           const Normalization& norm) {
-  if (x.device().is_cpu() && x.scalar_type() == torch::kFloat32) return finish_view_fused(x, d, norm);
+  const bool grey_or_rgb = x.dim() == 4 && (x.size(1) == 1 || x.size(1) == 3);
+  if (x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && grey_or_rgb) return finish_view_fused(x, d, norm);
   return finish_view_batched(x, v, d, norm);
 }
 
