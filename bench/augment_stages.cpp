@@ -27,15 +27,18 @@ double ms_per(int64_t n, const std::function<void()>& f) {
   return std::chrono::duration<double>(Clock::now() - t0).count() * 1000 / double(n);
 }
 
-// The batch's random-resized crops (scale 0.08-1), one view.
+// The batch's random-resized crops (scale 0.08-1), one view, written into
+// the view's batch as the loader writes them.
 torch::Tensor crops_of(const std::vector<torch::Tensor>& images, int64_t size) {
   auto gen = twist::make_generator(1, 0);
-  std::vector<torch::Tensor> out;
-  for (const auto& im : images) {
+  auto out = torch::empty({int64_t(images.size()), images[0].size(0), size, size});
+  for (size_t i = 0; i < images.size(); ++i) {
+    const auto& im = images[i];
     const auto box = twist::random_crop_boxes(1, im.size(1), im.size(2), 0.08, 1.0, 3.0 / 4, 4.0 / 3, gen)[0];
-    out.push_back(twist::crop_then_resize(im, box, size, false));
+    auto b = box.accessor<float, 1>();
+    twist::crop_scaled_into(im, twist::CropBox{b[0], b[1], b[2], b[3]}, 1.0, 1.0, false, out[int64_t(i)]);
   }
-  return torch::cat(out);
+  return out;
 }
 
 }  // namespace

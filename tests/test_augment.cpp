@@ -138,7 +138,15 @@ TEST(Augment, FusedFinishEqualsTheBatchedForm) {
       const auto batched = twist::finish_view_batched(x, v, d, norm);
       EXPECT_LT((fused - batched).abs().max().item<double>(), 2e-5) << c << " channels";
       EXPECT_TRUE(torch::equal(fused[5], (x[5] - 0.4f) / 0.25f));
+      // The caller's batch is left as it was; a moved one is finished in place.
+      const auto before = x.clone();
       EXPECT_TRUE(torch::equal(twist::finish_view(x, v, d, norm), fused));
+      EXPECT_TRUE(torch::equal(x, before));
+      auto own = x.clone();
+      const float* storage = own.data_ptr<float>();
+      const auto done = twist::finish_view(std::move(own), v, d, norm);
+      EXPECT_TRUE(torch::equal(done, fused));
+      EXPECT_EQ(done.data_ptr<float>(), storage);
     }
   }
 }

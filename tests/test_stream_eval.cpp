@@ -5,6 +5,7 @@
 
 #include "../src/train/run_eval.h"
 #include "test_util.h"
+#include "twist/config.h"
 #include "twist/error.h"
 #include "twist/eval.h"
 #include "twist/image.h"
@@ -40,6 +41,11 @@ TEST(FeatureBank, SpillsAboveItsBudgetAndReadsTheSameRows) {
                          twist::FeatureBank(0, "/nonexistent-dir").append(torch::zeros({1, 1}));
                        }),
                        "cannot create a temporary file for the feature bank in '/nonexistent-dir'"));
+}
+
+// A run's bank_memory defaults to the budget twist eval knn uses.
+TEST(FeatureBank, TrainingDefaultIsTheBanksDefaultBudget) {
+  EXPECT_EQ(twist::TrainConfig{}.bank_memory << 20, twist::kFeatureBankBudgetBytes);
 }
 
 // Small chunks (a running top-k over many bank chunks) give the figures of

@@ -66,6 +66,14 @@ torch::Tensor crop_then_resize(const torch::Tensor& image_u8, const torch::Tenso
 // box, with its fractional edges, resampled to size x size.
 torch::Tensor crop_scaled_then_resize(const torch::Tensor& image_u8, const torch::Tensor& box, double scale_y,
                                       double scale_x, int64_t size, bool flip);
+// The same written into `out` (float32 C x size x size, contiguous: one
+// image of a batch being filled), with the box as four numbers (top, left,
+// height, width), so that a batch is cut with no per-image tensors.
+struct CropBox {
+  double top, left, height, width;
+};
+void crop_scaled_into(const torch::Tensor& image_u8, CropBox box, double scale_y, double scale_x, bool flip,
+                      torch::Tensor out);
 torch::Tensor hflip(const torch::Tensor& images);
 // Factor per sample (B). Brightness scales; contrast blends with the mean
 // grey level; saturation blends with the grey image.
@@ -94,12 +102,15 @@ struct ColourDraws {
 // CPU float32 batch of grey or RGB images it runs image by image, each
 // stage one pass over the image's pixels (finish_view_fused); elsewhere as
 // batched tensor operations (finish_view_batched), which skip a stage the
-// view's options turn off. The two agree to within float rounding.
-torch::Tensor finish_view(const torch::Tensor& x, const ViewOptions& v, const ColourDraws& d,
-                          const Normalization& norm);
+// view's options turn off. The two agree to within float rounding. A
+// batch passed as a temporary (or moved) that nothing else refers to is
+// finished in place; the caller's own tensors are never changed.
+torch::Tensor finish_view(torch::Tensor x, const ViewOptions& v, const ColourDraws& d, const Normalization& norm);
 torch::Tensor finish_view_batched(torch::Tensor x, const ViewOptions& v, const ColourDraws& d,
                                   const Normalization& norm);
 torch::Tensor finish_view_fused(const torch::Tensor& x, const ColourDraws& d, const Normalization& norm);
+// The same in place, on a contiguous CPU float32 batch.
+void finish_view_fused_(torch::Tensor& x, const ColourDraws& d, const Normalization& norm);
 
 // One augmented, normalized view of a batch of uint8 images.
 torch::Tensor augment_view(const torch::Tensor& images_u8, const ViewOptions& view, const Normalization& norm,

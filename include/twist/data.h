@@ -44,6 +44,8 @@ struct Dataset {
 // while its allowance lasts (twist/bad_images.h).
 struct Normalization {
   std::vector<double> mean, std;
+  // Throws unless there are statistics for exactly `channels` channels.
+  void check_channels(int64_t channels) const;
 };
 class BadImages;
 Normalization channel_statistics(const Dataset& data, BadImages* bad = nullptr);

@@ -124,9 +124,7 @@ torch::Tensor solarize(const torch::Tensor& x, double threshold) { return torch:
 
 torch::Tensor normalize(const torch::Tensor& x, const Normalization& norm) {
   const int64_t C = x.size(1);
-  check(
-      static_cast<int64_t>(norm.mean.size()) == C && static_cast<int64_t>(norm.std.size()) == C,
-      "normalize: statistics for " + std::to_string(norm.mean.size()) + " channels, images have " + std::to_string(C));
+  norm.check_channels(C);
   auto mean = torch::tensor(norm.mean, x.options()).view({1, C, 1, 1});
   auto std = torch::tensor(norm.std, x.options()).view({1, C, 1, 1});
   return (x - mean) / std;

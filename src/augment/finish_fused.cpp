@@ -25,17 +25,12 @@ struct Planes {
   float* plane(int64_t k) const { return p + k * n(); }
 };
 
-float unit(float x) { return std::min(std::max(x, 0.0f), 1.0f); }
-
-// ITU-R 601-2 luma, rgb_to_grayscale's weights.
-float luma(float r, float g, float b) { return 0.299f * r + 0.587f * g + 0.114f * b; }
-
-void brightness(const Planes& im, float f) {
+TWIST_VECTOR_CLONES void brightness(const Planes& im, float f) {
   for (int64_t i = 0; i < im.c * im.n(); ++i) im.p[i] = unit(im.p[i] * f);
 }
 
 // Blends every pixel with the image's mean grey level.
-void contrast(const Planes& im, float f) {
+TWIST_VECTOR_CLONES void contrast(const Planes& im, float f) {
   const int64_t n = im.n();
   double sum = 0;
   if (im.c == 1) {
@@ -49,7 +44,7 @@ void contrast(const Planes& im, float f) {
 }
 
 // Blends every pixel with its own grey level (RGB only).
-void saturation(const Planes& im, float f) {
+TWIST_VECTOR_CLONES void saturation(const Planes& im, float f) {
   if (im.c != 3) return;
   float *r = im.plane(0), *g = im.plane(1), *b = im.plane(2);
   for (int64_t i = 0; i < im.n(); ++i) {
@@ -63,7 +58,7 @@ void hue(const Planes& im, float shift) {
   shift_hue(im.plane(0), im.plane(1), im.plane(2), im.n(), shift);
 }
 
-void grey(const Planes& im) {
+TWIST_VECTOR_CLONES void grey(const Planes& im) {
   if (im.c != 3) return;
   float *r = im.plane(0), *g = im.plane(1), *b = im.plane(2);
   for (int64_t i = 0; i < im.n(); ++i) r[i] = g[i] = b[i] = luma(r[i], g[i], b[i]);
@@ -95,22 +90,18 @@ void blur(const Planes& im, float sigma, int64_t radius, std::vector<float>& tmp
       for (int64_t x = 0; x < w + 2 * radius; ++x) row[size_t(x)] = p[y * w + reflect(x - radius, w)];
       float* o = tmp.data() + y * w;
       std::fill(o, o + w, 0.0f);
-      for (int64_t t = 0; t < taps; ++t)
-        for (int64_t x = 0; x < w; ++x) o[x] += k[size_t(t)] * row[size_t(x + t)];
+      for (int64_t t = 0; t < taps; ++t) add_scaled(o, row.data() + t, k[size_t(t)], w);
     }
     for (int64_t y = 0; y < h; ++y) {
       float* o = p + y * w;
       std::fill(o, o + w, 0.0f);
-      for (int64_t t = 0; t < taps; ++t) {
-        const float* in = tmp.data() + reflect(y + t - radius, h) * w;
-        for (int64_t x = 0; x < w; ++x) o[x] += k[size_t(t)] * in[x];
-      }
+      for (int64_t t = 0; t < taps; ++t) add_scaled(o, tmp.data() + reflect(y + t - radius, h) * w, k[size_t(t)], w);
     }
   }
 }
 
 // Solarize (where `on`) and normalize, one pass.
-void solarize_normalize(const Planes& im, bool on, const Normalization& norm) {
+TWIST_VECTOR_CLONES void solarize_normalize(const Planes& im, bool on, const Normalization& norm) {
   const float threshold = float(128.0 / 255.0);
   for (int64_t c = 0; c < im.c; ++c) {
     float* p = im.plane(c);
@@ -164,18 +155,21 @@ void jitter(const Planes& im, const Draws& d, size_t k) {
 }  // namespace
 
 torch::Tensor finish_view_fused(const torch::Tensor& x, const ColourDraws& d, const Normalization& norm) {
-  check(x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == torch::kFloat32,
-        "finish_view_fused needs a CPU float32 B x C x H x W batch");
+  torch::Tensor out = x.contiguous().clone();
+  finish_view_fused_(out, d, norm);
+  return out;
+}
+
+void finish_view_fused_(torch::Tensor& x, const ColourDraws& d, const Normalization& norm) {
+  check(x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && x.is_contiguous(),
+        "finish_view_fused needs a contiguous CPU float32 B x C x H x W batch");
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   check(C == 1 || C == 3, "finish_view: images need 1 or 3 channels, got " + std::to_string(C));
-  check(
-      int64_t(norm.mean.size()) == C && int64_t(norm.std.size()) == C,
-      "normalize: statistics for " + std::to_string(norm.mean.size()) + " channels, images have " + std::to_string(C));
+  norm.check_channels(C);
   const Draws draws = host_draws(d, B);
   const float max_sigma = B ? *std::max_element(draws.sigma.begin(), draws.sigma.end()) : 0.0f;
   const int64_t radius = blur_radius(max_sigma, H, W);
-  torch::Tensor out = x.contiguous().clone();
-  float* base = out.data_ptr<float>();
+  float* base = x.data_ptr<float>();
   at::parallel_for(0, B, 1, [&](int64_t lo, int64_t hi) {
     std::vector<float> tmp, row;
     for (int64_t k = lo; k < hi; ++k) {
@@ -187,7 +181,6 @@ torch::Tensor finish_view_fused(const torch::Tensor& x, const ColourDraws& d, co
       solarize_normalize(im, draws.sol[s], norm);
     }
   });
-  return out;
 }
 
 }  // namespace twist

@@ -5,11 +5,16 @@
 
 namespace twist {
 
-torch::Tensor finish_view(const torch::Tensor& x, const ViewOptions& v, const ColourDraws& d,
-                          const Normalization& norm) {
+torch::Tensor finish_view(torch::Tensor x, const ViewOptions& v, const ColourDraws& d, const Normalization& norm) {
   const bool grey_or_rgb = x.dim() == 4 && (x.size(1) == 1 || x.size(1) == 3);
-  if (x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && grey_or_rgb) return finish_view_fused(x, d, norm);
-  return finish_view_batched(x, v, d, norm);
+  if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat32 || !grey_or_rgb)
+    return finish_view_batched(std::move(x), v, d, norm);
+  // A batch nothing else refers to (a caller's moved temporary) is finished
+  // in place; any other is copied first, so the caller's stays as it was.
+  const bool own = x.is_contiguous() && x.use_count() == 1 && x.storage().use_count() == 1;
+  if (!own) x = x.contiguous().clone();
+  finish_view_fused_(x, d, norm);
+  return x;
 }
 
 torch::Tensor finish_view_batched(torch::Tensor x, const ViewOptions& v, const ColourDraws& d,

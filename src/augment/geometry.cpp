@@ -77,16 +77,28 @@ torch::Tensor crop_then_resize(const torch::Tensor& image_u8, const torch::Tenso
 
 torch::Tensor crop_scaled_then_resize(const torch::Tensor& image_u8, const torch::Tensor& box, double scale_y,
                                       double scale_x, int64_t size, bool flip) {
-  auto b = box.to(torch::kFloat64);
-  const double top = b[0].item<double>() * scale_y, left = b[1].item<double>() * scale_x;
-  const double h = b[2].item<double>() * scale_y, w = b[3].item<double>() * scale_x;
+  auto b = box.to(torch::kFloat64).contiguous();
+  const double* v = b.data_ptr<double>();
+  check(b.numel() == 4, "crop_then_resize: a box is top, left, height, width");
+  auto out = torch::empty({1, image_u8.size(0), size, size}, torch::kFloat32);
+  crop_scaled_into(image_u8, CropBox{v[0], v[1], v[2], v[3]}, scale_y, scale_x, flip, out[0]);
+  return out;
+}
+
+void crop_scaled_into(const torch::Tensor& image_u8, CropBox box, double scale_y, double scale_x, bool flip,
+                      torch::Tensor out) {
+  const double top = box.top * scale_y, left = box.left * scale_x;
+  const double h = box.height * scale_y, w = box.width * scale_x;
   // The whole pixels the box touches; at scale 1 with a box of whole pixels, the box itself.
   const int64_t r0 = int64_t(std::floor(top)), c0 = int64_t(std::floor(left));
   const int64_t r1 = int64_t(std::ceil(top + h - 1e-9)), c1 = int64_t(std::ceil(left + w - 1e-9));
   check(image_u8.dim() == 3 && r0 >= 0 && c0 >= 0 && h > 0 && w > 0 && r1 <= image_u8.size(1) && c1 <= image_u8.size(2),
         "crop_then_resize: the box must lie inside a C x H x W image");
+  check(out.dim() == 3 && out.size(0) == image_u8.size(0) && out.size(1) == out.size(2) &&
+            out.scalar_type() == torch::kFloat32 && out.is_contiguous() && out.device().is_cpu(),
+        "crop_then_resize: the output must be a contiguous CPU float32 C x size x size tensor");
   // Only the box's pixels are read and resampled, rows then columns.
-  return resample_box(image_u8, top, left, h, w, r0, r1, c0, c1, size, flip);
+  resample_box(image_u8, top, left, h, w, r0, r1, c0, c1, out.size(1), flip, out.data_ptr<float>());
 }
 
 torch::Tensor hflip(const torch::Tensor& images) { return images.flip({3}); }

@@ -45,6 +45,14 @@ struct ViewDraws {
   ColourDraws colour;
 };
 
+// Image i's crop of the view drawn in `d`, into `out` (C x size x size).
+void crop_into(const torch::Tensor& image_u8, const ViewDraws& d, int64_t i, double scale_y, double scale_x,
+               torch::Tensor out) {
+  auto box = d.boxes.accessor<float, 2>();
+  crop_scaled_into(image_u8, CropBox{box[i][0], box[i][1], box[i][2], box[i][3]}, scale_y, scale_x,
+                   d.flip.accessor<bool, 1>()[i], std::move(out));
+}
+
 ViewDraws draw_view(const torch::Tensor& heights, const torch::Tensor& widths, const ViewOptions& v,
                     at::Generator& gen) {
   const int64_t B = heights.size(0);
@@ -99,11 +107,9 @@ torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const Vi
     widths[i] = im.size(2);
   }
   const ViewDraws d = draw_view(heights, widths, v, gen);
-  auto flip = d.flip.accessor<bool, 1>();
-  std::vector<torch::Tensor> crops;
-  crops.reserve(size_t(B));
-  for (int64_t i = 0; i < B; ++i) crops.push_back(crop_then_resize(images_u8[size_t(i)], d.boxes[i], v.size, flip[i]));
-  return finish_view(torch::cat(crops, 0), v, d.colour, norm);
+  auto x = torch::empty({B, images_u8[0].size(0), v.size, v.size}, torch::kFloat32);
+  for (int64_t i = 0; i < B; ++i) crop_into(images_u8[size_t(i)], d, i, 1.0, 1.0, x[i]);
+  return finish_view(std::move(x), v, d.colour, norm);
 }
 
 namespace {
@@ -130,20 +136,23 @@ std::vector<torch::Tensor> augment_views(const torch::Tensor& heights, const tor
   // Every view's random numbers first, in the order augment_view draws them.
   std::vector<ViewDraws> draws;
   for (const auto& v : crops.views) draws.push_back(draw_view(heights, widths, v, gen));
-  std::vector<std::vector<torch::Tensor>> cut(crops.views.size());
+  // Each view's batch, filled image by image as the images are decoded.
+  std::vector<torch::Tensor> cut(crops.views.size());
   int64_t channels = 0;
   for (int64_t i = 0; i < B; ++i) {
     const ScaledImage im = decode(i, min_scale_for(draws, crops, i));
     check(im.pixels.dim() == 3 && (i == 0 || im.pixels.size(0) == channels),
           "augment_views expects C x H x W images of one channel count");
     channels = im.pixels.size(0);
-    for (size_t v = 0; v < crops.views.size(); ++v)
-      cut[v].push_back(crop_scaled_then_resize(im.pixels, draws[v].boxes[i], im.scale_y, im.scale_x,
-                                               crops.views[v].size, draws[v].flip[i].item<bool>()));
+    for (size_t v = 0; v < crops.views.size(); ++v) {
+      const int64_t size = crops.views[v].size;
+      if (i == 0) cut[v] = torch::empty({B, channels, size, size}, torch::kFloat32);
+      crop_into(im.pixels, draws[v], i, im.scale_y, im.scale_x, cut[v][i]);
+    }
   }
   std::vector<torch::Tensor> out;
   for (size_t v = 0; v < crops.views.size(); ++v)
-    out.push_back(finish_view(torch::cat(cut[v], 0), crops.views[v], draws[v].colour, norm));
+    out.push_back(finish_view(std::move(cut[v]), crops.views[v], draws[v].colour, norm));
   return out;
 }
 

@@ -5,36 +5,32 @@
 #include <cmath>
 #include <cstdint>
 
+// On x86-64 with GCC, a function so marked is compiled twice, for AVX2 and
+// for the baseline, and the loader picks the one the CPU runs (an ifunc):
+// its loops vectorize 8 floats wide where AVX2 is there. No FMA, so both
+// versions round alike and give the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TWIST_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TWIST_VECTOR_CLONES
+#endif
+
 namespace twist {
+
+// x clamped to [0, 1], as the colour operations clamp their results.
+inline float unit(float x) { return std::min(std::max(x, 0.0f), 1.0f); }
+
+// ITU-R 601-2 luma, as PIL's convert("L") (rgb_to_grayscale's weights).
+inline float luma(float r, float g, float b) { return 0.299f * r + 0.587f * g + 0.114f * b; }
 
 // The hue of n pixels (planes r, g, b) shifted by `shift` turns, in place:
 // each pixel's HSV round trip with the arithmetic of adjust_hue's tensor
-// operations, written without branches so that the compiler vectorizes it.
-inline void shift_hue(float* r, float* g, float* b, int64_t n, float shift) {
-  // floor(x) for the 0 <= x < 2^31 here, as a truncation (vectorizable).
-  auto down = [](float x) { return float(int32_t(x)); };
-  auto unit = [](float x) { return std::min(std::max(x, 0.0f), 1.0f); };
-  for (int64_t i = 0; i < n; ++i) {
-    const float R = r[i], G = g[i], B = b[i];
-    const float maxc = std::max(std::max(R, G), B), minc = std::min(std::min(R, G), B);
-    const float v = maxc, delta = maxc - minc;
-    const bool grey = delta == 0.0f;
-    const float s = delta / (grey ? 1.0f : maxc), d = grey ? 1.0f : delta;
-    const float rc = (maxc - R) / d, gc = (maxc - G) / d, bc = (maxc - B) / d;
-    float h = maxc == R ? bc - gc : maxc == G ? 2.0f + rc - bc : 4.0f + gc - rc;
-    h = h / 6.0f + 1.0f;  // fmod(x, 1) as x - floor(x): exact for x >= 0
-    h -= down(h);
-    h = h + shift + 1.0f;
-    h -= down(h);
-    const float h6 = h * 6.0f, i6 = down(h6), f = h6 - i6;
-    const float sector = i6 >= 6.0f ? i6 - 6.0f : i6;
-    const float p = unit(v * (1.0f - s)), q = unit(v * (1.0f - s * f)), t = unit(v * (1.0f - s * (1.0f - f)));
-    // By sector 0..5: r = v q p p t v, g = t v v q p p, b = p p t v v q.
-    r[i] = sector == 0.0f || sector == 5.0f ? v : sector == 1.0f ? q : sector == 4.0f ? t : p;
-    g[i] = sector == 1.0f || sector == 2.0f ? v : sector == 0.0f ? t : sector == 3.0f ? q : p;
-    b[i] = sector == 3.0f || sector == 4.0f ? v : sector == 2.0f ? t : sector == 5.0f ? q : p;
-  }
-}
+// operations (pixel_ops.cpp).
+void shift_hue(float* r, float* g, float* b, int64_t n, float shift);
+
+// out[i] += w * line[i] for i < n: one tap of a separable filter.
+void add_scaled(float* out, const float* line, float w, int64_t n);
+void add_scaled(float* out, const uint8_t* line, float w, int64_t n);
 
 // The blur's radius for the batch's largest sigma: 3 sigma (99.7% of the
 // mass), at least 1, at most the image's shorter side less one (so a

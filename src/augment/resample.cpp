@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "pixel_ops.h"
+
 namespace twist {
 namespace {
 
@@ -65,26 +67,22 @@ Taps taps_for(double start, double length, int64_t lo, int64_t hi, int64_t size)
   return t;
 }
 
-// Each of the C planes (rows x cols) of `planes` transposed, in blocks
-// that stay in cache.
-std::vector<float> transposed(const std::vector<float>& planes, int64_t C, int64_t rows, int64_t cols) {
-  std::vector<float> t(planes.size());
+// Plane `in` (rows x cols) transposed into `out` (cols x rows), in blocks
+// that stay in cache; with `mirror`, out's columns in reverse order.
+void transpose(const float* in, int64_t rows, int64_t cols, float* out, bool mirror = false) {
   constexpr int64_t block = 32;
-  for (int64_t c = 0; c < C; ++c) {
-    const float* in = &planes[size_t(c * rows * cols)];
-    float* out = &t[size_t(c * rows * cols)];
-    for (int64_t r0 = 0; r0 < rows; r0 += block)
-      for (int64_t c0 = 0; c0 < cols; c0 += block)
-        for (int64_t r = r0; r < std::min(rows, r0 + block); ++r)
-          for (int64_t x = c0; x < std::min(cols, c0 + block); ++x) out[x * rows + r] = in[r * cols + x];
-  }
-  return t;
+  for (int64_t r0 = 0; r0 < rows; r0 += block)
+    for (int64_t c0 = 0; c0 < cols; c0 += block)
+      for (int64_t r = r0; r < std::min(rows, r0 + block); ++r) {
+        const int64_t to = mirror ? rows - 1 - r : r;
+        for (int64_t x = c0; x < std::min(cols, c0 + block); ++x) out[x * rows + to] = in[r * cols + x];
+      }
 }
 
 }  // namespace
 
-torch::Tensor resample_box(const torch::Tensor& image, double top, double left, double height, double width, int64_t r0,
-                           int64_t r1, int64_t c0, int64_t c1, int64_t size, bool flip) {
+void resample_box(const torch::Tensor& image, double top, double left, double height, double width, int64_t r0,
+                  int64_t r1, int64_t c0, int64_t c1, int64_t size, bool flip, float* out) {
   const torch::Tensor src = image.contiguous();
   const int64_t C = src.size(0), H = src.size(1), W = src.size(2), cols = c1 - c0;
   const uint8_t* in = src.data_ptr<uint8_t>();
@@ -96,27 +94,25 @@ torch::Tensor resample_box(const torch::Tensor& image, double top, double left, 
       float* out = &rows[size_t((c * size + u) * cols)];
       const float* w = &ty.weight[size_t(u * ty.stride)];
       const uint8_t* line = in + (c * H + ty.first[size_t(u)]) * W + c0;
-      for (int64_t k = 0; k < ty.count[size_t(u)]; ++k, line += W)
-        for (int64_t x = 0; x < cols; ++x) out[x] += w[k] * float(line[x]);
+      for (int64_t k = 0; k < ty.count[size_t(u)]; ++k, line += W) add_scaled(out, line, w[k], cols);
     }
   // Then columns, on the transpose (C x cols x size), so that each output
   // column is a weighted sum of whole contiguous lines, as the rows were;
-  // written back transposed: 1 x C x size x size.
-  const std::vector<float> across = transposed(rows, C, size, cols);
-  torch::Tensor result = torch::empty({1, C, size, size}, torch::kFloat32);
-  float* out = result.data_ptr<float>();
-  std::vector<float> acc(static_cast<size_t>(size));
+  // the columns (size x size) are transposed back into `out`.
+  std::vector<float> across(rows.size()), columns(size_t(size * size));
   for (int64_t c = 0; c < C; ++c)
+    transpose(&rows[size_t(c * size * cols)], size, cols, &across[size_t(c * cols * size)]);
+  for (int64_t c = 0; c < C; ++c) {
     for (int64_t v = 0; v < size; ++v) {
-      std::fill(acc.begin(), acc.end(), 0.0f);
+      float* acc = &columns[size_t(v * size)];
+      std::fill(acc, acc + size, 0.0f);
       const float* w = &tx.weight[size_t(v * tx.stride)];
       const float* line = &across[size_t((c * cols + tx.first[size_t(v)] - c0) * size)];
-      for (int64_t k = 0; k < tx.count[size_t(v)]; ++k, line += size)
-        for (int64_t u = 0; u < size; ++u) acc[size_t(u)] += w[k] * line[u];
-      float* dst = out + c * size * size + (flip ? size - 1 - v : v);
-      for (int64_t u = 0; u < size; ++u) dst[u * size] = std::clamp(acc[size_t(u)] / 255.0f, 0.0f, 1.0f);
+      for (int64_t k = 0; k < tx.count[size_t(v)]; ++k, line += size) add_scaled(acc, line, w[k], size);
+      for (int64_t u = 0; u < size; ++u) acc[u] = std::clamp(acc[u] / 255.0f, 0.0f, 1.0f);
     }
-  return result;
+    transpose(columns.data(), size, size, out + c * size * size, flip);
+  }
 }
 
 }  // namespace twist

@@ -82,6 +82,12 @@ torch::Tensor image_sample(const Dataset& data, int64_t n, BadImages* bad) {
   return data.file_backed() ? decoded_sample(data, picks, bad) : data.images.index_select(0, picks);
 }
 
+void Normalization::check_channels(int64_t channels) const {
+  check(int64_t(mean.size()) == channels && int64_t(std.size()) == channels,
+        "normalize: statistics for " + std::to_string(mean.size()) + " channels, images have " +
+            std::to_string(channels));
+}
+
 Normalization channel_statistics(const torch::Tensor& images) {
   Normalization n;
   torch::Tensor x = images.to(torch::kFloat32).div_(255.0);
