@@ -170,6 +170,27 @@ TEST(MomentumTeacher, AsymmetricLossAgainstAHandComputation) {
 //   p0 max: .7 .4 .8 .5     p1 max: .6 .7 .6 .4
 //   weak:    0  1  0  0     labels:  0  1  1  0     confidence: .7 .7 .8 .5
 // Keeping half: samples 2 (.8) and 0 (.7; the tie with 1 goes to the lower index).
+// Local crops follow the image size unless their side is given: the
+// paper's 96 for 224, scaled (28 -> 12, 32 -> 14), at least one ViT patch.
+TEST(MultiCrop, LocalSideFollowsTheImageSize) {
+  twist::TrainConfig c;
+  c.local_crops = 2;
+  EXPECT_EQ(twist::local_side(c, 224), 96);
+  EXPECT_EQ(twist::local_side(c, 28), 12);
+  EXPECT_EQ(twist::local_side(c, 32), 14);
+  EXPECT_EQ(twist::local_side(c, 8), 4);
+  const auto m = twist::crop_options(c, 224);
+  ASSERT_EQ(m.views.size(), 4U);
+  EXPECT_EQ(m.views[0].size, 224);
+  EXPECT_EQ(m.views[3].size, 96);
+  c.arch = "vit_tiny";
+  c.patch_size = 16;
+  EXPECT_EQ(twist::local_side(c, 28), 16);
+  c.local_size = 20;
+  EXPECT_EQ(twist::local_side(c, 224), 20);
+  EXPECT_EQ(twist::crop_options(c, 224).views[2].size, 20);
+}
+
 TEST(SelfLabeling, SelectionOnAHandMadeBatch) {
   const auto p0 = torch::tensor({.7f, .2f, .1f, .3f, .3f, .4f, .1f, .8f, .1f, .5f, .25f, .25f}).view({4, 3});
   const auto p1 = torch::tensor({.6f, .3f, .1f, .2f, .7f, .1f, .2f, .2f, .6f, .4f, .4f, .2f}).view({4, 3});

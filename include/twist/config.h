@@ -30,7 +30,7 @@ struct TrainConfig {
   // crops and augmentation
   int64_t image_size = 0;  // 0: the data set's own size
   int64_t local_crops = 0;
-  int64_t local_size = 14;
+  int64_t local_size = 0;  // 0: 96/224 of the image side (local_side)
   double global_scale_min = 0.4, global_scale_max = 1.0;
   double local_scale_min = 0.05, local_scale_max = 0.4;
   double flip_p = -1;  // horizontal flips; -1: auto (0.5, or 0 where mirror images are unlike the data)

@@ -23,7 +23,11 @@ namespace twist {
 // What a training step is built from, read off a config; `twist bench` builds
 // the same step from the same functions.
 TwistModelOptions model_options(const TrainConfig& config, int64_t in_channels);
-// The two global views (and the local ones) at `image_size` / local_size.
+// The side of the local crops: local_size, or with 0 the paper's 96 for
+// 224 scaled to `image_size` (12 for 28, 14 for 32, 41 for 96), at least
+// 4 pixels and, for a ViT, one patch.
+int64_t local_side(const TrainConfig& config, int64_t image_size);
+// The two global views (and the local ones) at `image_size` / local_side.
 // `self_label`: the harder crops of the self-labeling phase.
 MultiCropOptions crop_options(const TrainConfig& config, int64_t image_size, bool self_label = false);
 LarsOptions optimizer_options(const TrainConfig& config);

@@ -157,7 +157,7 @@ std::vector<Field> augment_fields() {
           "side of the global crops; 0 = the images' own size"),
     field("local_crops", &TrainConfig::local_crops, K::Recipe,
           "number of small local crops besides the 2 global ones (multi-crop)"),
-    field("local_size", &TrainConfig::local_size, K::Recipe, "side of the local crops"),
+    field("local_size", &TrainConfig::local_size, K::Recipe, "side of the local crops; 0: the paper's 96 for 224 scaled to the image size"),
     field("global_scale_min", &TrainConfig::global_scale_min, K::Recipe,
           "smallest area fraction of a global crop"),
     field("global_scale_max", &TrainConfig::global_scale_max, K::Recipe,
@@ -434,7 +434,7 @@ void validate(const TrainConfig& c) {
   if (is_vit(c.arch)) {
     need(c.image_size == 0 || c.image_size >= c.patch_size, "image_size",
          "must be at least patch_size (" + std::to_string(c.patch_size) + ") for a ViT");
-    need(c.local_crops == 0 || c.local_size >= c.patch_size, "local_size",
+    need(c.local_crops == 0 || c.local_size == 0 || c.local_size >= c.patch_size, "local_size",
          "must be at least patch_size (" + std::to_string(c.patch_size) + ") for a ViT");
   }
   need(c.hidden >= 1, "hidden", "must be at least 1");
@@ -467,7 +467,8 @@ void validate(const TrainConfig& c) {
   need(c.self_label_local_scale_max >= c.local_scale_min && c.self_label_local_scale_max <= 1,
        "self_label_local_scale_max", "must lie in [local_scale_min, 1]");
   need(c.local_crops >= 0, "local_crops", "must be >= 0");
-  need(c.local_size >= 4, "local_size", "must be at least 4 pixels");
+  need(c.local_size == 0 || c.local_size >= 4, "local_size",
+       "must be 0 (scaled from the image size) or at least 4 pixels");
   need(c.image_size == 0 || c.image_size >= 8, "image_size", "must be 0 or at least 8 pixels");
   auto scale_ok = [](double lo, double hi) { return lo > 0 && lo <= hi && hi <= 1; };
   need(scale_ok(c.global_scale_min, c.global_scale_max), "global_scale_min/max", "need 0 < min <= max <= 1");

@@ -47,7 +47,8 @@ TrainingMemory training_memory(const TrainConfig& c, int64_t channels, int64_t i
   TrainingMemory m;
   m.model_bytes = 4.0 * copies * parameters;
   double per_image = 2 * global.activations_per_image;
-  if (c.local_crops > 0) per_image += double(c.local_crops) * backbone_cost(o, c.local_size).activations_per_image;
+  if (c.local_crops > 0)
+    per_image += double(c.local_crops) * backbone_cost(o, local_side(c, image_side)).activations_per_image;
   // bfloat16 keeps most activations in 2 bytes.
   const double bytes_per_element = c.precision == "bf16" ? 2.0 : 4.0;
   m.step_bytes = bytes_per_element * double(local_batch) * per_image;

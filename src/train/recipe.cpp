@@ -32,8 +32,14 @@ TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
   return o;
 }
 
+int64_t local_side(const TrainConfig& c, int64_t image_size) {
+  if (c.local_size > 0) return c.local_size;
+  const int64_t scaled = std::llround(double(image_size) * 96.0 / 224.0);
+  return std::max<int64_t>({scaled, 4, is_vit(c.arch) ? c.patch_size : 0});
+}
+
 MultiCropOptions crop_options(const TrainConfig& c, int64_t image_size, bool self_label) {
-  MultiCropOptions m = MultiCropOptions::paper(image_size, static_cast<int>(c.local_crops), c.local_size);
+  MultiCropOptions m = MultiCropOptions::paper(image_size, static_cast<int>(c.local_crops), local_side(c, image_size));
   for (size_t v = 0; v < m.views.size(); ++v) {
     ViewOptions& o = m.views[v];
     const bool global = v < 2;
