@@ -260,6 +260,9 @@ void Trainer::announce() const {
                  (long long)t.width(), cfg_.arch.c_str(), cfg_.width, (long long)cfg_.classes,
                  (long long)cfg_.batch_size, (long long)s_.total, (long long)s_.steps_per_epoch, (long long)threads_,
                  device_.str().c_str(), cfg_.precision.c_str(), dir_.c_str());
+  if (writer_ && cfg_.local_crops > 0)
+    std::fprintf(stderr, "twist: views: 2 global of %lld pixels, %lld local of %lld (--local-size)\n",
+                 (long long)image_size_, (long long)cfg_.local_crops, (long long)local_side(cfg_, image_size_));
   if (resume_) std::fprintf(stderr, "twist: resuming at step %lld\n", (long long)step_);
 }
 
