@@ -105,6 +105,26 @@ TEST(Kmeans, SeparatedDirectionsAreFoundExactly) {
   EXPECT_THROW(twist::spherical_kmeans(x.narrow(0, 0, 3), 4), twist::Error);
 }
 
+// Over a feature bank spilled to disk, read a few rows at a time, k-means
+// gives the in-memory ids; seeding on a sample of the rows still finds the
+// four directions.
+TEST(Kmeans, StreamedOverASpilledBankEqualsInMemory) {
+  torch::manual_seed(4);
+  auto labels = torch::arange(4, torch::kInt64).repeat_interleave(60);
+  auto x = torch::eye(8).narrow(0, 0, 4).index_select(0, labels) + 0.3 * torch::randn({240, 8});
+  const auto perm = torch::randperm(240, torch::kInt64);
+  x = x.index_select(0, perm);
+  labels = labels.index_select(0, perm);
+  twist::FeatureBank disk(/*budget_bytes=*/0);
+  for (int64_t i = 0; i < 240; i += 50) disk.append(x.narrow(0, i, std::min<int64_t>(50, 240 - i)));
+  ASSERT_TRUE(disk.spilled());
+  const auto whole = twist::spherical_kmeans(x, 4, /*seed=*/2);
+  EXPECT_TRUE(twist::spherical_kmeans(disk, 4, 2, 5, 100, /*chunk_rows=*/7).equal(whole));
+  const auto sampled = twist::spherical_kmeans(disk, 4, 2, 5, 100, 7, /*seed_rows=*/40);
+  EXPECT_GT(twist::cluster_metrics(sampled, labels).acc, 0.95);
+  EXPECT_THROW(twist::spherical_kmeans(disk, 4, 2, 5, 100, 0, /*seed_rows=*/3), twist::Error);
+}
+
 TEST(Knn, SeparableDataIsPerfect) {
   torch::manual_seed(5);
   const int64_t classes = 4, per = 50, d = 16;

@@ -178,9 +178,8 @@ int run_kmeans(const RunArgs& a, uint64_t seed) {
   const int64_t classes = std::max(s.train.num_classes, s.eval.num_classes);
   ClusterMetrics m;
   const std::vector<std::string> skipped = reading_past_bad_images(run, a, {&s.eval}, [&] {
-    // k-means holds the features (not the images) of the split in memory.
-    const auto features = streamed_backbone_features(run, s.eval).all();
-    m = cluster_metrics(spherical_kmeans(features, classes, seed), s.eval.labels);
+    // Streamed: k-means reads the split's feature bank chunk by chunk.
+    m = cluster_metrics(spherical_kmeans(streamed_backbone_features(run, s.eval), classes, seed), s.eval.labels);
   });
   Json j;
   j["method"] = "kmeans";

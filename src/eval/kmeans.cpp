@@ -31,14 +31,44 @@ struct Fit {
   double inertia = 0;  // sum over points of 1 - cos to its centre
 };
 
-Fit lloyd(const torch::Tensor& x, torch::Tensor centres, int64_t iterations) {
+torch::Tensor unit_length_rows(const torch::Tensor& x) {
+  return torch::nn::functional::normalize(x.to(torch::kFloat32), torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+// Rows of the bank per chunk: about 64 MiB of float scores or features.
+int64_t rows_per_chunk(int64_t k, int64_t d) { return std::max<int64_t>(1, (int64_t(16) << 20) / std::max(k, d)); }
+
+// The unit rows k-means++ seeds on: every row of a bank of at most
+// `seed_rows`, else that many drawn without replacement (sorted, so a
+// spilled bank is read forward).
+torch::Tensor seeding_rows(const FeatureBank& bank, int64_t seed_rows, at::Generator& gen) {
+  const int64_t n = bank.rows();
+  if (n <= seed_rows) return unit_length_rows(bank.all());
+  const auto picked = std::get<0>(torch::randperm(n, gen, torch::kInt64).narrow(0, 0, seed_rows).sort());
+  std::vector<torch::Tensor> rows;
+  for (int64_t i = 0; i < seed_rows; ++i) rows.push_back(bank.read(picked[i].item<int64_t>(), 1));
+  return unit_length_rows(torch::cat(rows));
+}
+
+// Lloyd iterations over the bank chunk by chunk: each pass assigns every
+// row to its nearest centre and sums the rows of each cluster.
+Fit lloyd(const FeatureBank& bank, torch::Tensor centres, int64_t iterations, int64_t chunk) {
+  const int64_t n = bank.rows();
   Fit f;
   for (int64_t it = 0; it < iterations; ++it) {
-    const auto [best, index] = x.matmul(centres.t()).max(1);
-    f.inertia = (1 - best).sum().item<double>();
+    torch::Tensor index = torch::empty({n}, torch::kInt64), sums = torch::zeros_like(centres);
+    double inertia = 0;
+    for (int64_t begin = 0; begin < n; begin += chunk) {
+      const int64_t m = std::min(chunk, n - begin);
+      const torch::Tensor x = unit_length_rows(bank.read(begin, m));
+      const auto [best, nearest] = x.matmul(centres.t()).max(1);
+      inertia += (1 - best).sum().item<double>();
+      index.narrow(0, begin, m).copy_(nearest);
+      sums.index_add_(0, nearest, x);
+    }
+    f.inertia = inertia;
     if (f.assignment.defined() && f.assignment.equal(index)) break;
     f.assignment = index;
-    torch::Tensor sums = torch::zeros_like(centres).index_add_(0, index, x);
     const torch::Tensor norms = sums.norm(2, 1, true);
     // An emptied cluster keeps its centre.
     centres = torch::where(norms > 0, sums / norms.clamp_min(1e-12), centres);
@@ -50,17 +80,22 @@ Fit lloyd(const torch::Tensor& x, torch::Tensor centres, int64_t iterations) {
 
 torch::Tensor spherical_kmeans(const torch::Tensor& features, int64_t k, uint64_t seed, int64_t restarts,
                                int64_t iterations) {
-  check(features.dim() == 2 && features.size(0) >= k && k >= 1,
-        "k-means: " + std::to_string(k) + " clusters need at least as many samples, got " +
-            std::to_string(features.dim() == 2 ? features.size(0) : 0));
+  check(features.dim() == 2, "k-means: features must be N x d");
+  return spherical_kmeans(FeatureBank::of(features), k, seed, restarts, iterations);
+}
+
+torch::Tensor spherical_kmeans(const FeatureBank& bank, int64_t k, uint64_t seed, int64_t restarts, int64_t iterations,
+                               int64_t chunk_rows, int64_t seed_rows) {
+  check(bank.rows() >= k && k >= 1, "k-means: " + std::to_string(k) + " clusters need at least as many samples, got " +
+                                        std::to_string(bank.rows()));
+  check(seed_rows >= k, "k-means: seeding needs at least k rows");
   torch::NoGradGuard no_grad;
-  const torch::Tensor x = torch::nn::functional::normalize(features.to(torch::kFloat32),
-                                                           torch::nn::functional::NormalizeFuncOptions().dim(1));
+  const int64_t chunk = chunk_rows > 0 ? chunk_rows : rows_per_chunk(k, bank.dim());
   at::Generator gen = make_generator(seed, /*stream=*/7);
   Fit best;
   best.inertia = std::numeric_limits<double>::infinity();
   for (int64_t r = 0; r < std::max<int64_t>(1, restarts); ++r) {
-    Fit f = lloyd(x, seed_centres(x, k, gen), iterations);
+    Fit f = lloyd(bank, seed_centres(seeding_rows(bank, seed_rows, gen), k, gen), iterations, chunk);
     if (f.inertia < best.inertia) best = f;
   }
   return best.assignment;

@@ -45,7 +45,7 @@ EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset
   }
   // k-means needs at least one image per cluster (a tiny test split may have fewer).
   f.kmeans_done = query.size() >= ko.num_classes;
-  if (f.kmeans_done) f.kmeans = cluster_metrics(spherical_kmeans(q.features.all(), ko.num_classes), query.labels);
+  if (f.kmeans_done) f.kmeans = cluster_metrics(spherical_kmeans(q.features, ko.num_classes), query.labels);
   if (classes == ko.num_classes) {
     f.clustered = true;
     f.cluster = cluster_metrics(q.argmax, query.labels);
