@@ -130,11 +130,11 @@ torch::Tensor spherical_kmeans(const torch::Tensor& features, int64_t k, uint64_
                                int64_t iterations = 100);
 // The same over a feature bank of any size (streamed evaluation), read
 // `chunk_rows` at a time (0: about 64 MiB); k-means++ seeds on every row
-// of a bank of at most `seed_rows`, else on that many drawn at random.
-// Memory beyond the centres: one chunk, and N cluster ids.
-constexpr int64_t kKmeansSeedRows = 50000;
+// of a bank of at most `seed_rows`, else on that many drawn at random (0:
+// 50,000 rows or 64 MiB of them, whichever is fewer, and at least k).
+// Memory beyond the centres: one chunk, the seeding rows, N cluster ids.
 torch::Tensor spherical_kmeans(const FeatureBank& bank, int64_t k, uint64_t seed = 0, int64_t restarts = 5,
-                               int64_t iterations = 100, int64_t chunk_rows = 0, int64_t seed_rows = kKmeansSeedRows);
+                               int64_t iterations = 100, int64_t chunk_rows = 0, int64_t seed_rows = 0);
 
 // Top-k accuracy of the head after the cluster -> class mapping: a sample
 // counts when one of its k highest-scoring clusters maps to its label.

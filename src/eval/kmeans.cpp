@@ -88,14 +88,16 @@ torch::Tensor spherical_kmeans(const FeatureBank& bank, int64_t k, uint64_t seed
                                int64_t chunk_rows, int64_t seed_rows) {
   check(bank.rows() >= k && k >= 1, "k-means: " + std::to_string(k) + " clusters need at least as many samples, got " +
                                         std::to_string(bank.rows()));
-  check(seed_rows >= k, "k-means: seeding needs at least k rows");
+  const int64_t seeding =
+      seed_rows > 0 ? seed_rows : std::max(k, std::min<int64_t>(50000, rows_per_chunk(1, bank.dim())));
+  check(seeding >= k, "k-means: seeding needs at least k rows");
   torch::NoGradGuard no_grad;
   const int64_t chunk = chunk_rows > 0 ? chunk_rows : rows_per_chunk(k, bank.dim());
   at::Generator gen = make_generator(seed, /*stream=*/7);
   Fit best;
   best.inertia = std::numeric_limits<double>::infinity();
   for (int64_t r = 0; r < std::max<int64_t>(1, restarts); ++r) {
-    Fit f = lloyd(bank, seed_centres(seeding_rows(bank, seed_rows, gen), k, gen), iterations, chunk);
+    Fit f = lloyd(bank, seed_centres(seeding_rows(bank, seeding, gen), k, gen), iterations, chunk);
     if (f.inertia < best.inertia) best = f;
   }
   return best.assignment;
