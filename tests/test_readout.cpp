@@ -57,6 +57,33 @@ TEST(OutputSpread, HandCase) {
   EXPECT_DOUBLE_EQ(s.col_std, 1.5);
 }
 
+// Summed batch by batch (batches of 7, one empty), the spread equals the
+// whole matrix's; the histograms of similarity_sample's rows equal those of
+// the whole set sampled inside similarity_histograms.
+TEST(OutputSpread, SummedByBatchEqualsTheWhole) {
+  torch::manual_seed(8);
+  const auto logits = torch::randn({40, 5}) * 3 + torch::arange(5).to(torch::kFloat32);
+  twist::OutputSpreadSum sum;
+  for (int64_t i = 0; i < 40; i += 7) sum.add(logits.narrow(0, i, std::min<int64_t>(7, 40 - i)));
+  sum.add(logits.narrow(0, 0, 0));
+  const auto whole = output_spread(logits), summed = sum.result();
+  EXPECT_NEAR(summed.row_std, whole.row_std, 1e-12);
+  EXPECT_NEAR(summed.col_std, whole.col_std, 1e-9);
+  EXPECT_THROW(twist::OutputSpreadSum().result(), twist::Error);
+  EXPECT_THROW(sum.add(torch::zeros({2, 4})), twist::Error);
+
+  const auto features = torch::randn({300, 6});
+  const auto labels = torch::arange(300, torch::kInt64).remainder(4);
+  const auto pick = twist::similarity_sample(300, 120, 0);
+  ASSERT_EQ(pick.numel(), 120);
+  const auto a = twist::similarity_histograms(features, labels, 20, 120, 0);
+  const auto b = twist::similarity_histograms(features.index_select(0, pick), labels.index_select(0, pick), 20, 120, 0);
+  EXPECT_EQ(a.same, b.same);
+  EXPECT_EQ(a.different, b.different);
+  EXPECT_EQ(a.same_pairs, b.same_pairs);
+  EXPECT_TRUE(twist::similarity_sample(50, 120, 0).equal(torch::arange(50)));
+}
+
 // Three well separated Gaussian blobs in 8 dimensions.
 std::pair<torch::Tensor, torch::Tensor> blobs(int64_t n, uint64_t seed) {
   torch::manual_seed(seed);

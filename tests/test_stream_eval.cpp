@@ -167,6 +167,14 @@ TEST(StreamEval, FolderFiguresEqualTheInMemoryPath) {
   EXPECT_NEAR(f.cluster.acc, old_cluster.acc, 1e-12);
   EXPECT_NEAR(f.cluster.nmi, old_cluster.nmi, 1e-9);
   EXPECT_NEAR(f.cluster.ari, old_cluster.ari, 1e-9);
+  // twist eval diagnostics' outputs spread, summed batch by batch.
+  twist::OutputSpreadSum spread;
+  twist::for_each_eval_batch(s.eval, side, 7, [&](int64_t, const torch::Tensor& x) {
+    spread.add(twist::head_batch_logits(model, twist::backbone_batch_features(model->backbone, x, kNorm)));
+  });
+  const auto whole = twist::output_spread(q.logits);
+  EXPECT_NEAR(spread.result().row_std, whole.row_std, 1e-5);
+  EXPECT_NEAR(spread.result().col_std, whole.col_std, 1e-5);
 }
 
 // Lowers the in-memory rule for one test.

@@ -157,7 +157,8 @@ struct SimilarityHistograms {
   double same_mean = 0, different_mean = 0;
   int64_t same_pairs = 0, different_pairs = 0;
 };
-// All pairs i < j among at most `max_samples` samples (a seeded subset).
+// All pairs i < j among at most `max_samples` samples (a seeded subset:
+// similarity_sample's rows).
 SimilarityHistograms similarity_histograms(const torch::Tensor& features, const torch::Tensor& labels,
                                            int64_t bins = 50, int64_t max_samples = 4000, uint64_t seed = 0);
 
@@ -168,5 +169,20 @@ struct OutputSpread {
   double row_std = 0, col_std = 0;
 };
 OutputSpread output_spread(const torch::Tensor& logits);
+// The same summed batch by batch (in float64), for a data set of any size.
+class OutputSpreadSum {
+ public:
+  void add(const torch::Tensor& logits);
+  OutputSpread result() const;
+
+ private:
+  int64_t n_ = 0;
+  double row_std_sum_ = 0;
+  torch::Tensor col_sum_, col_square_sum_;  // per class
+};
+
+// The rows (of n) similarity_histograms compares: all of them when n is at
+// most `max_samples`, else that many drawn with `seed`, in the order drawn.
+torch::Tensor similarity_sample(int64_t n, int64_t max_samples, uint64_t seed = 0);
 
 }  // namespace twist

@@ -209,9 +209,16 @@ int run_diagnostics(const RunArgs& a, int64_t bins, int64_t max_samples) {
   SimilarityHistograms h;
   OutputSpread spread;
   const std::vector<std::string> skipped = reading_past_bad_images(run, a, {&s.eval}, [&] {
-    Embeddings e = embed(run.model, decoded_for(run, s.eval), run.state.norm);
-    h = similarity_histograms(e.features, s.eval.labels, bins, max_samples, 0);
-    spread = output_spread(e.logits);
+    // Streamed: the pairs' features of the sampled images only, and the
+    // outputs' spread summed batch by batch over the whole split.
+    const Dataset sample = s.eval.subset(similarity_sample(s.eval.size(), max_samples, 0), "");
+    h = similarity_histograms(streamed_backbone_features(run, sample).all(), sample.labels, bins, max_samples, 0);
+    OutputSpreadSum sum;
+    for_each_eval_batch(
+        s.eval, eval_side(run, s.eval), StreamOptions{}.batch_size, [&](int64_t, const torch::Tensor& x) {
+          sum.add(head_batch_logits(run.model, backbone_batch_features(run.model->backbone, x, run.state.norm)));
+        });
+    spread = sum.result();
   });
   Json j;
   j["overlap"] = h.overlap;

@@ -15,8 +15,7 @@ SimilarityHistograms similarity_histograms(const torch::Tensor& features, const 
   auto f = features.to(torch::kFloat32);
   auto l = labels.to(torch::kInt64);
   if (f.size(0) > max_samples) {
-    auto gen = make_generator(seed, 0xd1a6);
-    auto pick = torch::randperm(f.size(0), gen, torch::kInt64).narrow(0, 0, max_samples);
+    const auto pick = similarity_sample(f.size(0), max_samples, seed);
     f = f.index_select(0, pick);
     l = l.index_select(0, pick);
   }
@@ -48,6 +47,37 @@ SimilarityHistograms similarity_histograms(const torch::Tensor& features, const 
   h.same_mean = same.numel() ? same.mean().item<double>() : 0.0;
   h.different_mean = diff.numel() ? diff.mean().item<double>() : 0.0;
   return h;
+}
+
+torch::Tensor similarity_sample(int64_t n, int64_t max_samples, uint64_t seed) {
+  if (n <= max_samples) return torch::arange(n, torch::kInt64);
+  auto gen = make_generator(seed, 0xd1a6);
+  return torch::randperm(n, gen, torch::kInt64).narrow(0, 0, max_samples);
+}
+
+void OutputSpreadSum::add(const torch::Tensor& logits) {
+  torch::NoGradGuard no_grad;
+  check(logits.dim() == 2 && logits.size(1) >= 1 && (!col_sum_.defined() || logits.size(1) == col_sum_.size(0)),
+        "output spread: need N x C outputs, one C");
+  const auto x = logits.to(torch::kFloat64);
+  if (!col_sum_.defined()) {
+    col_sum_ = torch::zeros({x.size(1)}, torch::kFloat64);
+    col_square_sum_ = torch::zeros({x.size(1)}, torch::kFloat64);
+  }
+  if (x.size(0) == 0) return;
+  row_std_sum_ += (x - x.mean(1, true)).pow(2).mean(1).sqrt().sum().item<double>();
+  col_sum_ += x.sum(0);
+  col_square_sum_ += x.pow(2).sum(0);
+  n_ += x.size(0);
+}
+
+OutputSpread OutputSpreadSum::result() const {
+  check(n_ >= 1, "output spread: need N x C outputs");
+  const auto mean = col_sum_ / double(n_);
+  OutputSpread s;
+  s.row_std = row_std_sum_ / double(n_);
+  s.col_std = (col_square_sum_ / double(n_) - mean.pow(2)).clamp_min(0).sqrt().mean().item<double>();
+  return s;
 }
 
 OutputSpread output_spread(const torch::Tensor& logits) {
