@@ -16,6 +16,8 @@
 #include "test_util.h"
 #include "twist/dist.h"
 #include "twist/error.h"
+#include "twist/eval.h"
+#include "twist/image.h"
 #include "twist/loader.h"
 #include "twist/train.h"
 
@@ -197,6 +199,75 @@ TEST(DistUnion, EveryRankGetsEveryRanksStrings) {
   const std::vector<std::string> want = {"/data/a.jpg", "/data/b.jpg", "/data/long/" + std::string(300, 'x'),
                                          "/data/\xC3\xA9t\xC3\xA9.jpg"};
   for (int r = 0; r < world; ++r) EXPECT_EQ(got[size_t(r)], want) << "rank " << r;
+}
+
+// Streamed evaluation shared by 3 ranks (batches r, r + 3, ...): every
+// rank's sink gets every batch's rows in order, as one process's does,
+// an int64 part exactly; a file that does not decode, met by one rank, is
+// an ImageError naming it on every rank.
+TEST(DistEmbed, EveryRankGetsEveryBatchInOrder) {
+  const int world = 3;
+  twist::Dataset d;
+  d.name = "tiny";
+  d.images = torch::randint(0, 256, {23, 1, 4, 4}, torch::kUInt8);
+  auto rows = [](const torch::Tensor& x) {
+    const auto f = twist::pixel_batch_features(x);
+    return std::vector<torch::Tensor>{f, f.sum(1).mul(1000).to(torch::kInt64)};
+  };
+  twist::StreamOptions o;
+  o.batch_size = 4;  // 6 batches: two rounds, the second with a batch for every rank
+  std::vector<torch::Tensor> single_f, single_i;
+  twist::for_each_embedded_batch(d, 4, o, 2, rows, [&](const std::vector<torch::Tensor>& r) {
+    single_f.push_back(r[0]);
+    single_i.push_back(r[1]);
+  });
+  o.batch_size = 3;  // 8 batches: the last round has batches for two of the three ranks
+  std::vector<std::vector<torch::Tensor>> got_f(world), got_i(world);
+  ThreadRanks ranks(world);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < world; ++r)
+    threads.emplace_back([&, r] {
+      ThreadComm comm(ranks, r, world);
+      twist::StreamOptions mine = o;
+      mine.comm = &comm;
+      twist::for_each_embedded_batch(d, 4, mine, 2, rows, [&](const std::vector<torch::Tensor>& b) {
+        got_f[size_t(r)].push_back(b[0]);
+        got_i[size_t(r)].push_back(b[1].to(torch::kInt64).reshape({-1}));
+      });
+    });
+  for (auto& t : threads) t.join();
+  for (int r = 0; r < world; ++r) {
+    ASSERT_EQ(got_f[size_t(r)].size(), 8U) << "rank " << r;
+    EXPECT_TRUE(torch::equal(torch::cat(got_f[size_t(r)]), torch::cat(single_f))) << "rank " << r;
+    EXPECT_TRUE(torch::equal(torch::cat(got_i[size_t(r)]), torch::cat(single_i))) << "rank " << r;
+  }
+
+  if (!twist::image_decoding_available()) return;
+  TempDir t;
+  twist::Dataset files;
+  files.name = "files";
+  for (int i = 0; i < 7; ++i) {
+    files.files.push_back(t / ("im" + std::to_string(i) + (i == 5 ? ".jpg" : ".png")));
+    write_text(files.files.back(), i == 5 ? std::string("\xFF\xD8\xFF\xE0\x00\x10JFIF", 10)
+                                          : twist::encode_png(torch::full({3, 6, 6}, 40 * i, torch::kUInt8)));
+  }
+  files.file_side = 4;
+  ThreadRanks more(world);
+  std::vector<std::string> errors(world);
+  threads.clear();
+  for (int r = 0; r < world; ++r)
+    threads.emplace_back([&, r] {
+      ThreadComm comm(more, r, world);
+      twist::StreamOptions mine;
+      mine.batch_size = 2;  // the bad file is in batch 2: rank 2's
+      mine.comm = &comm;
+      try {
+        twist::for_each_embedded_batch(files, 4, mine, 2, rows, [](const std::vector<torch::Tensor>&) {});
+      } catch (const twist::ImageError& e) { errors[size_t(r)] = e.what(); }
+    });
+  for (auto& th : threads) th.join();
+  for (int r = 0; r < world; ++r)
+    EXPECT_NE(errors[size_t(r)].find("im5.jpg"), std::string::npos) << "rank " << r << ": " << errors[size_t(r)];
 }
 
 #ifdef TWIST_DIST_TESTS
@@ -383,6 +454,17 @@ TEST_F(DistTrain, LaunchWritesOnceAndResumes) {
   const std::string out = whole.output;
   EXPECT_EQ(out.find("\"knn_top1\""), out.rfind("\"knn_top1\"")) << "evaluated more than once: " << out;
   EXPECT_NE(out.find("\"knn_top1\""), std::string::npos) << out;
+  // Both ranks embedded the evaluation's batches; the figures are those of
+  // one process evaluating the same weights.
+  EXPECT_NE(out.find("embedded by 2 ranks"), std::string::npos) << out;
+  auto single = run_command(std::string(TWIST_BIN) + " eval knn --json --threads 1 --run " + tmp / "whole");
+  ASSERT_EQ(single.exit_code, 0) << single.output;
+  const auto knn_of = [](const std::string& text, const std::string& key) {
+    const auto at = text.find("\"" + key + "\":");
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + key.size() + 3));
+  };
+  EXPECT_GT(knn_of(out, "knn_top1"), 0.0) << out;
+  EXPECT_NEAR(knn_of(out, "knn_top1"), knn_of(single.output, "top1"), 1e-12) << out << single.output;
   auto part = run_command(launch + tmp / "part" + " --stop-after-steps 5");
   ASSERT_EQ(part.exit_code, 0) << part.output;
   EXPECT_FALSE(exists(tmp / "part/summary.json"));

@@ -33,11 +33,26 @@ torch::Tensor backbone_batch_features(Backbone backbone, const torch::Tensor& im
 torch::Tensor head_batch_logits(TwistModel& model, const torch::Tensor& features);
 
 // --- streamed evaluation: data sets (image folders) of any size -------------
+class Communicator;
 struct StreamOptions {
   int64_t batch_size = 256;
   int64_t bank_budget_bytes = kFeatureBankBudgetBytes;  // per bank in memory; past it, a temporary file
   std::string spill_dir;                                // empty: $TMPDIR, else /tmp
+  // A distributed run's ranks, all making the same calls: each embeds every
+  // world-th batch and every rank gets every batch's rows, in order.
+  Communicator* comm = nullptr;
 };
+
+// Calls rows(images) on the evaluation images (eval_images at `side`) of
+// consecutive batches and sink(those rows) in batch order: `parts` tensors
+// of one row per image each (any columns, float32 on the way; an int64
+// part comes back exact below 2^24). With options.comm, rank r computes
+// batches r, r + world, ... and the rows of every batch reach every rank's
+// sink, gathered round by round (memory: a round's rows); a file that does
+// not decode on one rank is an ImageError on every rank.
+void for_each_embedded_batch(const Dataset& data, int64_t side, const StreamOptions& options, size_t parts,
+                             const std::function<std::vector<torch::Tensor>(const torch::Tensor& images_u8)>& rows,
+                             const std::function<void(const std::vector<torch::Tensor>& rows)>& sink);
 
 // The rows `features` makes of each batch of the data set's evaluation
 // images (eval_images at `side`), appended to a bank: for an image folder,

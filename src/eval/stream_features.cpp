@@ -13,28 +13,33 @@ FeatureBank stream_features(const Dataset& data, int64_t side,
   // An in-memory set's features stay in memory, as its images are: only
   // image folders, of any size, spill.
   FeatureBank bank(data.file_backed() ? o.bank_budget_bytes : std::numeric_limits<int64_t>::max(), o.spill_dir);
-  for_each_eval_batch(data, side, o.batch_size,
-                      [&](int64_t, const torch::Tensor& images) { bank.append(features(images)); });
+  for_each_embedded_batch(
+      data, side, o, 1, [&](const torch::Tensor& images) { return std::vector<torch::Tensor>{features(images)}; },
+      [&](const std::vector<torch::Tensor>& rows) { bank.append(rows[0]); });
   return bank;
 }
 
 StreamedEmbeddings embed_streamed(TwistModel& model, const Dataset& data, int64_t side, const Normalization& norm,
                                   const StreamOptions& o) {
   std::vector<torch::Tensor> ranked, best;  // per batch: the head's highest-scoring clusters, its argmax
-  StreamedEmbeddings e;
-  e.features = stream_features(
-      data, side,
+  StreamedEmbeddings e{
+      FeatureBank(data.file_backed() ? o.bank_budget_bytes : std::numeric_limits<int64_t>::max(), o.spill_dir)};
+  for_each_embedded_batch(
+      data, side, o, 3,
       [&](const torch::Tensor& images) {
         auto f = backbone_batch_features(model->backbone, images, norm);
         auto logits = head_batch_logits(model, f);
-        best.push_back(logits.argmax(1));
-        ranked.push_back(std::get<1>(logits.topk(std::min<int64_t>(5, logits.size(1)), 1)));
-        return f;
+        auto top = std::get<1>(logits.topk(std::min<int64_t>(5, logits.size(1)), 1));
+        return std::vector<torch::Tensor>{f, logits.argmax(1), top};
       },
-      o);
+      [&](const std::vector<torch::Tensor>& rows) {
+        e.features.append(rows[0]);
+        best.push_back(rows[1].reshape({-1}).to(torch::kInt64));
+        ranked.push_back(rows[2].to(torch::kInt64));
+      });
   check(!ranked.empty(), "embed: data set '" + data.name + "' has no images");
-  e.top5 = torch::cat(ranked).to(torch::kInt64);
-  e.argmax = torch::cat(best).to(torch::kInt64);
+  e.top5 = torch::cat(ranked);
+  e.argmax = torch::cat(best);
   return e;
 }
 

@@ -106,12 +106,17 @@ MetricsLine RunEvaluator::during(TwistModel& model, int64_t step, int64_t steps_
   return line;
 }
 
-void RunEvaluator::final(TwistModel& model, TrainSummary& summary) {
+void RunEvaluator::final(TwistModel& model, TrainSummary& summary, Communicator* comm) {
   Dataset &query = data_.eval, &bank = data_.train;  // sifted in place where a file does not decode
-  std::fprintf(stderr, "twist: evaluating on %s (%lld images)\n", query.name.c_str(), (long long)query.size());
+  StreamOptions stream = stream_;
+  stream.comm = comm;
+  const bool speaks = !comm || comm->rank() == 0;
+  if (speaks)
+    std::fprintf(stderr, "twist: evaluating on %s (%lld images%s)\n", query.name.c_str(), (long long)query.size(),
+                 comm ? (", embedded by " + std::to_string(comm->world_size()) + " ranks").c_str() : "");
   EvalFigures f;
   skipping_bad_images(bad_, {&query, &bank}, [&] {
-    f = evaluate_model(model, bank, query, side_, norm_, cfg_.knn_k, cfg_.classes, stream_, /*whitened_knn=*/true);
+    f = evaluate_model(model, bank, query, side_, norm_, cfg_.knn_k, cfg_.classes, stream, /*whitened_knn=*/true);
   });
   KnnOptions ko;
   ko.k = cfg_.knn_k;
@@ -125,9 +130,9 @@ void RunEvaluator::final(TwistModel& model, TrainSummary& summary) {
   // channels): kept to folders within the in-memory rule.
   const int64_t pixels = in_memory_bytes(bank, side_) + in_memory_bytes(query, side_);
   if (pixels <= in_memory_limit_bytes()) {
-    summary.pixel_knn_top1 = pixel_knn_top1(bank, query, side_, ko, nullptr, stream_);
-    summary.centered_pixel_knn_top1 = pixel_knn_top1(bank, query, side_, ko, &norm_, stream_);
-  } else {
+    summary.pixel_knn_top1 = pixel_knn_top1(bank, query, side_, ko, nullptr, stream);
+    summary.centered_pixel_knn_top1 = pixel_knn_top1(bank, query, side_, ko, &norm_, stream);
+  } else if (speaks) {
     std::fprintf(stderr, "twist: pixel baselines skipped: %s and %s hold %lld MiB of pixels, above %lld MiB\n",
                  bank.name.c_str(), query.name.c_str(), (long long)(pixels >> 20),
                  (long long)(in_memory_limit_bytes() >> 20));

@@ -69,8 +69,10 @@ class RunEvaluator {
   // Evaluates on the subsets; the metrics.jsonl line of its figures.
   MetricsLine during(TwistModel& model, int64_t step, int64_t steps_per_epoch, double train_seconds);
   // Evaluates on the whole sets, pixel baselines included (for sets within
-  // in_memory_limit_bytes() of pixels), into `summary`.
-  void final(TwistModel& model, TrainSummary& summary);
+  // in_memory_limit_bytes() of pixels), into `summary`. With `comm`, every
+  // rank of a distributed run calls it: each embeds its share of the
+  // batches, and every rank gets the figures (rank 0 speaks).
+  void final(TwistModel& model, TrainSummary& summary, Communicator* comm = nullptr);
 
  private:
   TrainEvalSplits& data_;

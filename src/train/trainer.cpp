@@ -372,8 +372,8 @@ TrainSummary Trainer::finish(const std::vector<std::string>& restarts) {
   summary_.skipped_images = bad_images_->count();
   summary_.epochs = double(step_) / double(s_.steps_per_epoch);
   summary_.stopped_early = step_ < s_.total;
-  if (!writer_) return summary_;  // rank 0 evaluates, once
   if (summary_.stopped_early) {
+    if (!writer_) return summary_;
     std::fprintf(stderr, "twist: stopped at step %lld of %lld; continue with: twist train --resume --out %s\n",
                  (long long)step_, (long long)s_.total, dir_.c_str());
     return summary_;
@@ -382,9 +382,11 @@ TrainSummary Trainer::finish(const std::vector<std::string>& restarts) {
     // The bank leaves out the training files that were skipped.
     loader_.reset();  // it reads data_.train
     data_.train = without_bad_images(data_.train, *bad_images_);
-    evaluator_->final(teacher_ ? teacher_ : model_, summary_);
+    // Every rank embeds its share of the batches; rank 0 writes.
+    evaluator_->final(teacher_ ? teacher_ : model_, summary_, comm_.get());
     summary_.skipped_images = bad_images_->count();  // with the evaluated sets' files
   }
+  if (!writer_) return summary_;
   write_file_atomic(dir_ + "/summary.json", summary_.to_json() + "\n");
   return summary_;
 }
