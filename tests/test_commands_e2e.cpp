@@ -149,6 +149,9 @@ TEST_F(CommandsE2E, DiagnosticsEmbedExport) {
   auto e = run_json("embed --data idx:" + path("data") + "@test --out " + path("f.npy") + run());
   auto f = twist::read_npy(path("f.npy"));
   EXPECT_EQ(f.sizes(), (std::vector<int64_t>{64, 64}));  // 64 images; width 0.125 -> 512/8 features
+  // --dtype float16: the same rows rounded to half precision.
+  run_json("embed --dtype float16 --data idx:" + path("data") + "@test --out " + path("h.npy") + run());
+  EXPECT_TRUE(torch::equal(twist::read_npy(path("h.npy")), f.to(torch::kHalf)));
   auto labels = twist::read_npy(path("f.labels.npy"));
   auto data = twist::load_dataset("idx:" + path("data") + "@test");
   EXPECT_TRUE(torch::equal(labels, data.labels));

@@ -66,6 +66,11 @@ TEST(Npy, NumpyReadsWhatTwistWrites) {
                        "'); print(a.dtype, a.shape, a.sum(), a[2, 3])\"");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output, "float32 (3, 4) 33.0 5.5\n");  // sum(0..11)/2 = 33
+  write_npy(dir / "h.npy", (torch::arange(12, torch::kFloat32).view({3, 4}) / 2).to(torch::kHalf));
+  r = run_command("/usr/bin/python3 -c \"import numpy as n; a = n.load('" + (dir / "h.npy") +
+                  "'); print(a.dtype, a.shape, a.sum(), a[2, 3])\"");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "float16 (3, 4) 33.0 5.5\n");
 }
 
 TEST(Npy, RejectsMalformedFiles) {

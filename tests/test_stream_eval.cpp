@@ -3,6 +3,8 @@
 // to the whole-set in-memory path and no longer refused above its limit.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "../src/train/run_eval.h"
 #include "test_util.h"
 #include "twist/config.h"
@@ -100,6 +102,16 @@ TEST(NpyRowWriter, WritesBlockByBlockWhatReadNpyReads) {
   }
   EXPECT_FALSE(exists(t / "b.npy"));
   EXPECT_FALSE(exists(t / "b.npy.tmp"));
+  {
+    twist::NpyRowWriter w(t / "h.npy", 10, 3, torch::kHalf);  // float16: '<f2', half the bytes
+    w.append(x.narrow(0, 0, 7));
+    w.append(x.narrow(0, 7, 3));
+    w.finish();
+  }
+  const auto h = twist::read_npy(t / "h.npy");
+  EXPECT_EQ(h.scalar_type(), torch::kHalf);
+  EXPECT_TRUE(torch::equal(h, x.to(torch::kHalf)));
+  EXPECT_LT(std::filesystem::file_size(t / "h.npy"), std::filesystem::file_size(t / "a.npy") - 50);
 }
 
 // DIR/train and DIR/test, three classes of colour with noise, 10 x 14 PNGs.

@@ -17,16 +17,17 @@ void write_npy(const std::string& path, const torch::Tensor& tensor);
 // and shape: what precedes its data.
 std::string npy_header(torch::ScalarType type, const std::vector<int64_t>& shape);
 
-// A float32 rows x dim .npy array written block by block (twist embed on a
-// data set of any size): to `path`.tmp, made `path` by finish(), removed if
-// never finished. Throws twist::Error naming `path` when a write fails.
+// A rows x dim .npy array of float32 (or `type` float16, half the bytes)
+// written block by block (twist embed on a data set of any size): to
+// `path`.tmp, made `path` by finish(), removed if never finished. Throws
+// twist::Error naming `path` when a write fails.
 class NpyRowWriter {
  public:
-  NpyRowWriter(std::string path, int64_t rows, int64_t dim);
+  NpyRowWriter(std::string path, int64_t rows, int64_t dim, torch::ScalarType type = torch::kFloat32);
   ~NpyRowWriter();
   NpyRowWriter(const NpyRowWriter&) = delete;
   NpyRowWriter& operator=(const NpyRowWriter&) = delete;
-  void append(const torch::Tensor& rows);  // n x dim, converted to float32
+  void append(const torch::Tensor& rows);  // n x dim, converted to the file's type
   // Throws unless exactly `rows` rows were appended.
   void finish();
 
@@ -35,6 +36,7 @@ class NpyRowWriter {
 
   std::string path_, tmp_;
   int64_t rows_, dim_, written_ = 0;
+  torch::ScalarType type_;
   std::FILE* file_ = nullptr;
 };
 

@@ -13,14 +13,15 @@ namespace {
 
 // Streamed: each batch's rows go to the file as they are made, so memory
 // stays flat whatever the size of the set (an image folder of any size).
-int64_t write_rows(Run& run, const Dataset& d, const std::string& what, const std::string& path) {
+int64_t write_rows(Run& run, const Dataset& d, const std::string& what, const std::string& path,
+                   torch::ScalarType type) {
   std::unique_ptr<NpyRowWriter> out;
   int64_t dim = 0;
   for_each_eval_batch(d, eval_side(run, d), StreamOptions{}.batch_size, [&](int64_t, const torch::Tensor& images) {
     torch::Tensor x = backbone_batch_features(run.model->backbone, images, run.state.norm);
     if (what != "features") x = head_batch_logits(run.model, x);
     if (what == "probabilities") x = torch::softmax(x / run.config.temperature, 1);
-    if (!out) out = std::make_unique<NpyRowWriter>(path, d.size(), dim = x.size(1));
+    if (!out) out = std::make_unique<NpyRowWriter>(path, d.size(), dim = x.size(1), type);
     out->append(x);
   });
   out->finish();
@@ -29,10 +30,10 @@ int64_t write_rows(Run& run, const Dataset& d, const std::string& what, const st
 
 // Two passes over the features: a bank (spilled to disk past its budget)
 // to fit the whitening, then its rows whitened chunk by chunk to the file.
-int64_t write_whitened(Run& run, const Dataset& d, const std::string& path) {
+int64_t write_whitened(Run& run, const Dataset& d, const std::string& path, torch::ScalarType type) {
   const FeatureBank bank = streamed_backbone_features(run, d);
   const Whitening white = Whitening::fit(bank);
-  NpyRowWriter out(path, bank.rows(), bank.dim());
+  NpyRowWriter out(path, bank.rows(), bank.dim(), type);
   const int64_t chunk = 8192;  // rows in memory at once
   for (int64_t i = 0; i < bank.rows(); i += chunk)
     out.append(white.apply(bank.read(i, std::min(chunk, bank.rows() - i))));
@@ -45,11 +46,11 @@ int64_t write_whitened(Run& run, const Dataset& d, const std::string& path) {
 std::function<int()> add_embed_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "embed",
-      "Write backbone features as a float32 .npy array (N x d) that numpy.load reads, and the labels\n"
-      "(int64, N) beside it as FILE.labels.npy where the data set has them.");
+      "Write backbone features as a float32 (or --dtype float16) .npy array (N x d) that numpy.load\n"
+      "reads, and the labels (int64, N) beside it as FILE.labels.npy where the data set has them.");
   struct State {
     RunArgs args;
-    std::string out, what = "features";
+    std::string out, what = "features", dtype = "float32";
     bool whiten = false;
   };
   auto st = std::make_shared<State>();
@@ -58,6 +59,8 @@ std::function<int()> add_embed_command(CLI::App& app) {
   cmd->add_option("--output", st->what,
                   "features (backbone, N x d), logits (head before softmax, N x C) or probabilities [features]")
       ->check(CLI::IsMember({"features", "logits", "probabilities"}));
+  cmd->add_option("--dtype", st->dtype, "float32, or float16 for half the bytes (about 3 significant digits) [float32]")
+      ->check(CLI::IsMember({"float32", "float16"}));
   cmd->add_flag("--whiten", st->whiten,
                 "features: ZCA-whitened with the mean and covariance of the rows written (every direction at unit "
                 "variance; cosine kNN on them is the summary's knn_top1_whitened)");
@@ -74,7 +77,8 @@ std::function<int()> add_embed_command(CLI::App& app) {
     // A file that does not decode (within --skip-bad-images) leaves no row:
     // rows and labels are those of the other files, in order.
     const std::vector<std::string> skipped = reading_past_bad_images(run, st->args, {&d}, [&] {
-      dim = st->whiten ? write_whitened(run, d, st->out) : write_rows(run, d, st->what, st->out);
+      const auto type = st->dtype == "float16" ? torch::kHalf : torch::kFloat32;
+      dim = st->whiten ? write_whitened(run, d, st->out, type) : write_rows(run, d, st->what, st->out, type);
     });
     std::string labels_file;
     if (d.has_labels()) {

@@ -19,6 +19,8 @@ std::string descr_of(torch::ScalarType t) {
       return "<f4";
     case torch::kFloat64:
       return "<f8";
+    case torch::kHalf:
+      return "<f2";
     case torch::kInt64:
       return "<i8";
     case torch::kInt32:
@@ -33,10 +35,11 @@ std::string descr_of(torch::ScalarType t) {
 torch::ScalarType type_of(const std::string& descr, const std::string& path) {
   if (descr == "<f4") return torch::kFloat32;
   if (descr == "<f8") return torch::kFloat64;
+  if (descr == "<f2") return torch::kHalf;
   if (descr == "<i8") return torch::kInt64;
   if (descr == "<i4") return torch::kInt32;
   if (descr == "|u1" || descr == "<u1") return torch::kUInt8;
-  throw Error("'" + path + "': unsupported .npy dtype '" + descr + "' (float32/64, int32/64, uint8)");
+  throw Error("'" + path + "': unsupported .npy dtype '" + descr + "' (float16/32/64, int32/64, uint8)");
 }
 
 // The value of `key` in the header's Python dict literal, e.g. 'descr': '<f4'.

@@ -15,8 +15,8 @@ using Sink = std::function<void(const std::vector<torch::Tensor>&)>;
 // This rank's batch of a round: its parts side by side as float32, or the
 // decoder's message where a file does not decode.
 struct RankBatch {
-  torch::Tensor rows;              // n x (sum of the parts' columns)
-  std::vector<int64_t> columns;    // per part
+  torch::Tensor rows;            // n x (sum of the parts' columns)
+  std::vector<int64_t> columns;  // per part
   std::string error;
 };
 
@@ -30,9 +30,7 @@ RankBatch compute(const Dataset& data, int64_t side, int64_t begin, int64_t n, s
       b.columns.push_back(t.size(1));
     }
     b.rows = torch::cat(out, 1);
-  } catch (const ImageError& e) {
-    b.error = e.what();
-  }
+  } catch (const ImageError& e) { b.error = e.what(); }
   return b;
 }
 
@@ -48,7 +46,8 @@ void gather_round(Communicator& comm, const RankBatch& mine, size_t parts, const
   const auto h = header[0].to(torch::kInt64);
   if (h.select(1, 1).sum().item<int64_t>() > 0) {
     // Every rank throws the same error: the first failing rank's message.
-    const auto failed = union_over_ranks(comm, mine.error.empty() ? std::vector<std::string>{} : std::vector<std::string>{mine.error});
+    const auto failed =
+        union_over_ranks(comm, mine.error.empty() ? std::vector<std::string>{} : std::vector<std::string>{mine.error});
     throw ImageError(failed.front());
   }
   const auto columns = std::get<0>(h.narrow(1, 2, int64_t(parts)).max(0));  // a rank without a batch has none
@@ -79,9 +78,9 @@ void for_each_embedded_batch(const Dataset& data, int64_t side, const StreamOpti
   const int64_t batches = (n + o.batch_size - 1) / o.batch_size, rounds = (batches + world - 1) / world;
   for (int64_t round = 0; round < rounds; ++round) {
     const int64_t b = round * world + rank;
-    const RankBatch mine = b < batches ? compute(data, side, b * o.batch_size, std::min(o.batch_size, n - b * o.batch_size),
-                                                 parts, rows)
-                                       : RankBatch{};
+    const RankBatch mine =
+        b < batches ? compute(data, side, b * o.batch_size, std::min(o.batch_size, n - b * o.batch_size), parts, rows)
+                    : RankBatch{};
     gather_round(*o.comm, mine, parts, sink);
   }
 }
