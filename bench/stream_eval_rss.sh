@@ -2,7 +2,8 @@
 # Peak resident memory of streamed evaluation on two generated folders of
 # JPEGs 8x apart (2,000 + 500 and 16,000 + 4,000 images, 64 x 64, 10
 # classes): `twist eval knn` (its feature banks in memory, and spilled to a
-# temporary file with --bank-memory 0) and `twist embed` against one short
+# temporary file with --bank-memory 0), `twist eval cluster --method kmeans`,
+# `twist eval diagnostics` and `twist embed` against one short
 # run. Memory should stay flat as the folder grows (bench/README.md,
 # "Streamed evaluation").
 #   bash bench/stream_eval_rss.sh [DIR]     (default /tmp/twist-bench-stream)
@@ -20,6 +21,10 @@ for size in small large; do
     $twist eval knn --run "$dir/run" --data "folder:$dir/$size" --threads 1 --json
   /usr/bin/time -f "eval knn --bank-memory 0, $size: %M KB peak RSS, %e s" \
     $twist eval knn --run "$dir/run" --data "folder:$dir/$size" --threads 1 --bank-memory 0 --json
+  /usr/bin/time -f "eval cluster --method kmeans, $size: %M KB peak RSS, %e s" \
+    $twist eval cluster --method kmeans --run "$dir/run" --data "folder:$dir/$size" --threads 1 --json
+  /usr/bin/time -f "eval diagnostics, $size: %M KB peak RSS, %e s" \
+    $twist eval diagnostics --run "$dir/run" --data "folder:$dir/$size" --threads 1 --json
   /usr/bin/time -f "embed, $size (test split): %M KB peak RSS, %e s" \
     $twist embed --run "$dir/run" --data "folder:$dir/$size@test" --out "$dir/$size.npy" --threads 1 --json
 done
