@@ -45,7 +45,7 @@ void gather_round(Communicator& comm, const RankBatch& mine, size_t parts, const
   comm.all_reduce_sum(header);
   const auto h = header[0].to(torch::kInt64);
   if (h.select(1, 1).sum().item<int64_t>() > 0) {
-    // Every rank throws the same error: the first failing rank's message.
+    // Every rank throws the same error: the first, sorted, of the failing ranks' messages.
     const auto failed =
         union_over_ranks(comm, mine.error.empty() ? std::vector<std::string>{} : std::vector<std::string>{mine.error});
     throw ImageError(failed.front());
