@@ -31,6 +31,8 @@ Embeddings embed(TwistModel& model, const Dataset& data, const Normalization& no
 // returned on the host; the module's mode is restored after).
 torch::Tensor backbone_batch_features(Backbone backbone, const torch::Tensor& images_u8, const Normalization& norm);
 torch::Tensor head_batch_logits(TwistModel& model, const torch::Tensor& features);
+// N x d rows scaled to unit length, float32 (cosine similarity as a product).
+torch::Tensor unit_rows(const torch::Tensor& x);
 
 // --- streamed evaluation: data sets (image folders) of any size -------------
 class Communicator;

@@ -12,7 +12,7 @@ torch::Tensor finish_view(torch::Tensor x, const ViewOptions& v, const ColourDra
   // A batch nothing else refers to (a caller's moved temporary) is finished
   // in place; any other is copied first, so the caller's stays as it was.
   const bool own = x.is_contiguous() && x.use_count() == 1 && x.storage().use_count() == 1;
-  if (!own) x = x.contiguous().clone();
+  if (!own) return finish_view_fused(x, d, norm);
   finish_view_fused_(x, d, norm);
   return x;
 }

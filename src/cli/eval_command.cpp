@@ -209,15 +209,21 @@ int run_diagnostics(const RunArgs& a, int64_t bins, int64_t max_samples) {
   SimilarityHistograms h;
   OutputSpread spread;
   const std::vector<std::string> skipped = reading_past_bad_images(run, a, {&s.eval}, [&] {
-    // Streamed: the pairs' features of the sampled images only, and the
-    // outputs' spread summed batch by batch over the whole split.
-    const Dataset sample = s.eval.subset(similarity_sample(s.eval.size(), max_samples, 0), "");
-    h = similarity_histograms(streamed_backbone_features(run, sample).all(), sample.labels, bins, max_samples, 0);
+    // Streamed, one pass: the outputs' spread summed batch by batch, and
+    // the features of the sampled images (whose pairs are compared) kept.
+    const torch::Tensor pick = similarity_sample(s.eval.size(), max_samples, 0);
+    torch::Tensor slot = torch::full({s.eval.size()}, -1, torch::kInt64), sampled;  // each image's place in `pick`
+    slot.index_put_({pick}, torch::arange(pick.numel(), torch::kInt64));
     OutputSpreadSum sum;
     for_each_eval_batch(
-        s.eval, eval_side(run, s.eval), StreamOptions{}.batch_size, [&](int64_t, const torch::Tensor& x) {
-          sum.add(head_batch_logits(run.model, backbone_batch_features(run.model->backbone, x, run.state.norm)));
+        s.eval, eval_side(run, s.eval), StreamOptions{}.batch_size, [&](int64_t begin, const torch::Tensor& x) {
+          const torch::Tensor f = backbone_batch_features(run.model->backbone, x, run.state.norm);
+          sum.add(head_batch_logits(run.model, f));
+          const torch::Tensor at = slot.narrow(0, begin, f.size(0)), kept = (at >= 0).nonzero().squeeze(1);
+          if (!sampled.defined()) sampled = torch::empty({pick.numel(), f.size(1)});
+          sampled.index_copy_(0, at.index_select(0, kept), f.index_select(0, kept).to(torch::kFloat32));
         });
+    h = similarity_histograms(sampled, s.eval.labels.index_select(0, pick), bins, max_samples, 0);
     spread = sum.result();
   });
   Json j;

@@ -81,16 +81,9 @@ OutputSpread OutputSpreadSum::result() const {
 }
 
 OutputSpread output_spread(const torch::Tensor& logits) {
-  torch::NoGradGuard no_grad;
-  check(logits.dim() == 2 && logits.size(0) >= 1 && logits.size(1) >= 1, "output spread: need N x C outputs");
-  auto x = logits.to(torch::kFloat64);
-  OutputSpread s;
-  auto pop_std = [](const torch::Tensor& v, int64_t dim) {
-    return (v - v.mean(dim, /*keepdim=*/true)).pow(2).mean(dim).sqrt();
-  };
-  s.row_std = pop_std(x, 1).mean().item<double>();
-  s.col_std = pop_std(x, 0).mean().item<double>();
-  return s;
+  OutputSpreadSum sum;
+  sum.add(logits);
+  return sum.result();
 }
 
 }  // namespace twist

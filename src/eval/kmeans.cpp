@@ -31,10 +31,6 @@ struct Fit {
   double inertia = 0;  // sum over points of 1 - cos to its centre
 };
 
-torch::Tensor unit_length_rows(const torch::Tensor& x) {
-  return torch::nn::functional::normalize(x.to(torch::kFloat32), torch::nn::functional::NormalizeFuncOptions().dim(1));
-}
-
 // Rows of the bank per chunk: about 64 MiB of float scores or features.
 int64_t rows_per_chunk(int64_t k, int64_t d) { return std::max<int64_t>(1, (int64_t(16) << 20) / std::max(k, d)); }
 
@@ -43,11 +39,11 @@ int64_t rows_per_chunk(int64_t k, int64_t d) { return std::max<int64_t>(1, (int6
 // spilled bank is read forward).
 torch::Tensor seeding_rows(const FeatureBank& bank, int64_t seed_rows, at::Generator& gen) {
   const int64_t n = bank.rows();
-  if (n <= seed_rows) return unit_length_rows(bank.all());
+  if (n <= seed_rows) return unit_rows(bank.all());
   const auto picked = std::get<0>(torch::randperm(n, gen, torch::kInt64).narrow(0, 0, seed_rows).sort());
   std::vector<torch::Tensor> rows;
   for (int64_t i = 0; i < seed_rows; ++i) rows.push_back(bank.read(picked[i].item<int64_t>(), 1));
-  return unit_length_rows(torch::cat(rows));
+  return unit_rows(torch::cat(rows));
 }
 
 // Lloyd iterations over the bank chunk by chunk: each pass assigns every
@@ -60,7 +56,7 @@ Fit lloyd(const FeatureBank& bank, torch::Tensor centres, int64_t iterations, in
     double inertia = 0;
     for (int64_t begin = 0; begin < n; begin += chunk) {
       const int64_t m = std::min(chunk, n - begin);
-      const torch::Tensor x = unit_length_rows(bank.read(begin, m));
+      const torch::Tensor x = unit_rows(bank.read(begin, m));
       const auto [best, nearest] = x.matmul(centres.t()).max(1);
       inertia += (1 - best).sum().item<double>();
       index.narrow(0, begin, m).copy_(nearest);

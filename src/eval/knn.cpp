@@ -5,11 +5,11 @@
 #include "twist/eval.h"
 
 namespace twist {
-namespace {
-
 torch::Tensor unit_rows(const torch::Tensor& x) {
   return torch::nn::functional::normalize(x.to(torch::kFloat32), torch::nn::functional::NormalizeFuncOptions().dim(1));
 }
+
+namespace {
 
 struct TopK {
   torch::Tensor sims, index;  // n x k, best first

@@ -7,12 +7,20 @@
 
 namespace twist {
 
+namespace {
+
+// An in-memory set's features stay in memory, as its images are: only
+// image folders, of any size, spill.
+FeatureBank bank_for(const Dataset& data, const StreamOptions& o) {
+  return FeatureBank(data.file_backed() ? o.bank_budget_bytes : std::numeric_limits<int64_t>::max(), o.spill_dir);
+}
+
+}  // namespace
+
 FeatureBank stream_features(const Dataset& data, int64_t side,
                             const std::function<torch::Tensor(const torch::Tensor& images_u8)>& features,
                             const StreamOptions& o) {
-  // An in-memory set's features stay in memory, as its images are: only
-  // image folders, of any size, spill.
-  FeatureBank bank(data.file_backed() ? o.bank_budget_bytes : std::numeric_limits<int64_t>::max(), o.spill_dir);
+  FeatureBank bank = bank_for(data, o);
   for_each_embedded_batch(
       data, side, o, 1, [&](const torch::Tensor& images) { return std::vector<torch::Tensor>{features(images)}; },
       [&](const std::vector<torch::Tensor>& rows) { bank.append(rows[0]); });
