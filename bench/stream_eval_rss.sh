@@ -3,8 +3,9 @@
 # JPEGs 8x apart (2,000 + 500 and 16,000 + 4,000 images, 64 x 64, 10
 # classes): `twist eval knn` (its feature banks in memory, and spilled to a
 # temporary file with --bank-memory 0), `twist eval cluster --method kmeans`,
-# `twist eval diagnostics` and `twist embed` against one short
-# run. Memory should stay flat as the folder grows (bench/README.md,
+# `twist eval diagnostics`, `twist embed`, the augmented linear probe (one
+# epoch) and fine-tuning (a quarter of the labels, one epoch) against one
+# short run. Memory should stay flat as the folder grows (bench/README.md,
 # "Streamed evaluation").
 #   bash bench/stream_eval_rss.sh [DIR]     (default /tmp/twist-bench-stream)
 # TWIST=path/to/twist picks the binary (default build/twist).
@@ -27,4 +28,8 @@ for size in small large; do
     $twist eval diagnostics --run "$dir/run" --data "folder:$dir/$size" --threads 1 --json
   /usr/bin/time -f "embed, $size (test split): %M KB peak RSS, %e s" \
     $twist embed --run "$dir/run" --data "folder:$dir/$size@test" --out "$dir/$size.npy" --threads 1 --json
+  /usr/bin/time -f "eval linear --epochs 1, $size: %M KB peak RSS, %e s" \
+    $twist eval linear --epochs 1 --run "$dir/run" --data "folder:$dir/$size" --threads 1 --json
+  /usr/bin/time -f "finetune --label-fraction 0.25 --epochs 1, $size: %M KB peak RSS, %e s" \
+    $twist finetune --label-fraction 0.25 --epochs 1 --run "$dir/run" --data "folder:$dir/$size" --threads 1 --json
 done

@@ -3,6 +3,7 @@
 // separable data with known answers).
 #include <gtest/gtest.h>
 
+#include "../src/eval/probe_inputs.h"
 #include "twist/eval.h"
 #include "twist/models.h"
 #include "twist/probe.h"
@@ -93,6 +94,31 @@ std::pair<torch::Tensor, torch::Tensor> blobs(int64_t n, uint64_t seed) {
   return {x, y};
 }
 
+// Features in banks spilled to disk (a folder's, streamed) train the probe
+// to the figures of the same rows in memory.
+TEST(LinearProbe, SpilledBanksGiveTheInMemoryFigures) {
+  auto [xs, ys] = blobs(300, 3);
+  auto [xt, yt] = blobs(150, 4);
+  xt = xt + torch::randn({150, 8}) * 2;  // not perfectly separable: the figures say something
+  twist::FeatureBank bs(0), bt(0);
+  bs.append(xs);
+  bt.append(xt);
+  ASSERT_TRUE(bs.spilled() && bt.spilled());
+  ClassifierOptions o;
+  o.epochs = 4;
+  o.batch_size = 32;
+  o.progress = false;
+  const auto whole = train_linear_on_features(xs, ys, xt, yt, 3, o),
+             banked = train_linear_on_features(bs, ys, bt, yt, 3, o);
+  ASSERT_EQ(banked.history.size(), 4u);
+  for (size_t e = 0; e < 4; ++e) {
+    EXPECT_DOUBLE_EQ(banked.history[e].loss, whole.history[e].loss) << e;
+    EXPECT_DOUBLE_EQ(banked.history[e].top1, whole.history[e].top1) << e;
+  }
+  EXPECT_GT(whole.top1, 0.5);
+  EXPECT_LT(whole.top1, 1.0);
+}
+
 TEST(LinearProbe, SeparableFeaturesAreClassifiedPerfectly) {
   auto [xs, ys] = blobs(300, 1);
   auto [xt, yt] = blobs(150, 2);
@@ -151,7 +177,7 @@ TEST(Classifier, LinearProbeKeepsTheBackboneFrozen) {
   o.epochs = 5;
   o.batch_size = 16;
   o.progress = false;
-  auto r = train_classifier(backbone, train, test, norm, 2, o);
+  auto r = train_classifier(backbone, train, test, 16, norm, 2, o);
   EXPECT_GE(r.top1, 0.95);
   EXPECT_TRUE(torch::equal(before, backbone->parameters()[0]));
   EXPECT_TRUE(torch::equal(running_before, backbone->bn1->running_mean));  // eval mode throughout
@@ -167,7 +193,7 @@ TEST(Classifier, FineTuningTrainsTheBackbone) {
   o.batch_size = 16;
   o.backbone_lr = 0.01;
   o.progress = false;
-  auto r = train_classifier(backbone, train, test, norm, 2, o);
+  auto r = train_classifier(backbone, train, test, 16, norm, 2, o);
   EXPECT_GE(r.top1, 0.95);
   EXPECT_FALSE(torch::equal(before, backbone->parameters()[0]));
 }
@@ -184,7 +210,7 @@ TEST(Classifier, FineTuningSurvivesOddBatchesOnTwoThreads) {
   o.batch_size = 32;
   o.backbone_lr = 0.01;
   o.progress = false;
-  auto r = train_classifier(tiny_backbone(), train, test, norm, 2, o);
+  auto r = train_classifier(tiny_backbone(), train, test, 16, norm, 2, o);
   at::set_num_threads(threads);
   EXPECT_EQ(r.history.size(), 2u);
 }
@@ -194,10 +220,32 @@ TEST(Classifier, RejectsImpossibleSettings) {
   Normalization norm = channel_statistics(train);
   ClassifierOptions o;
   o.epochs = 0;
-  EXPECT_THROW(train_classifier(tiny_backbone(), train, test, norm, 2, o), std::exception);
+  EXPECT_THROW(train_classifier(tiny_backbone(), train, test, 16, norm, 2, o), std::exception);
   o.epochs = 1;
   o.lr = -1;
-  EXPECT_THROW(train_classifier(tiny_backbone(), train, test, norm, 2, o), std::exception);
+  EXPECT_THROW(train_classifier(tiny_backbone(), train, test, 16, norm, 2, o), std::exception);
+}
+
+// The probe's standardization from sums added batch by batch: the whole
+// matrix's mean and spread.
+TEST(Classifier, StandardizationFromRunningSumsEqualsTheWholeMatrix) {
+  torch::manual_seed(6);
+  auto x = torch::randn({103, 5}) * torch::tensor({1.0, 10.0, 0.1, 3.0, 1e-8}) + 4.0;
+  twist::FeatureMoments m;
+  for (int64_t i = 0; i < 103; i += 10) m.add(x.narrow(0, i, std::min<int64_t>(10, 103 - i)));
+  EXPECT_EQ(m.rows, 103);
+  const auto xd = x.to(torch::kFloat64);
+  const auto mean = xd.mean(0), var = (xd - mean).pow(2).mean(0);
+  EXPECT_TRUE(torch::allclose(m.mean(), mean, 1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(m.variance(), var, 1e-9, 1e-12));
+  const auto per_dim = twist::Standardize::per_dimension(m)(x);
+  EXPECT_TRUE(torch::allclose(per_dim.narrow(1, 0, 4).std(0, false), torch::ones({4}), 1e-4, 1e-4));
+  EXPECT_LT(per_dim.mean(0).abs().max().item<double>(), 1e-3);
+  // A constant dimension keeps its small scale under the overall map.
+  const auto overall = twist::Standardize::overall(m)(x);
+  EXPECT_NEAR(overall.pow(2).mean().item<double>(), 1.0, 1e-3);
+  EXPECT_LT(overall.select(1, 4).abs().max().item<double>(), 1e-6);
+  EXPECT_THROW(twist::FeatureMoments().mean(), std::exception);
 }
 
 }  // namespace

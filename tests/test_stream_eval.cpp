@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "../src/eval/probe_inputs.h"
 #include "../src/train/run_eval.h"
 #include "test_util.h"
 #include "twist/config.h"
@@ -12,6 +13,7 @@
 #include "twist/eval.h"
 #include "twist/image.h"
 #include "twist/npy.h"
+#include "twist/probe.h"
 #include "twist/report.h"
 
 namespace {
@@ -35,6 +37,10 @@ TEST(FeatureBank, SpillsAboveItsBudgetAndReadsTheSameRows) {
   EXPECT_TRUE(torch::equal(memory.all(), rows));
   EXPECT_TRUE(torch::equal(disk.all(), rows));
   EXPECT_TRUE(torch::equal(disk.read(37, 21), rows.narrow(0, 37, 21)));
+  const auto picks = torch::tensor({99, 3, 41, 3, 0}, torch::kInt64);
+  EXPECT_TRUE(torch::equal(disk.gather(picks), rows.index_select(0, picks)));
+  EXPECT_TRUE(torch::equal(memory.gather(picks), rows.index_select(0, picks)));
+  EXPECT_TRUE(mentions(error_of([&] { disk.gather(torch::tensor({100}, torch::kInt64)); }), "row 100 outside"));
   twist::FeatureBank moved = std::move(disk);
   EXPECT_TRUE(torch::equal(moved.read(90, 10), rows.narrow(0, 90, 10)));
   EXPECT_TRUE(mentions(error_of([&] { moved.append(torch::zeros({1, 5})); }), "rows of 5 values"));
@@ -229,6 +235,51 @@ TEST(StreamEval, FolderAboveTheInMemoryRuleIsEvaluated) {
   EXPECT_NEAR(summary.acc, reference.acc, 1e-12);
   EXPECT_NEAR(summary.nmi, reference.nmi, 1e-9);
   EXPECT_EQ(summary.pixel_knn_top1, -1);  // skipped above the rule
+}
+
+// The classifier's images drawn batch by batch: a prefetched batch and one
+// taken without prefetching are the rows eval_images gives.
+TEST(StreamEval, ProbeImagesAreTheEvaluationImagesOfTheirRows) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  write_folder(t / "f", 4, 1);
+  const auto s = twist::load_train_eval_splits("folder:" + (t / "f"), 0);
+  const auto whole = twist::eval_images(s.train, 0, s.train.size(), 8);
+  const auto a = torch::tensor({3, 0, 7}, torch::kInt64), b = torch::tensor({11, 5}, torch::kInt64);
+  twist::ProbeImages images(s.train, 8);
+  images.prefetch(a);
+  EXPECT_TRUE(torch::equal(images.take(b), whole.index_select(0, b)));  // not the prefetched rows
+  EXPECT_TRUE(torch::equal(images.take(a), whole.index_select(0, a)));
+  images.prefetch(b);
+  EXPECT_TRUE(torch::equal(images.take(b), whole.index_select(0, b)));
+}
+
+// The linear probe and fine-tuning on a folder read batch by batch give the
+// figures of the same images decoded whole, and a folder above the
+// in-memory rule (lowered to 1 KiB) is no longer refused.
+TEST(StreamEval, ClassifierOnAFolderEqualsTheInMemoryPath) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  write_folder(t / "f", 20, 8);
+  const auto s = twist::load_train_eval_splits("folder:" + (t / "f"), 0);
+  const int64_t side = 8;
+  const twist::Dataset train = twist::in_memory(s.train, side), test = twist::in_memory(s.eval, side);
+  for (const double backbone_lr : {0.0, 0.01}) {
+    twist::ClassifierOptions o;
+    o.epochs = 3;
+    o.batch_size = 16;
+    o.backbone_lr = backbone_lr;
+    o.progress = false;
+    const auto whole = twist::train_classifier(rgb_model()->backbone, train, test, side, kNorm, 3, o);
+    InMemoryLimit limit(1024);
+    const auto streamed = twist::train_classifier(rgb_model()->backbone, s.train, s.eval, side, kNorm, 3, o);
+    ASSERT_EQ(streamed.history.size(), 3u);
+    for (size_t e = 0; e < 3; ++e) {
+      EXPECT_NEAR(streamed.history[e].loss, whole.history[e].loss, 1e-5) << backbone_lr << " " << e;
+      EXPECT_DOUBLE_EQ(streamed.history[e].top1, whole.history[e].top1) << backbone_lr << " " << e;
+    }
+    if (backbone_lr == 0) EXPECT_GT(streamed.top1, 0.9);  // three colours, linearly apart
+  }
 }
 
 }  // namespace

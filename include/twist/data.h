@@ -126,6 +126,9 @@ torch::Tensor eval_image(const torch::Tensor& decoded, int64_t side);
 // set's images as they are (a view). Throws twist::Error naming a file that
 // does not decode.
 torch::Tensor eval_images(const Dataset& data, int64_t begin, int64_t n, int64_t side);
+// The images at `rows` (int64 indices) as eval_images gives them: an
+// in-memory set's rows copied out, a file-backed set's files decoded.
+torch::Tensor eval_images_at(const Dataset& data, const torch::Tensor& rows, int64_t side);
 // Calls fn(begin, images) for consecutive batches of eval_images, decoding
 // the next batch on a worker thread while fn runs: memory for two batches of
 // pixels, whatever the size of the set. Rethrows decoding errors.

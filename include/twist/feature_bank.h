@@ -35,6 +35,9 @@ class FeatureBank {
   bool spilled() const { return fd_ >= 0; }
   // Rows [begin, begin + n) as float32 n x d.
   torch::Tensor read(int64_t begin, int64_t n) const;
+  // The rows at `rows` (int64 indices, any order) as float32 n x d: one
+  // read per row once spilled (through the page cache).
+  torch::Tensor gather(const torch::Tensor& rows) const;
   // Every row (in memory: for consumers that need the whole matrix).
   torch::Tensor all() const { return read(0, rows_); }
 
@@ -42,6 +45,7 @@ class FeatureBank {
   void reserve(int64_t rows);
   void spill();
   void write_rows(const torch::Tensor& rows, int64_t at);
+  void read_rows(char* out, int64_t begin, int64_t n) const;  // from the spill file
 
   int64_t budget_;
   std::string spill_dir_;

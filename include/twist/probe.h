@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "twist/data.h"
+#include "twist/feature_bank.h"
 #include "twist/models.h"
 
 namespace twist {
@@ -45,12 +46,23 @@ struct ClassifierResult {
 ClassifierResult train_linear_on_features(const torch::Tensor& train_x, const torch::Tensor& train_y,
                                           const torch::Tensor& test_x, const torch::Tensor& test_y, int64_t num_classes,
                                           const ClassifierOptions& options);
+// The same over banks of features (e.g. a folder's, streamed and spilled to
+// disk): the training rows are read batch by batch, the test rows chunk by
+// chunk after every epoch.
+ClassifierResult train_linear_on_features(const FeatureBank& train_x, const torch::Tensor& train_y,
+                                          const FeatureBank& test_x, const torch::Tensor& test_y, int64_t num_classes,
+                                          const ClassifierOptions& options);
 
 // Linear probe (backbone_lr == 0: backbone frozen in eval mode, training
 // views augmented per epoch) or fine-tuning (backbone_lr > 0: backbone in
 // train mode with its own learning rate). Scored on the un-augmented test
 // images after every epoch. `backbone` is modified when fine-tuning.
-ClassifierResult train_classifier(Backbone backbone, const Dataset& train, const Dataset& test,
+// Images are read as eval_images gives them at `side` (an in-memory set's
+// as they are), batch by batch: an image folder of any size is decoded as
+// training goes (the next batch on another thread), never whole; the test
+// set's features go to a FeatureBank (frozen) or are recomputed batch by
+// batch after every epoch (fine-tuning).
+ClassifierResult train_classifier(Backbone backbone, const Dataset& train, const Dataset& test, int64_t side,
                                   const Normalization& norm, int64_t num_classes, const ClassifierOptions& options);
 
 }  // namespace twist

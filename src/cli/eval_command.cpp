@@ -79,15 +79,12 @@ int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
                (long long)o.epochs, (long long)o.batch_size, o.lr);
   ClassifierResult r;
   const std::vector<std::string> skipped = reading_past_bad_images(run, a, {&s.eval, &s.train}, [&] {
-    // Precomputed features are streamed (an image folder of any size); the
-    // augmented views need the images decoded whole.
+    // Both stream an image folder of any size.
     if (precomputed) {
-      auto xs = streamed_backbone_features(run, s.train).all();
-      auto xt = streamed_backbone_features(run, s.eval).all();
+      const FeatureBank xs = streamed_backbone_features(run, s.train), xt = streamed_backbone_features(run, s.eval);
       r = train_linear_on_features(xs, s.train.labels, xt, s.eval.labels, classes, o);
     } else {
-      r = train_classifier(run.model->backbone, decoded_for(run, s.train), decoded_for(run, s.eval), run.state.norm,
-                           classes, o);
+      r = train_classifier(run.model->backbone, s.train, s.eval, eval_side(run, s.train), run.state.norm, classes, o);
     }
   });
   Json j;

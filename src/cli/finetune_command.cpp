@@ -79,10 +79,10 @@ std::function<int()> add_finetune_command(CLI::App& app) {
                  (long long)st->o.epochs);
     const int64_t classes = std::max(s.train.num_classes, s.eval.num_classes);
     ClassifierResult r;
-    // Only the labelled images and the evaluation split are decoded.
+    // Only the labelled images and the evaluation split are read, batch by batch.
     const std::vector<std::string> skipped = reading_past_bad_images(run, a, {&s.eval, &labelled}, [&] {
-      r = train_classifier(run.model->backbone, decoded_for(run, labelled), decoded_for(run, s.eval), run.state.norm,
-                           classes, st->o);
+      r = train_classifier(run.model->backbone, labelled, s.eval, eval_side(run, s.train), run.state.norm, classes,
+                           st->o);
     });
     nlohmann::ordered_json j;
     j["top1"] = r.top1;

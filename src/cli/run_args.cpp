@@ -47,10 +47,6 @@ TrainEvalSplits labelled_splits(const Run& run, const RunArgs& a, const std::str
   return s;
 }
 
-Dataset decoded_for(const Run& run, const Dataset& data) {
-  return in_memory(data, eval_side(run, data));  // an in-memory set comes back as it is
-}
-
 std::vector<std::string> reading_past_bad_images(const Run& run, const RunArgs& a, const std::vector<Dataset*>& sets,
                                                  const std::function<void()>& fn) {
   BadImages bad(a.skip_bad_images >= 0 ? a.skip_bad_images : run.config.skip_bad_images);

@@ -35,13 +35,8 @@ Run open_run_for(const RunArgs& args);
 // the bank / classifier training set, and its test split (or, with
 // --val-split N, the same held-out images training used) as the query set.
 // Both must have labels; errors name the data set and what is missing.
-// Image folders stay file-backed: the streamed commands read them batch by
-// batch, the others decode what they use with decoded_for.
+// Image folders stay file-backed: every command reads them batch by batch.
 TrainEvalSplits labelled_splits(const Run& run, const RunArgs& args, const std::string& what);
-
-// `data` decoded whole at the run's image size (in_memory, within its
-// limit); an in-memory set as it is.
-Dataset decoded_for(const Run& run, const Dataset& data);
 
 // fn(), which reads the image files of `sets`, passing over files that do
 // not decode up to the allowance (--skip-bad-images, else the run's own):

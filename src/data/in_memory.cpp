@@ -47,6 +47,12 @@ torch::Tensor eval_images(const Dataset& data, int64_t begin, int64_t n, int64_t
   return out;
 }
 
+torch::Tensor eval_images_at(const Dataset& data, const torch::Tensor& rows, int64_t side) {
+  if (!data.file_backed()) return data.images.index_select(0, rows);
+  const Dataset picked = data.subset(rows, "");
+  return eval_images(picked, 0, picked.size(), side);
+}
+
 Dataset in_memory(const Dataset& data, int64_t side) {
   if (!data.file_backed()) return data;
   check(side >= 1, "in_memory: the image side must be positive");

@@ -129,17 +129,35 @@ torch::Tensor FeatureBank::read(int64_t begin, int64_t n) const {
                                                         std::to_string(rows_));
   if (!spilled()) return n == 0 ? torch::empty({0, std::max<int64_t>(dim_, 0)}) : memory_.narrow(0, begin, n);
   auto out = torch::empty({n, dim_}, torch::kFloat32);
-  char* p = static_cast<char*>(out.data_ptr());
+  read_rows(static_cast<char*>(out.data_ptr()), begin, n);
+  return out;
+}
+
+torch::Tensor FeatureBank::gather(const torch::Tensor& rows) const {
+  const auto idx = rows.to(torch::kInt64).contiguous();
+  check(idx.dim() == 1, "FeatureBank::gather: the rows must be a list of indices");
+  const int64_t n = idx.numel();
+  const int64_t* p = idx.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i)
+    check(p[i] >= 0 && p[i] < rows_,
+          "FeatureBank: row " + std::to_string(p[i]) + " outside the bank's " + std::to_string(rows_));
+  if (!spilled()) return memory_.narrow(0, 0, rows_).index_select(0, idx);
+  auto out = torch::empty({n, dim_}, torch::kFloat32);
+  char* dst = static_cast<char*>(out.data_ptr());
+  for (int64_t i = 0; i < n; ++i) read_rows(dst + i * dim_ * 4, p[i], 1);
+  return out;
+}
+
+void FeatureBank::read_rows(char* out, int64_t begin, int64_t n) const {
   int64_t left = n * dim_ * 4, offset = begin * dim_ * 4;
   while (left > 0) {
-    const ssize_t r = ::pread(fd_, p, size_t(left), off_t(offset));
+    const ssize_t r = ::pread(fd_, out, size_t(left), off_t(offset));
     if (r < 0 && errno == EINTR) continue;
     check(r > 0, "cannot read the feature bank's temporary file: " + std::string(r < 0 ? std::strerror(errno) : "EOF"));
-    p += r;
+    out += r;
     left -= r;
     offset += r;
   }
-  return out;
 }
 
 }  // namespace twist

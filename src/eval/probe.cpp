@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <functional>
 
+#include "probe_inputs.h"
 #include "twist/augment.h"
 #include "twist/device.h"
 #include "twist/error.h"
@@ -14,28 +15,6 @@ namespace twist {
 namespace {
 
 namespace F = torch::nn::functional;
-
-// Fixed per-dimension standardization; identity when mean/std are undefined.
-struct Standardize {
-  torch::Tensor mean, inv_std;
-  torch::Tensor operator()(const torch::Tensor& x) const { return mean.defined() ? (x - mean) * inv_std : x; }
-  static Standardize of(const torch::Tensor& features) {
-    Standardize s;
-    s.mean = features.mean(0);
-    s.inv_std = 1.0 / (features - s.mean).pow(2).mean(0).sqrt().clamp_min(1e-6);
-    return s;
-  }
-  // Centred per dimension, one scale for all: unit variance on average. A
-  // dimension nearly constant on the measured images keeps its small scale
-  // instead of being blown up to unit variance (which, when the backbone
-  // then moves, multiplies its changes by up to 1e6).
-  static Standardize overall(const torch::Tensor& features) {
-    Standardize s;
-    s.mean = features.mean(0);
-    s.inv_std = 1.0 / (features - s.mean).pow(2).mean().sqrt().clamp_min(1e-6);
-    return s;
-  }
-};
 
 std::pair<double, double> topk_scores(const torch::Tensor& logits, const torch::Tensor& labels) {
   auto y = labels.to(torch::kInt64).view({-1, 1});
@@ -54,10 +33,11 @@ void check_common(const ClassifierOptions& o, int64_t n_train, int64_t n_test, i
   check(num_classes >= 2, "the classifier needs at least 2 classes");
 }
 
-// Features of `images` with the backbone in train mode (batch statistics in
-// its BatchNorms), as fine-tuning computes them; the running statistics that
-// this updates are put back, so measuring changes nothing.
-torch::Tensor train_mode_features(Backbone& backbone, const torch::Tensor& images, const Normalization& norm,
+// Moments of the features of `data`'s images with the backbone in train
+// mode (batch statistics in its BatchNorms), as fine-tuning computes them,
+// decoded batch by batch; the running statistics that this updates are put
+// back, so measuring changes nothing.
+FeatureMoments train_mode_moments(Backbone& backbone, const Dataset& data, int64_t side, const Normalization& norm,
                                   int64_t batch_size) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> saved;
@@ -65,28 +45,56 @@ torch::Tensor train_mode_features(Backbone& backbone, const torch::Tensor& image
   const auto params = backbone->parameters();
   const torch::Device device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
   backbone->train();
-  std::vector<torch::Tensor> feats;
-  const int64_t n_all = images.size(0), batch = std::max<int64_t>(2, batch_size);
+  FeatureMoments m;
+  const int64_t n_all = data.size(), batch = std::max<int64_t>(2, batch_size);
   for (int64_t i = 0; i < n_all; i += batch) {
     // A last batch of one would break BatchNorm in train mode: it joins the one before.
     const int64_t n = n_all - (i + batch) == 1 ? batch + 1 : std::min(batch, n_all - i);
     if (n < 2) break;
-    const auto x = to_device(images.narrow(0, i, n), device).to(torch::kFloat32).div_(255.0);
-    feats.push_back(backbone->forward(normalize(x, norm)).cpu());
+    const auto x = to_device(eval_images(data, i, n, side), device).to(torch::kFloat32).div_(255.0);
+    m.add(backbone->forward(normalize(x, norm)).cpu());
     if (n > batch) break;
   }
   auto buffers = backbone->buffers();
   for (size_t k = 0; k < buffers.size(); ++k) buffers[k].copy_(saved[k]);
-  return torch::cat(feats);
+  return m;
+}
+
+// Moments of the backbone's eval-mode features of `data`, batch by batch.
+FeatureMoments eval_moments(Backbone& backbone, const Dataset& data, int64_t side, const Normalization& norm,
+                            int64_t batch_size) {
+  FeatureMoments m;
+  for_each_eval_batch(data, side, batch_size,
+                      [&](int64_t, const torch::Tensor& x) { m.add(backbone_batch_features(backbone, x, norm)); });
+  return m;
+}
+
+// One epoch's batches of a permutation, in order. Fine-tuning keeps
+// batches even: Debian's LibTorch 1.13 (oneDNN) aborts in channels-last
+// convolution backward on odd batch sizes with more than one thread (the
+// sample left out is drawn again next epoch, the permutation differs). A
+// batch of one (it breaks BatchNorm in train mode) is an undefined tensor,
+// kept so that the step count stays the same.
+std::vector<torch::Tensor> epoch_batches(const torch::Tensor& perm, int64_t batch, bool even) {
+  std::vector<torch::Tensor> out;
+  const int64_t n_all = perm.size(0);
+  for (int64_t i = 0; i < n_all; i += batch) {
+    int64_t n = std::min(batch, n_all - i);
+    if (even && n % 2 == 1) --n;
+    out.push_back(n < 2 ? torch::Tensor() : perm.narrow(0, i, n));
+  }
+  return out;
 }
 
 // The loop both read-outs share. `train_features(idx, gen)` gives the
 // (differentiable, when fine-tuning) features of the training samples `idx`;
+// `prefetch(idx)`, when given, is told the next batch's samples first;
 // `test_logits(linear)` scores the test set.
 ClassifierResult fit(int64_t n_train, const torch::Tensor& train_y, const torch::Tensor& test_y, int64_t feature_dim,
                      int64_t num_classes, const ClassifierOptions& o, std::vector<torch::Tensor> backbone_params,
                      const std::function<torch::Tensor(const torch::Tensor&, at::Generator&)>& train_features,
-                     const std::function<torch::Tensor(torch::nn::Linear&)>& test_logits) {
+                     const std::function<torch::Tensor(torch::nn::Linear&)>& test_logits,
+                     const std::function<void(const torch::Tensor&)>& prefetch = nullptr) {
   torch::nn::Linear linear(feature_dim, num_classes);
   // N(0, 0.01) weights and zero bias, as the reference linear evaluations,
   // drawn from the evaluation's own seeded generator.
@@ -116,17 +124,13 @@ ClassifierResult fit(int64_t n_train, const torch::Tensor& train_y, const torch:
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
     auto gen = make_generator(o.seed, 0xc1a5 + uint64_t(epoch));
     auto perm = torch::randperm(n_train, gen, torch::kInt64);
+    const auto batches = epoch_batches(perm, batch, finetune);
     double loss_sum = 0;
     int64_t loss_n = 0;
-    for (int64_t i = 0; i < n_train; i += batch, ++step) {
-      int64_t n = std::min(batch, n_train - i);
-      // Debian's LibTorch 1.13 (oneDNN) aborts in channels-last convolution
-      // backward on odd batch sizes with more than one thread: keep batches
-      // even when the backbone trains (the sample left out is drawn again
-      // next epoch, the permutation differs).
-      if (finetune && n % 2 == 1) --n;
-      if (n < 2) continue;  // a batch of one breaks BatchNorm in train mode
-      auto idx = perm.narrow(0, i, n);
+    for (size_t k = 0; k < batches.size(); ++k, ++step) {
+      const torch::Tensor& idx = batches[k];
+      if (!idx.defined()) continue;
+      if (prefetch && k + 1 < batches.size() && batches[k + 1].defined()) prefetch(batches[k + 1]);
       const double cosine = 0.5 * (1 + std::cos(M_PI * double(step) / double(total)));
       for (size_t g = 0; g < sgd.param_groups().size(); ++g)
         static_cast<torch::optim::SGDOptions&>(sgd.param_groups()[g].options()).lr(base_lr[g] * cosine);
@@ -166,44 +170,76 @@ ClassifierResult fit(int64_t n_train, const torch::Tensor& train_y, const torch:
 ClassifierResult train_linear_on_features(const torch::Tensor& train_x, const torch::Tensor& train_y,
                                           const torch::Tensor& test_x, const torch::Tensor& test_y, int64_t num_classes,
                                           const ClassifierOptions& o) {
-  check_common(o, train_x.size(0), test_x.size(0), num_classes);
-  check(train_x.dim() == 2 && test_x.dim() == 2 && train_x.size(1) == test_x.size(1),
-        "linear probe: train and test features must be N x d with the same d");
-  check(train_y.size(0) == train_x.size(0) && test_y.size(0) == test_x.size(0), "linear probe: one label per row");
-  const Standardize standardize = Standardize::of(train_x.to(torch::kFloat32));
-  const auto xs = standardize(train_x.to(torch::kFloat32));
-  const auto xt = standardize(test_x.to(torch::kFloat32));
-  return fit(
-      train_x.size(0), train_y, test_y, train_x.size(1), num_classes, o, {},
-      [&](const torch::Tensor& idx, at::Generator&) { return xs.index_select(0, idx); },
-      [&](torch::nn::Linear& linear) { return linear->forward(xt); });
+  check(train_x.dim() == 2 && test_x.dim() == 2, "linear probe: train and test features must be N x d");
+  return train_linear_on_features(FeatureBank::of(train_x), train_y, FeatureBank::of(test_x), test_y, num_classes, o);
 }
 
-ClassifierResult train_classifier(Backbone backbone, const Dataset& train, const Dataset& test,
+namespace {
+
+// The test set's logits under `linear`, from a bank of its features.
+torch::Tensor bank_logits(const FeatureBank& bank, const Standardize& standardize, torch::nn::Linear& linear) {
+  std::vector<torch::Tensor> out;
+  constexpr int64_t kChunk = 4096;
+  for (int64_t i = 0; i < bank.rows(); i += kChunk)
+    out.push_back(linear->forward(standardize(bank.read(i, std::min(kChunk, bank.rows() - i)))));
+  return torch::cat(out);
+}
+
+// Moments of a bank's rows, chunk by chunk.
+FeatureMoments bank_moments(const FeatureBank& bank) {
+  FeatureMoments m;
+  constexpr int64_t kChunk = 4096;
+  for (int64_t i = 0; i < bank.rows(); i += kChunk) m.add(bank.read(i, std::min(kChunk, bank.rows() - i)));
+  return m;
+}
+
+}  // namespace
+
+ClassifierResult train_linear_on_features(const FeatureBank& train_x, const torch::Tensor& train_y,
+                                          const FeatureBank& test_x, const torch::Tensor& test_y, int64_t num_classes,
+                                          const ClassifierOptions& o) {
+  check_common(o, train_x.rows(), test_x.rows(), num_classes);
+  check(train_x.dim() == test_x.dim(), "linear probe: train and test features must have the same width");
+  check(train_y.size(0) == train_x.rows() && test_y.size(0) == test_x.rows(), "linear probe: one label per row");
+  const Standardize standardize = Standardize::per_dimension(bank_moments(train_x));
+  return fit(
+      train_x.rows(), train_y, test_y, train_x.dim(), num_classes, o, {},
+      [&](const torch::Tensor& idx, at::Generator&) { return standardize(train_x.gather(idx)); },
+      [&](torch::nn::Linear& linear) { return bank_logits(test_x, standardize, linear); });
+}
+
+ClassifierResult train_classifier(Backbone backbone, const Dataset& train, const Dataset& test, int64_t side,
                                   const Normalization& norm, int64_t num_classes, const ClassifierOptions& o) {
   check(train.has_labels() && test.has_labels(), "the classifier needs labelled training and test sets");
   check_common(o, train.size(), test.size(), num_classes);
+  check(side >= 1, "the classifier's image side must be positive");
   const bool finetune = o.backbone_lr > 0;
+  const int64_t eval_batch = std::max<int64_t>(2, o.batch_size);
   ViewOptions view;
-  view.size = train.height();
+  view.size = side;
   view.scale_min = o.scale_min;
   view.jitter_p = view.grayscale_p = view.blur_p = view.solarize_p = 0;
+  ProbeImages images(train, side);
   auto train_view = [&](const torch::Tensor& idx, at::Generator& gen) {
-    auto images = train.images.index_select(0, idx);
-    return o.augment ? augment_view(images, view, norm, gen) : normalize(images.to(torch::kFloat32).div_(255.0), norm);
+    auto x = images.take(idx);
+    return o.augment ? augment_view(x, view, norm, gen) : normalize(x.to(torch::kFloat32).div_(255.0), norm);
   };
+  auto prefetch = [&](const torch::Tensor& idx) { images.prefetch(idx); };
   if (!finetune) {
-    // Frozen: test features once; training features per batch (augmented).
-    const Standardize standardize = Standardize::of(backbone_features(backbone, train.images, norm));
-    const auto test_x = standardize(backbone_features(backbone, test.images, norm));
+    // Frozen: test features once, into a bank; training features per batch (augmented).
+    const Standardize standardize = Standardize::per_dimension(eval_moments(backbone, train, side, norm, eval_batch));
+    StreamOptions so;
+    so.batch_size = eval_batch;
+    const FeatureBank test_x = stream_features(
+        test, side, [&](const torch::Tensor& x) { return backbone_batch_features(backbone, x, norm); }, so);
     backbone->eval();
     return fit(
-        train.size(), train.labels, test.labels, test_x.size(1), num_classes, o, {},
+        train.size(), train.labels, test.labels, test_x.dim(), num_classes, o, {},
         [&](const torch::Tensor& idx, at::Generator& gen) {
           torch::NoGradGuard no_grad;
           return standardize(backbone->forward(train_view(idx, gen)));
         },
-        [&](torch::nn::Linear& linear) { return linear->forward(test_x); });
+        [&](torch::nn::Linear& linear) { return bank_logits(test_x, standardize, linear); }, prefetch);
   }
   // Fine-tuning: the classifier sees the features centred and scaled to unit
   // variance on average, by a fixed map measured once before training
@@ -212,17 +248,21 @@ ClassifierResult train_classifier(Backbone backbone, const Dataset& train, const
   // classifier's first steps at lr 0.2 overshot (loss 1.9 -> 8.8 in 3 epochs
   // on a small run) and where it landed after a few steps depended on the
   // CPU's kernels.
-  const Standardize standardize = Standardize::overall(train_mode_features(backbone, train.images, norm, o.batch_size));
-  const int64_t dim = backbone->feature_dim();
+  const Standardize standardize = Standardize::overall(train_mode_moments(backbone, train, side, norm, o.batch_size));
   ClassifierResult r = fit(
-      train.size(), train.labels, test.labels, dim, num_classes, o, backbone->parameters(),
+      train.size(), train.labels, test.labels, backbone->feature_dim(), num_classes, o, backbone->parameters(),
       [&](const torch::Tensor& idx, at::Generator& gen) {
         backbone->train();
         return standardize(backbone->forward(train_view(idx, gen)));
       },
       [&](torch::nn::Linear& linear) {
-        return linear->forward(standardize(backbone_features(backbone, test.images, norm)));
-      });
+        std::vector<torch::Tensor> logits;
+        for_each_eval_batch(test, side, eval_batch, [&](int64_t, const torch::Tensor& x) {
+          logits.push_back(linear->forward(standardize(backbone_batch_features(backbone, x, norm))));
+        });
+        return torch::cat(logits);
+      },
+      prefetch);
   backbone->eval();
   return r;
 }
