@@ -252,6 +252,8 @@ TEST(StreamEval, ProbeImagesAreTheEvaluationImagesOfTheirRows) {
   EXPECT_TRUE(torch::equal(images.take(a), whole.index_select(0, a)));
   images.prefetch(b);
   EXPECT_TRUE(torch::equal(images.take(b), whole.index_select(0, b)));
+  EXPECT_TRUE(mentions(error_of([&] { twist::eval_images_at(s.train, torch::tensor({12}, torch::kInt64), 8); }),
+                       "row 12 out of range"));
 }
 
 // The linear probe and fine-tuning on a folder read batch by batch give the

@@ -135,7 +135,7 @@ torch::Tensor eval_images_at(const Dataset& data, const torch::Tensor& rows, int
 void for_each_eval_batch(const Dataset& data, int64_t side, int64_t batch_size,
                          const std::function<void(int64_t begin, const torch::Tensor& images_u8)>& fn);
 // An in-memory copy of a file-backed set (eval_images of every image), for
-// the augmented linear probe, fine-tuning and reports. An in-memory set is
+// reports and the pixel baselines of small sets. An in-memory set is
 // returned as it is. Throws twist::Error naming the rule when the copy would
 // exceed in_memory_limit_bytes(), and naming the file when one does not
 // decode.

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace twist {
@@ -38,6 +39,8 @@ class FeatureBank {
   // The rows at `rows` (int64 indices, any order) as float32 n x d: one
   // read per row once spilled (through the page cache).
   torch::Tensor gather(const torch::Tensor& rows) const;
+  // fn(begin, rows) over consecutive chunks of at most `chunk` rows, in order.
+  void for_each_chunk(int64_t chunk, const std::function<void(int64_t begin, const torch::Tensor& rows)>& fn) const;
   // Every row (in memory: for consumers that need the whole matrix).
   torch::Tensor all() const { return read(0, rows_); }
 

@@ -1,11 +1,13 @@
-// A file-backed set decoded whole, for the code that wants one uint8 tensor:
-// the linear probe, fine-tuning, diagnostics, reports. Training never needs
-// this: the loader decodes a batch's files on its workers; kNN, clustering
-// and embedding stream their batches (eval_images, for_each_eval_batch).
+// A file-backed set's images as evaluation sees them: a range or given rows
+// decoded (eval_images, eval_images_at; what every evaluation streams), or
+// the set decoded whole for the code that wants one uint8 tensor (reports,
+// and the pixel baselines below their limit). Training never needs this:
+// the loader decodes a batch's files on its workers.
 #include <ATen/Parallel.h>
 
 #include <atomic>
 #include <cmath>
+#include <functional>
 
 #include "twist/data.h"
 #include "twist/error.h"
@@ -34,23 +36,36 @@ torch::Tensor eval_image(const torch::Tensor& decoded, int64_t side) {
   return fit_image(decoded, 3, side, shorter);
 }
 
-torch::Tensor eval_images(const Dataset& data, int64_t begin, int64_t n, int64_t side) {
-  check(begin >= 0 && n >= 0 && begin + n <= data.size(), "eval_images: rows out of range");
-  if (!data.file_backed()) return data.images.narrow(0, begin, n);
+namespace {
+
+// The files at data.files[file_of(i)], i < n, decoded as evaluation sees
+// them. Decoding dominates; each image is independent. at::parallel_for
+// rethrows a worker's twist::Error (which names the file) on this thread.
+torch::Tensor decode_eval_files(const Dataset& data, int64_t n, int64_t side,
+                                const std::function<int64_t(int64_t)>& file_of) {
   check(side >= 1, "eval_images: the image side must be positive");
   auto out = torch::empty({n, 3, side, side}, torch::kUInt8);
-  // Decoding dominates; each image is independent. at::parallel_for rethrows
-  // a worker's twist::Error (which names the file) on this thread.
   at::parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) out[i].copy_(eval_image(read_image(data.files[size_t(begin + i)]), side));
+    for (int64_t i = lo; i < hi; ++i) out[i].copy_(eval_image(read_image(data.files[size_t(file_of(i))]), side));
   });
   return out;
 }
 
+}  // namespace
+
+torch::Tensor eval_images(const Dataset& data, int64_t begin, int64_t n, int64_t side) {
+  check(begin >= 0 && n >= 0 && begin + n <= data.size(), "eval_images: rows out of range");
+  if (!data.file_backed()) return data.images.narrow(0, begin, n);
+  return decode_eval_files(data, n, side, [begin](int64_t i) { return begin + i; });
+}
+
 torch::Tensor eval_images_at(const Dataset& data, const torch::Tensor& rows, int64_t side) {
-  if (!data.file_backed()) return data.images.index_select(0, rows);
-  const Dataset picked = data.subset(rows, "");
-  return eval_images(picked, 0, picked.size(), side);
+  const auto idx = rows.to(torch::kInt64).contiguous();
+  if (!data.file_backed()) return data.images.index_select(0, idx);
+  const int64_t* p = idx.data_ptr<int64_t>();
+  for (int64_t i = 0; i < idx.numel(); ++i)
+    check(p[i] >= 0 && p[i] < data.size(), "eval_images_at: row " + std::to_string(p[i]) + " out of range");
+  return decode_eval_files(data, idx.numel(), side, [p](int64_t i) { return p[i]; });
 }
 
 Dataset in_memory(const Dataset& data, int64_t side) {

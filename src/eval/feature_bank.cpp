@@ -148,6 +148,11 @@ torch::Tensor FeatureBank::gather(const torch::Tensor& rows) const {
   return out;
 }
 
+void FeatureBank::for_each_chunk(int64_t chunk, const std::function<void(int64_t, const torch::Tensor&)>& fn) const {
+  check(chunk >= 1, "FeatureBank: the chunk size must be positive");
+  for (int64_t i = 0; i < rows_; i += chunk) fn(i, read(i, std::min(chunk, rows_ - i)));
+}
+
 void FeatureBank::read_rows(char* out, int64_t begin, int64_t n) const {
   int64_t left = n * dim_ * 4, offset = begin * dim_ * 4;
   while (left > 0) {

@@ -33,8 +33,7 @@ TopK running_topk(const torch::Tensor& q, const FeatureBank& bank, int64_t k, in
 // past the usual budget): each query chunk then reads whitened rows.
 FeatureBank whitened(const FeatureBank& rows, const Whitening& white, int64_t chunk) {
   FeatureBank out;
-  for (int64_t i = 0; i < rows.rows(); i += chunk)
-    out.append(white.apply(rows.read(i, std::min(chunk, rows.rows() - i))));
+  rows.for_each_chunk(chunk, [&](int64_t, const torch::Tensor& x) { out.append(white.apply(x)); });
   return out;
 }
 

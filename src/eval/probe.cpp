@@ -176,20 +176,20 @@ ClassifierResult train_linear_on_features(const torch::Tensor& train_x, const to
 
 namespace {
 
+constexpr int64_t kProbeChunk = 4096;  // rows of a bank read at once
+
 // The test set's logits under `linear`, from a bank of its features.
 torch::Tensor bank_logits(const FeatureBank& bank, const Standardize& standardize, torch::nn::Linear& linear) {
   std::vector<torch::Tensor> out;
-  constexpr int64_t kChunk = 4096;
-  for (int64_t i = 0; i < bank.rows(); i += kChunk)
-    out.push_back(linear->forward(standardize(bank.read(i, std::min(kChunk, bank.rows() - i)))));
+  bank.for_each_chunk(kProbeChunk,
+                      [&](int64_t, const torch::Tensor& x) { out.push_back(linear->forward(standardize(x))); });
   return torch::cat(out);
 }
 
 // Moments of a bank's rows, chunk by chunk.
 FeatureMoments bank_moments(const FeatureBank& bank) {
   FeatureMoments m;
-  constexpr int64_t kChunk = 4096;
-  for (int64_t i = 0; i < bank.rows(); i += kChunk) m.add(bank.read(i, std::min(kChunk, bank.rows() - i)));
+  bank.for_each_chunk(kProbeChunk, [&](int64_t, const torch::Tensor& x) { m.add(x); });
   return m;
 }
 

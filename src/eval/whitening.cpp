@@ -12,11 +12,11 @@ Whitening Whitening::fit(const FeatureBank& rows, double eps, int64_t chunk) {
   const int64_t d = rows.dim();
   auto sum = torch::zeros({d}, torch::kFloat64);
   auto outer = torch::zeros({d, d}, torch::kFloat64);
-  for (int64_t i = 0; i < rows.rows(); i += chunk) {
-    auto x = rows.read(i, std::min(chunk, rows.rows() - i)).to(torch::kFloat64);
+  rows.for_each_chunk(chunk, [&](int64_t, const torch::Tensor& part) {
+    const auto x = part.to(torch::kFloat64);
     sum += x.sum(0);
     outer += x.t().mm(x);
-  }
+  });
   const double n = double(rows.rows());
   auto mean = sum / n;
   auto cov = outer / n - mean.view({-1, 1}).mm(mean.view({1, -1}));
