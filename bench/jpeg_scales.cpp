@@ -6,26 +6,20 @@
 //   build/jpeg_scales DIR [images 200]
 #include <turbojpeg.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
 
+#include "jpeg_files.h"
+
 namespace {
 
 std::vector<std::string> read_jpegs(const std::string& dir, size_t limit) {
-  std::vector<std::string> paths;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    const std::string ext = e.path().extension().string();
-    if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg")) paths.push_back(e.path().string());
-  }
-  std::sort(paths.begin(), paths.end());
-  if (paths.size() > limit) paths.resize(limit);
+  const std::vector<std::string> paths = jpeg_paths(dir, limit);
   std::vector<std::string> files;
   for (const auto& p : paths) {
     std::ifstream in(p, std::ios::binary);

@@ -11,6 +11,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   libstb-dev             # PNG and BMP decoding (header-only stb_image)
   libturbojpeg0-dev      # JPEG decoding (libjpeg-turbo)
+  libjpeg62-turbo-dev    # decoding only a crop's rows and columns of a JPEG (libjpeg's API)
   libgtest-dev
   python3-numpy python3-torchvision  # tests cross-check .npy and the torchvision export in Python
   dataset-fashion-mnist  # the default data set

@@ -210,8 +210,10 @@ TEST(JpegScaled, DeferredDecodingDrawsTheSameBoxes) {
   const auto crops = twist::MultiCropOptions::paper(16, 2, 8);
   const twist::Normalization norm{{0.5, 0.5, 0.5}, {0.25, 0.25, 0.25}};
   std::vector<double> asked;
-  auto decode = [&](int64_t i, double min_scale) {
+  std::vector<twist::ImageRegion> regions;
+  auto decode = [&](int64_t i, double min_scale, const twist::ImageRegion& needed) {
     asked.push_back(min_scale);
+    regions.push_back(needed);
     return twist::ScaledImage{images[size_t(i)], 1.0, 1.0};
   };
   auto g1 = twist::make_generator(3, 1), g2 = twist::make_generator(3, 1), g3 = twist::make_generator(3, 1);
@@ -226,6 +228,12 @@ TEST(JpegScaled, DeferredDecodingDrawsTheSameBoxes) {
   for (int64_t i = 0; i < 5; ++i) {
     const double side = std::min(boxes[i][2].item<double>(), boxes[i][3].item<double>());
     EXPECT_GE(asked[size_t(i)], 16.0 / side - 1e-9) << i;  // at least what the first view needs
+    // The region asked for holds the first view's box.
+    const twist::ImageRegion& r = regions[size_t(i)];
+    EXPECT_LE(r.top, boxes[i][0].item<double>()) << i;
+    EXPECT_LE(r.left, boxes[i][1].item<double>()) << i;
+    EXPECT_GE(r.top + r.height, (boxes[i][0] + boxes[i][2]).item<double>()) << i;
+    EXPECT_GE(r.left + r.width, (boxes[i][1] + boxes[i][3]).item<double>()) << i;
   }
 }
 

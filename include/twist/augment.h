@@ -132,8 +132,11 @@ std::vector<torch::Tensor> augment_views(const std::vector<torch::Tensor>& image
 // the shorter side of one of its boxes shrinks to that view's output size
 // (the largest such over the views: no box is resampled up), and each box
 // is mapped to the scaled pixels and resampled (crop_scaled_then_resize).
-// A decoder that always decodes at full size gives exactly the views above.
-using ScaledDecoder = std::function<ScaledImage(int64_t index, double min_scale)>;
+// `needed` is the smallest region of the full image that holds all of
+// image i's boxes: no pixel outside it is read (decode_scaled with a
+// region). A decoder that always decodes at full size gives exactly the
+// views above.
+using ScaledDecoder = std::function<ScaledImage(int64_t index, double min_scale, const ImageRegion& needed)>;
 std::vector<torch::Tensor> augment_views(const torch::Tensor& heights, const torch::Tensor& widths,
                                          const ScaledDecoder& decode, const MultiCropOptions& crops,
                                          const Normalization& norm, at::Generator& gen);

@@ -18,6 +18,7 @@ struct EncodedImage {
   std::string path;
   std::string bytes;              // a JPEG's file; empty for the other formats
   int64_t height = 0, width = 0;  // the full size
+  int64_t channels = 0;           // a JPEG's: 1 (greyscale) or 3
   torch::Tensor decoded;          // the other formats: uint8 C x H x W
 };
 // Reads the file and a JPEG's header (size only); throws twist::Error as
@@ -38,6 +39,20 @@ struct ScaledImage {
 // back as decoded, at scale 1. Throws twist::Error naming a file whose data
 // do not decode.
 ScaledImage decode_scaled(const EncodedImage& image, double min_scale);
+// Part of a full image: rows [top, top + height), columns [left, left +
+// width), in its pixels (fractional edges allowed, as crop boxes have).
+struct ImageRegion {
+  double top = 0, left = 0, height = 0, width = 0;
+};
+// The same, where only `needed` will be read: a JPEG's pixels outside the
+// scaled rows and columns it touches (widened by one pixel each way) are
+// not decoded and are zero; rows above are only entropy-decoded and rows
+// below not read at all (libjpeg's jpeg_skip_scanlines and
+// jpeg_crop_scanline; jpeg_rows_available()). Inside, the pixels equal
+// decode_scaled's. When `needed` covers the whole image, or without
+// libjpeg, decode_scaled's. A file cut short below the rows needed
+// decodes; one cut within them throws.
+ScaledImage decode_scaled(const EncodedImage& image, double min_scale, const ImageRegion& needed);
 
 // How many times this process has opened an image file (read_image,
 // open_image; tests check that a step decodes a bounded sample of a folder,
@@ -56,5 +71,9 @@ bool image_decoding_available();
 
 // True when this build can decode JPEG files (libjpeg-turbo).
 bool jpeg_decoding_available();
+
+// True when this build can decode part of a JPEG (libjpeg's own API,
+// Debian's libjpeg62-turbo-dev; decode_scaled with a region).
+bool jpeg_rows_available();
 
 }  // namespace twist

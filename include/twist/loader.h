@@ -60,10 +60,11 @@ struct LoaderOptions {
   // passed over (--skip-bad-images); null: such a file is an error.
   BadImages* bad_images = nullptr;
   // File-backed sets: JPEGs decoded at the smallest DCT scale (1/2, 1/4,
-  // 1/8) at which every crop box still spans its view's output size (the
-  // boxes are drawn on the full size from the header first, so their
-  // distribution is unchanged; docs/design.md, "Decoding only what the crop
-  // needs"). Off: every image decoded at full size, then cropped.
+  // 1/8) at which every crop box still spans its view's output size, and
+  // only in the rows and columns the boxes cover (the boxes are drawn on
+  // the full size from the header first, so their distribution is
+  // unchanged; docs/design.md, "Decoding only what the crop needs"). Off:
+  // every image decoded whole at full size, then cropped.
   bool scaled_jpeg = true;
 };
 

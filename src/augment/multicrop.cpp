@@ -126,6 +126,19 @@ double min_scale_for(const std::vector<ViewDraws>& draws, const MultiCropOptions
   return need;
 }
 
+// The smallest region of image i that holds its boxes in every view.
+ImageRegion region_for(const std::vector<ViewDraws>& draws, int64_t i) {
+  double top = 1e300, left = 1e300, bottom = 0, right = 0;
+  for (const auto& d : draws) {
+    auto box = d.boxes.accessor<float, 2>();
+    top = std::min<double>(top, box[i][0]);
+    left = std::min<double>(left, box[i][1]);
+    bottom = std::max<double>(bottom, double(box[i][0]) + double(box[i][2]));
+    right = std::max<double>(right, double(box[i][1]) + double(box[i][3]));
+  }
+  return {top, left, bottom - top, right - left};
+}
+
 }  // namespace
 
 std::vector<torch::Tensor> augment_views(const torch::Tensor& heights, const torch::Tensor& widths,
@@ -140,7 +153,7 @@ std::vector<torch::Tensor> augment_views(const torch::Tensor& heights, const tor
   std::vector<torch::Tensor> cut(crops.views.size());
   int64_t channels = 0;
   for (int64_t i = 0; i < B; ++i) {
-    const ScaledImage im = decode(i, min_scale_for(draws, crops, i));
+    const ScaledImage im = decode(i, min_scale_for(draws, crops, i), region_for(draws, i));
     check(im.pixels.dim() == 3 && (i == 0 || im.pixels.size(0) == channels),
           "augment_views expects C x H x W images of one channel count");
     channels = im.pixels.size(0);

@@ -6,10 +6,13 @@
 // kept in tests/fuzz_regressions/: stb sees neither format here.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include <memory>
 
+#include "jpeg_rows.h"
 #include "twist/error.h"
 #include "twist/image.h"
 #include "twist/io.h"
@@ -161,6 +164,43 @@ tjscalingfactor jpeg_scale(double min_scale) {
     if (1.0 / denom >= min_scale) return {1, denom};
   return {1, 1};
 }
+
+// The rows and columns of the JPEG at `scale` that `needed` (in the full
+// image's pixels) touches: whole pixels as crop_scaled_into cuts them, one
+// more each way (the float rounding of a box's mapping; libjpeg's
+// smoothing at a partial decode's edge columns), within the image. An
+// empty region: the whole image.
+JpegRows rows_needed(const EncodedImage& e, tjscalingfactor scale, const ImageRegion& needed) {
+  JpegRows q;
+  q.denom = scale.denom;
+  q.height = TJSCALED(int(e.height), scale);
+  q.width = TJSCALED(int(e.width), scale);
+  q.channels = e.channels;
+  q.row1 = q.height;
+  q.col1 = q.width;
+  if (needed.height <= 0 || needed.width <= 0) return q;
+  const double k = double(scale.num) / double(scale.denom);
+  auto first = [&](double at, int64_t side) {
+    return std::clamp<int64_t>(int64_t(std::floor(at * k)) - 1, 0, side - 1);
+  };
+  auto end = [&](double at, int64_t from, int64_t side) {
+    return std::clamp<int64_t>(int64_t(std::ceil(at * k)) + 1, from + 1, side);
+  };
+  q.row0 = first(needed.top, q.height);
+  q.row1 = end(needed.top + needed.height, q.row0, q.height);
+  q.col0 = first(needed.left, q.width);
+  q.col1 = end(needed.left + needed.width, q.col0, q.width);
+  return q;
+}
+
+// The JPEG's rows and columns in `want` decoded (decode_jpeg_rows), the
+// other pixels zero; uint8 C x H' x W'.
+torch::Tensor decode_jpeg_part(const EncodedImage& e, const JpegRows& want) {
+  auto hwc = torch::zeros({want.height, want.width, want.channels}, torch::kUInt8);
+  const std::string why = decode_jpeg_rows(e.bytes, want, hwc.data_ptr<uint8_t>());
+  if (!why.empty()) throw Error("cannot decode JPEG '" + e.path + "': " + why);
+  return to_chw(hwc);
+}
 #else
 [[noreturn]] void no_jpeg(const std::string& path) {
   throw Error("cannot read JPEG '" + path +
@@ -231,6 +271,7 @@ EncodedImage open_file(const std::string& path) {
     const JpegHeader h = read_jpeg_header(jpeg_decoder().get(), path, bytes);
     e.height = h.height;
     e.width = h.width;
+    e.channels = h.grey ? 1 : 3;
     e.bytes = std::move(bytes);
     return e;
 #else
@@ -238,19 +279,24 @@ EncodedImage open_file(const std::string& path) {
 #endif
   }
   e.decoded = starts("P5", 2) || starts("P6", 2) ? read_pnm(path, bytes) : read_png_or_bmp(path, bytes);
+  e.channels = e.decoded.size(0);
   e.height = e.decoded.size(1);
   e.width = e.decoded.size(2);
   return e;
 }
 
-ScaledImage decode_file(const EncodedImage& image, double min_scale) {
+ScaledImage decode_file(const EncodedImage& image, double min_scale, const ImageRegion& needed) {
   if (image.decoded.defined()) return {image.decoded, 1.0, 1.0};
 #ifdef TWIST_WITH_TURBOJPEG
   const tjscalingfactor s = jpeg_scale(min_scale);
   const double scale = double(s.num) / double(s.denom);
+  const JpegRows rows = rows_needed(image, s, needed);
+  const bool part = rows.row0 > 0 || rows.row1 < rows.height || rows.col0 > 0 || rows.col1 < rows.width;
+  if (part && jpeg_rows_available()) return {decode_jpeg_part(image, rows), scale, scale};
   return {decode_jpeg(image.path, image.bytes, s), scale, scale};
 #else
   (void)min_scale;
+  (void)needed;
   no_jpeg(image.path);
 #endif
 }
@@ -263,7 +309,11 @@ EncodedImage open_image(const std::string& path) {
 }
 
 ScaledImage decode_scaled(const EncodedImage& image, double min_scale) {
-  return as_image_error([&] { return decode_file(image, min_scale); });
+  return decode_scaled(image, min_scale, ImageRegion{});
+}
+
+ScaledImage decode_scaled(const EncodedImage& image, double min_scale, const ImageRegion& needed) {
+  return as_image_error([&] { return decode_file(image, min_scale, needed); });
 }
 
 torch::Tensor read_image(const std::string& path) { return decode_scaled(open_image(path), 1.0).pixels; }

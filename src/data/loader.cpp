@@ -39,7 +39,8 @@ std::vector<torch::Tensor> full_decode_views(const FileBatch& f, const MultiCrop
 }
 
 // Each file opened (a JPEG's header read), the crops drawn on the full
-// sizes, then each JPEG decoded at the smallest DCT scale its crops allow.
+// sizes, then each JPEG decoded at the smallest DCT scale its crops allow,
+// only the rows and columns its crops cover.
 // A JPEG whose data do not decode, within the allowance, is replaced by a
 // stand-in decoded whole, onto which its boxes map in proportion.
 std::vector<torch::Tensor> scaled_decode_views(const FileBatch& f, const MultiCropOptions& crops,
@@ -53,11 +54,11 @@ std::vector<torch::Tensor> scaled_decode_views(const FileBatch& f, const MultiCr
     heights[i] = files.back().height;
     widths[i] = files.back().width;
   }
-  auto decode = [&](int64_t i, double min_scale) {
+  auto decode = [&](int64_t i, double min_scale, const ImageRegion& needed) {
     const EncodedImage& file = files[size_t(i)];
     ScaledImage im;
     try {
-      im = decode_scaled(file, min_scale);
+      im = decode_scaled(file, min_scale, needed);
     } catch (const ImageError& e) {
       if (!f.bad) throw;
       f.bad->reject(file.path, e);  // throws past the allowance
