@@ -4,6 +4,7 @@
 // stops at the first such file (the default) or finishes and counts it.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -297,5 +298,50 @@ TEST(BadImages, EvalEmbedAndFinetuneSkipFilesThatDoNotDecode) {
   EXPECT_EQ(j["skipped_files"], nlohmann::json::array({held_out})) << j.dump();
   EXPECT_EQ(twist::read_npy(t / "f.labels.npy").size(0), 12);
 }
+
+#ifdef TWIST_DIST_TESTS
+// Under twist launch each rank meets the bad files of its own shard and
+// names them in its own output; the summary that rank 0 writes counts
+// every rank's, each once. 511 images, so that the normalization
+// statistics, which every rank takes from 256 evenly spaced images (every
+// second one here), pass over the bad files at odd places; the flip fixed,
+// so that the mirror check does not sample them; one epoch (36 steps of
+// 14), in which each file is read by one rank or none; no evaluation.
+TEST(BadImages, ADistributedRunCountsEveryRanksFiles) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without PNG decoding (libstb-dev)";
+  TempDir t;
+  const std::string dir = t / "train";
+  auto gen = twist::make_generator(5, 0);
+  std::vector<std::string> cut;
+  for (int g = 0; g < 511; ++g) {
+    const int k = g / 128;
+    char name[32];
+    std::snprintf(name, sizeof name, "/class%d/%03d", k, g % 128);
+    if (g % 128 == 0) mkdirs(dir + "/class" + std::to_string(k));
+    if (g == 129 || g == 387) {
+      cut.push_back(dir + name + ".jpg");
+      write_text(cut.back(), kTruncatedJpeg);
+    } else {
+      write_png(dir + name + ".png", {60 * k, 200 - 50 * k, 120}, 16, 16, gen);
+    }
+  }
+  std::string flags = kTinyRun;
+  flags.replace(flags.find("--threads 2"), 11, "--threads 1");
+  flags.replace(flags.find("--batch-size 16"), 15, "--batch-size 14");
+  const std::string rank = std::string("exec ") + TWIST_BIN + " train --data folder:" + dir + flags +
+                           " --flip-p 0.5 --max-steps 36 --skip-bad-images 2 --eval false --report false --out " +
+                           (t / "run") + " 2> " + (t / "rank") + "$RANK.log";
+  auto r = run_command(std::string(TWIST_BIN) + " launch --nproc 2 -- sh -c '" + rank + "'");
+  const std::string out0 = read_text(t / "rank0.log"), out1 = read_text(t / "rank1.log");
+  ASSERT_EQ(r.exit_code, 0) << r.output << out0 << out1;
+  // The precondition: this seed's shards put one bad file on each rank.
+  ASSERT_NE(contains(out0, cut[0]), contains(out0, cut[1])) << out0;
+  ASSERT_NE(contains(out1, cut[0]), contains(out1, cut[1])) << out1;
+  ASSERT_NE(contains(out0, cut[0]), contains(out1, cut[0])) << out0 << out1;
+  auto summary = nlohmann::json::parse(read_text(t / "run/summary.json"));
+  EXPECT_EQ(summary["skipped_images"].get<int64_t>(), 2) << summary.dump();
+  EXPECT_EQ(summary["steps"].get<int64_t>(), 36) << summary.dump();
+}
+#endif
 
 }  // namespace bad_images_test
