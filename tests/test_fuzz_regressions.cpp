@@ -75,6 +75,19 @@ TEST(FuzzRegressions, JpegHuffmanTableStbReadOutOfBounds) {
   }
 }
 
+// A BMP header of 32 bytes promising 8,195 x 20,736 pixels: stb padded
+// the missing pixels with zeros and fitting the result took over 30 s
+// (fuzz_image's timeout). Refused before decoding now.
+TEST(FuzzRegressions, BmpHeaderPromisingMorePixelsThanTheFileHolds) {
+  if (!twist::image_decoding_available()) GTEST_SKIP() << "built without image decoding";
+  auto files = inputs("image-bmp");
+  ASSERT_FALSE(files.empty());
+  for (const auto& path : files) {
+    const std::string e = error_of([&] { twist::read_image(path); });
+    EXPECT_NE(e.find("'" + path + "' is not a valid BMP: its header promises"), std::string::npos) << e;
+  }
+}
+
 // Archives that pass the CRC (a crafted file) but make LibTorch's reader
 // throw something other than c10::Error.
 TEST(FuzzRegressions, CheckpointArchivesLibTorchRejects) {

@@ -208,6 +208,22 @@ torch::Tensor decode_jpeg_part(const EncodedImage& e, const JpegRows& want) {
 }
 #endif
 
+// The bytes an uncompressed BMP of w x h pixels needs: its pixel data's
+// offset, then rows of whole 4-byte words (the last row's padding not
+// required). 0 where the header is too short to say or the pixels are
+// compressed (stb refuses RLE; bit fields are uncompressed). The 12-byte
+// OS/2 header has 16-bit sides and no compression field.
+int64_t bmp_bytes_needed(const std::string& b, int64_t w, int64_t h) {
+  auto u16 = [&](size_t at) { return int64_t(uint8_t(b[at])) | int64_t(uint8_t(b[at + 1])) << 8; };
+  auto u32 = [&](size_t at) { return u16(at) | u16(at + 2) << 16; };
+  if (b.size() < 26) return 0;
+  const int64_t offset = u32(10), header = u32(14);
+  if (header != 12 && b.size() < 34) return 0;
+  const int64_t bits = header == 12 ? u16(24) : u16(28), compression = header == 12 ? 0 : u32(30);
+  if ((compression != 0 && compression != 3) || bits == 0 || w == 0 || h == 0) return 0;
+  return offset + (h - 1) * ((w * bits + 31) / 32 * 4) + (w * bits + 7) / 8;
+}
+
 torch::Tensor read_png_or_bmp(const std::string& path, const std::string& bytes) {
 #ifdef TWIST_WITH_STB
   // stb's reason for the last failure (nullptr when there was none).
@@ -222,6 +238,12 @@ torch::Tensor read_png_or_bmp(const std::string& path, const std::string& bytes)
   if (stbi_info_from_memory(buf, len, &w, &h, &c) != 1)
     throw Error("'" + path + "' is not an image twist can read (PNG, JPEG, PGM/PPM or BMP): " + reason());
   check_image_size(path, w, h);
+  // A BMP whose pixels end past the end of the file is refused before stb
+  // pads the rest with zeros (a 32-byte file promised 170 million pixels;
+  // fitting them took minutes).
+  if (bytes.compare(0, 2, "BM") == 0 && bmp_bytes_needed(bytes, w, h) > int64_t(bytes.size()))
+    throw Error("'" + path + "' is not a valid BMP: its header promises " + std::to_string(w) + "x" +
+                std::to_string(h) + " pixels, more than its " + std::to_string(bytes.size()) + " bytes hold");
   const int want = (c == 1 || c == 2) ? 1 : 3;
   unsigned char* data = stbi_load_from_memory(buf, len, &w, &h, &c, want);
   if (data == nullptr) throw Error("cannot decode image '" + path + "': " + reason());
