@@ -25,28 +25,28 @@ struct Prepared {
   twist::ImageRegion region;
 };
 
-// Each file opened, two boxes drawn on its size, the scale they allow (as
-// the loader computes it) and the region that holds both.
+// Each file opened, and the scale and region the loader asks for when it
+// cuts the paper's two global views from it (recorded from augment_views
+// itself, so the bench decodes exactly what the loader would).
 std::vector<Prepared> prepare(const std::vector<std::string>& paths, int64_t size, double scale_min) {
   std::vector<Prepared> out;
-  auto gen = twist::make_generator(1, 0);
-  for (const auto& p : paths) {
-    Prepared x{twist::open_image(p), 0, {}};
-    const auto hw = [&](int64_t v) { return torch::full({1}, v, torch::kInt64); };
-    double top = 1e300, left = 1e300, bottom = 0, right = 0;
-    for (int view = 0; view < 2; ++view) {
-      const auto b =
-          twist::random_crop_boxes(hw(x.file.height), hw(x.file.width), scale_min, 1.0, 3.0 / 4.0, 4.0 / 3.0, gen)[0];
-      const double t = b[0].item<double>(), l = b[1].item<double>(), h = b[2].item<double>(), w = b[3].item<double>();
-      x.min_scale = std::max(x.min_scale, double(size) / std::min(h, w));
-      top = std::min(top, t);
-      left = std::min(left, l);
-      bottom = std::max(bottom, t + h);
-      right = std::max(right, l + w);
-    }
-    x.region = {top, left, bottom - top, right - left};
-    out.push_back(std::move(x));
+  const auto n = int64_t(paths.size());
+  auto heights = torch::empty({n}, torch::kInt64), widths = torch::empty({n}, torch::kInt64);
+  for (int64_t i = 0; i < n; ++i) {
+    out.push_back({twist::open_image(paths[size_t(i)]), 0, {}});
+    heights[i] = out.back().file.height;
+    widths[i] = out.back().file.width;
   }
+  if (out.empty()) return out;
+  auto crops = twist::MultiCropOptions::paper(size, 0, size);
+  for (auto& v : crops.views) v.scale_min = scale_min;
+  auto record = [&](int64_t i, double min_scale, const twist::ImageRegion& needed) {
+    out[size_t(i)].min_scale = min_scale;
+    out[size_t(i)].region = needed;
+    return twist::decode_scaled(out[size_t(i)].file, min_scale, needed);
+  };
+  auto gen = twist::make_generator(1, 0);
+  twist::augment_views(heights, widths, record, crops, twist::Normalization{{0.5, 0.5, 0.5}, {0.25, 0.25, 0.25}}, gen);
   return out;
 }
 
