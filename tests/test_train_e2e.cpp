@@ -172,6 +172,42 @@ TEST_F(TrainE2E, EvalEveryLogsLearningCurvesWithoutChangingTheRun) {
   EXPECT_NE(bad.output.find("eval_every"), std::string::npos) << bad.output;
 }
 
+// --cluster-heads 3: the summary lists each head's moving loss and figures,
+// the figures reported are those of the head of lowest loss, the curves log
+// every head, a resumed run chooses as the uninterrupted one did, and the
+// evaluation commands use the chosen head.
+TEST_F(TrainE2E, SeveralClusterHeadsTrainAndTheOneOfLowestLossIsUsed) {
+  const std::string args = "train " + tiny(data()) + " --max-steps 12 --cluster-heads 3 --report false";
+  auto whole = run_twist(args + " --eval-every 6 --out " + out("heads"));
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  EXPECT_NE(whole.output.find("(used: lowest loss)"), std::string::npos) << whole.output;
+  auto s = json::parse(read_text(out("heads") + "/summary.json"));
+  ASSERT_EQ(s["cluster_heads"].size(), 3u) << s.dump();
+  size_t lowest = 0;
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_TRUE(s["cluster_heads"][k].contains("acc")) << s.dump();
+    if (s["cluster_heads"][k]["loss"].get<double>() < s["cluster_heads"][lowest]["loss"].get<double>()) lowest = k;
+  }
+  EXPECT_EQ(s["chosen_head"].get<size_t>(), lowest);
+  EXPECT_EQ(s["acc"].get<double>(), s["cluster_heads"][lowest]["acc"].get<double>());
+  EXPECT_EQ(s["nmi"].get<double>(), s["cluster_heads"][lowest]["nmi"].get<double>());
+  const std::string curves = read_text(out("heads") + "/metrics.jsonl");
+  for (const char* key : {"\"head0_acc\"", "\"head2_loss\"", "\"chosen_head\""})
+    EXPECT_NE(curves.find(key), std::string::npos) << key;
+  auto split = run_twist(args + " --stop-after-steps 7 --out " + out("heads-split"));
+  ASSERT_EQ(split.exit_code, 0) << split.output;
+  auto resumed = run_twist("train --resume --out " + out("heads-split"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  auto r = json::parse(read_text(out("heads-split") + "/summary.json"));
+  EXPECT_EQ(r["chosen_head"], s["chosen_head"]);
+  EXPECT_EQ(r["cluster_heads"], s["cluster_heads"]);
+  auto eval = run_command("(" + std::string(TWIST_BIN) + " eval cluster --run " + out("heads") + " --json > " +
+                          out("eval.json") + ")");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  const auto j = json::parse(read_text(out("eval.json")));
+  EXPECT_NEAR(j["acc"].get<double>(), s["acc"].get<double>(), 1e-12);
+}
+
 // One writer per run directory: a second train on a directory in use is
 // refused at once, naming the holder; once the holder is killed (SIGKILL:
 // no chance to clean up) the directory can be resumed.

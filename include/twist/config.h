@@ -21,6 +21,7 @@ struct TrainConfig {
   int64_t hidden = 512;
   int64_t classes = 10;
   int64_t aux_classes = 1000;  // > 0: an over-clustering head beside the C-class one (docs/recipe.md, ninth round)
+  int64_t cluster_heads = 1;   // C-class heads trained side by side; the one of lowest loss is used
   bool nbs = true;
   // loss
   double alpha = 2.0;         // with beta: the consistency term's weight halved against both entropies (a large head

@@ -31,6 +31,8 @@ Embeddings embed(TwistModel& model, const Dataset& data, const Normalization& no
 // returned on the host; the module's mode is restored after).
 torch::Tensor backbone_batch_features(Backbone backbone, const torch::Tensor& images_u8, const Normalization& norm);
 torch::Tensor head_batch_logits(TwistModel& model, const torch::Tensor& features);
+// The same through C-class head `k` (TwistModel::cluster_head).
+torch::Tensor head_batch_logits(TwistModel& model, const torch::Tensor& features, int64_t k);
 // N x d rows scaled to unit length, float32 (cosine similarity as a product).
 torch::Tensor unit_rows(const torch::Tensor& x);
 
@@ -68,6 +70,8 @@ struct StreamedEmbeddings {
   FeatureBank features;  // N x d backbone features
   torch::Tensor argmax;  // N: the head's highest-scoring output (int64)
   torch::Tensor top5;    // N x min(5, C): its highest-scoring outputs, best first (int64)
+  // cluster_heads >= 2: N x heads, every C-class head's argmax (int64).
+  torch::Tensor heads_argmax;
 };
 // The backbone's features and the head's rankings, streamed. Throws
 // twist::Error for an empty set.

@@ -243,11 +243,19 @@ struct TwistModelOptions {
   // the backbone for finer distinctions than C classes do. Evaluation and
   // prediction use the C-class head.
   int64_t aux_classes = 0;
+  // >= 2: this many C-class heads side by side, each with its own initial
+  // weights, trained at once; evaluation and prediction use the one of
+  // lowest training loss (chosen_head). Each head's gradient reaches the
+  // backbone divided by their number, so the backbone's objective keeps its
+  // scale.
+  int64_t cluster_heads = 1;
 };
 
-// Both heads' logits of every view (aux empty without a second head).
+// The heads' logits of every view (aux empty without a second head).
 struct HeadLogits {
-  std::vector<torch::Tensor> logits, aux;
+  std::vector<torch::Tensor> logits, aux;  // logits: the chosen C-class head's
+  // With cluster_heads >= 2: every C-class head's logits, by head.
+  std::vector<std::vector<torch::Tensor>> heads;
 };
 
 // g(f(x)) for every view. Views of one resolution share one backbone pass;
@@ -258,11 +266,23 @@ struct TwistModelImpl : torch::nn::Module {
   std::vector<torch::Tensor> forward(const std::vector<torch::Tensor>& views);
   HeadLogits forward_heads(const std::vector<torch::Tensor>& views);
   torch::Tensor features(const torch::Tensor& x) { return backbone->forward(x); }
-  torch::Tensor logits(const torch::Tensor& x) { return head->forward(backbone->forward(x)); }
+  torch::Tensor logits(const torch::Tensor& x) { return chosen()->forward(backbone->forward(x)); }
+
+  // The C-class heads: `head` first, then the others (cluster_heads >= 2).
+  int64_t num_heads() const { return 1 + int64_t(extra_heads.size()); }
+  ProjectionHead& cluster_head(int64_t k) { return k == 0 ? head : extra_heads.at(size_t(k - 1)); }
+  // The head of lowest training loss (head_loss), 0 before any is known.
+  int64_t chosen_head() const;
+  ProjectionHead& chosen() { return cluster_head(chosen_head()); }
+  // Folds one step's loss of every C-class head (a vector of num_heads())
+  // into head_loss, a moving average over about the last 100 steps.
+  void record_head_losses(const torch::Tensor& losses);
 
   Backbone backbone{nullptr};
   ProjectionHead head{nullptr};
-  ProjectionHead aux_head{nullptr};  // aux_classes > 0 only
+  ProjectionHead aux_head{nullptr};         // aux_classes > 0 only
+  std::vector<ProjectionHead> extra_heads;  // "head_1", ...: cluster_heads >= 2 only
+  torch::Tensor head_loss;                  // buffer, cluster_heads >= 2 only: NaN until a head's first step
 };
 TORCH_MODULE(TwistModel);
 

@@ -70,6 +70,13 @@ struct TrainSummary {
   bool clustered = false;
   double nmi = 0, ami = 0, ari = 0, acc = 0;
   int64_t clusters_used = 0;
+  // cluster_heads >= 2: each C-class head's training loss (moving average)
+  // and, when clustered, its figures; the figures above are chosen_head's.
+  struct Head {
+    double loss = 0, acc = -1, nmi = -1;
+  };
+  std::vector<Head> heads;
+  int64_t chosen_head = 0;
   int64_t collapse_step = 0;          // the logged step where the collapse warning fired, else 0
   std::string collapse_warning;       // its message
   std::vector<std::string> restarts;  // why each earlier attempt of this run was restarted (collapse_restarts)

@@ -74,6 +74,9 @@ struct StepOutcome {
   // update was not applied.
   torch::Tensor grad_norm;
   double kept_fraction = -1;  // self-labeling: share of the batch that got a label
+  // cluster_heads >= 2: each C-class head's TWIST loss this step, averaged
+  // over ranks (float64, on the host); undefined with one head.
+  torch::Tensor head_losses;
 };
 
 // What one step trains with: the schedules' values at this step and the
@@ -107,9 +110,12 @@ class TrainStep {
  private:
   struct StepLogits {
     std::vector<torch::Tensor> logits, teacher, aux;  // float32
+    std::vector<std::vector<torch::Tensor>> heads;    // every C-class head's, cluster_heads >= 2
   };
   StepLogits forward(const std::vector<torch::Tensor>& views, bool self_labeling);
   TwistLossTerms objective(const StepLogits& z, const StepPlan& plan, StepOutcome& out) const;
+  TwistLossTerms cluster_heads_loss(const std::vector<std::vector<torch::Tensor>>& heads, int64_t chosen,
+                                    torch::Tensor& head_losses) const;
 
   TwistModel model_;
   Optimizer& optimizer_;

@@ -37,6 +37,13 @@ void print_table(const TrainSummary& s) {
     std::printf("  %-34s %8.4f\n", "ARI", s.ari);
     std::printf("  %-34s %8lld\n", "clusters in use", (long long)s.clusters_used);
   }
+  for (size_t k = 0; k < s.heads.size(); ++k) {
+    const auto& h = s.heads[k];
+    std::printf("  cluster head %zu%s  loss %8.4f", k, int64_t(k) == s.chosen_head ? " (used: lowest loss)" : "",
+                h.loss);
+    if (h.acc >= 0) std::printf("  acc. %.4f  NMI %.4f", h.acc, h.nmi);
+    std::printf("\n");
+  }
   if (s.kmeans_acc >= 0) {
     std::printf("  %-34s %8.4f\n", "k-means on TWIST features: acc.", s.kmeans_acc);
     std::printf("  %-34s %8.4f\n", "k-means on TWIST features: NMI", s.kmeans_nmi);

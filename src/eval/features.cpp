@@ -23,11 +23,16 @@ torch::Tensor backbone_batch_features(Backbone backbone, const torch::Tensor& im
 }
 
 torch::Tensor head_batch_logits(TwistModel& model, const torch::Tensor& features) {
+  return head_batch_logits(model, features, model->chosen_head());
+}
+
+torch::Tensor head_batch_logits(TwistModel& model, const torch::Tensor& features, int64_t k) {
   torch::NoGradGuard no_grad;
-  const bool was_training = model->head->is_training();
-  model->head->eval();
-  auto out = model->head->forward(features.to(module_device(model->head->parameters()))).cpu();
-  model->head->train(was_training);
+  ProjectionHead& head = model->cluster_head(k);
+  const bool was_training = head->is_training();
+  head->eval();
+  auto out = head->forward(features.to(module_device(head->parameters()))).cpu();
+  head->train(was_training);
   return out;
 }
 

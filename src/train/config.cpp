@@ -133,6 +133,9 @@ std::vector<Field> model_fields() {
     field("aux_classes", &TrainConfig::aux_classes, K::Model,
           "> 0: a second head of this many classes beside the C-class head, trained with the same loss "
           "(over-clustering: asks the backbone for finer distinctions; evaluation uses the C-class head)"),
+    field("cluster_heads", &TrainConfig::cluster_heads, K::Model,
+          "C-class heads trained side by side from different initial weights; evaluation and prediction use "
+          "the one of lowest training loss (a moving average over about 100 steps)"),
     field("nbs", &TrainConfig::nbs, K::Model,
           "BatchNorm without affine parameters before the softmax (the paper's NBS: +12 NMI)"),
     field("alpha", &TrainConfig::alpha, K::Recipe,
@@ -439,6 +442,9 @@ void validate(const TrainConfig& c) {
   }
   need(c.hidden >= 1, "hidden", "must be at least 1");
   need(c.aux_classes == 0 || c.aux_classes >= 2, "aux_classes", "must be 0 (no second head) or at least 2");
+  need(c.cluster_heads >= 1 && c.cluster_heads <= 64, "cluster_heads", "must lie in [1, 64]");
+  need(c.cluster_heads == 1 || (!c.momentum_teacher && c.self_label_epochs == 0), "cluster_heads",
+       "several cluster heads train with the TWIST loss only: not with momentum_teacher or self_label_epochs");
   need(c.classes >= 2, "classes", "C must be at least 2, got " + std::to_string(c.classes));
   need(c.batch_size >= 2, "batch_size",
        "must be at least 2 (NBS and the diversity term need batch statistics), got " + std::to_string(c.batch_size));

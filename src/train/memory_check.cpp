@@ -26,11 +26,11 @@ std::string gib(double bytes) {
   return buf;
 }
 
-// The projection head (and the over-clustering head beside it): three
+// The projection heads (and the over-clustering head beside them): three
 // Linear layers each.
 double head_parameters(const TrainConfig& c, double in_dim) {
   const double h = double(c.hidden);
-  double p = in_dim * h + h * h + h * double(c.classes);
+  double p = double(c.cluster_heads) * (in_dim * h + h * h + h * double(c.classes));
   if (c.aux_classes > 0) p += in_dim * h + h * h + h * double(c.aux_classes);
   return p;
 }

@@ -29,6 +29,7 @@ TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
   o.head.classes = c.classes;
   o.head.nbs = c.nbs;
   o.aux_classes = c.aux_classes;
+  o.cluster_heads = c.cluster_heads;
   return o;
 }
 
@@ -168,6 +169,14 @@ std::string TrainSummary::to_json() const {
     j["ari"] = ari;
     j["acc"] = acc;
     j["clusters_used"] = clusters_used;
+  }
+  if (!heads.empty()) {
+    j["chosen_head"] = chosen_head;
+    for (const Head& h : heads) {
+      nlohmann::json one = {{"loss", h.loss}};
+      if (h.acc >= 0) one.update({{"acc", h.acc}, {"nmi", h.nmi}});
+      j["cluster_heads"].push_back(one);
+    }
   }
   return j.dump(2);
 }

@@ -49,6 +49,8 @@ EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset
   if (classes == ko.num_classes) {
     f.clustered = true;
     f.cluster = cluster_metrics(q.argmax, query.labels);
+    for (int64_t k = 0; q.heads_argmax.defined() && k < q.heads_argmax.size(1); ++k)
+      f.heads.push_back(cluster_metrics(q.heads_argmax.select(1, k).contiguous(), query.labels));
   }
   return f;
 }
@@ -103,8 +105,35 @@ MetricsLine RunEvaluator::during(TwistModel& model, int64_t step, int64_t steps_
                       {names::kEvalKnnTop1, f.knn_top1}};
   if (f.kmeans_done) line.push_back({names::kEvalKmeansAcc, f.kmeans.acc});
   if (f.clustered) line.insert(line.end(), {{names::kEvalAcc, f.cluster.acc}, {names::kEvalNmi, f.cluster.nmi}});
+  if (!f.heads.empty()) line.push_back({"chosen_head", double(model->chosen_head())});
+  for (size_t k = 0; k < f.heads.size(); ++k) {
+    const std::string head = "head" + std::to_string(k) + "_";
+    line.insert(line.end(), {{head + "loss", model->head_loss[int64_t(k)].item<double>()},
+                             {head + "acc", f.heads[k].acc},
+                             {head + "nmi", f.heads[k].nmi}});
+  }
   return line;
 }
+
+namespace {
+
+// Each C-class head's training loss and figures, and which one was used.
+void record_heads(TwistModel& model, const EvalFigures& f, TrainSummary& summary) {
+  if (model->num_heads() < 2) return;
+  summary.chosen_head = model->chosen_head();
+  const auto loss = model->head_loss.cpu();
+  for (int64_t k = 0; k < model->num_heads(); ++k) {
+    TrainSummary::Head h;
+    h.loss = loss[k].item<double>();
+    if (size_t(k) < f.heads.size()) {
+      h.acc = f.heads[size_t(k)].acc;
+      h.nmi = f.heads[size_t(k)].nmi;
+    }
+    summary.heads.push_back(h);
+  }
+}
+
+}  // namespace
 
 void RunEvaluator::final(TwistModel& model, TrainSummary& summary, Communicator* comm) {
   Dataset &query = data_.eval, &bank = data_.train;  // sifted in place where a file does not decode
@@ -149,6 +178,7 @@ void RunEvaluator::final(TwistModel& model, TrainSummary& summary, Communicator*
     summary.acc = f.cluster.acc;
     summary.clusters_used = f.cluster.clusters_used;
   }
+  record_heads(model, f, summary);
 }
 
 }  // namespace twist

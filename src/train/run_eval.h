@@ -24,7 +24,8 @@ struct EvalFigures {
   bool kmeans_done = false;
   ClusterMetrics kmeans;  // spherical k-means of the query's features, k = the number of classes
   bool clustered = false;
-  ClusterMetrics cluster;  // the head's argmax, when C = the number of classes
+  ClusterMetrics cluster;             // the head's argmax, when C = the number of classes
+  std::vector<ClusterMetrics> heads;  // each C-class head's (cluster_heads >= 2), when clustered
 };
 
 // kNN (k, cosine, weighted votes) of `query` against `bank` (and on whitened

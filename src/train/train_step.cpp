@@ -47,19 +47,23 @@ void set_autocast(bool cuda, bool enabled, at::ScalarType dtype) {
 #endif
 }
 
-// One small all-reduce of the loss terms and the signal flag (the .item()
-// reads synchronize anyway).
-StepStats reduce_step_stats(const TwistLossTerms& t, bool signalled, const std::shared_ptr<Communicator>& comm) {
-  auto v = torch::stack({t.total.detach(), t.consistency.detach(), t.sharpness.detach(), t.diversity.detach(),
-                         torch::full({}, signalled ? 1.0 : 0.0, t.total.options())})
-               .to(torch::kDouble)
-               .contiguous();
+// One small all-reduce of the loss terms, the signal flag and each cluster
+// head's loss (the .item() reads synchronize anyway); `head_losses` is
+// replaced by its mean over ranks, on the host.
+StepStats reduce_step_stats(const TwistLossTerms& t, bool signalled, torch::Tensor& head_losses,
+                            const std::shared_ptr<Communicator>& comm) {
+  std::vector<torch::Tensor> parts{
+      torch::stack({t.total.detach(), t.consistency.detach(), t.sharpness.detach(), t.diversity.detach(),
+                    torch::full({}, signalled ? 1.0 : 0.0, t.total.options())})};
+  if (head_losses.defined()) parts.push_back(head_losses.detach().to(t.total.device(), t.total.scalar_type()));
+  auto v = torch::cat(parts).to(torch::kDouble).contiguous();
   const double w = comm ? comm->world_size() : 1;
   if (comm) {
     std::vector<torch::Tensor> one{v};
     comm->all_reduce_sum(one);
   }
   v = v.cpu();  // a GPU's values are read on the host
+  if (head_losses.defined()) head_losses = v.narrow(0, 5, v.size(0) - 5) / w;
   auto a = v.accessor<double, 1>();
   return {a[0] / w, a[1] / w, a[2] / w, a[3] / w, a[4] > 0};
 }
@@ -129,7 +133,7 @@ StepOutcome TrainStep::operator()(const std::vector<torch::Tensor>& views, const
   StepLogits z = forward(views, plan.self_label_keep > 0);
   out.logits = z.logits;
   const TwistLossTerms terms = objective(z, plan, out);
-  out.stats = reduce_step_stats(terms, plan.signalled, comm_);
+  out.stats = reduce_step_stats(terms, plan.signalled, out.head_losses, comm_);
   // A non-finite loss or gradient is caught before it reaches the weights.
   // The loss is the ranks' mean and the gradients are averaged before the
   // check, so a bad value on one rank is seen by all.
@@ -145,6 +149,7 @@ StepOutcome TrainStep::operator()(const std::vector<torch::Tensor>& views, const
     if (clip_grad_ > 0) clip_gradients(optimizer_.params(), out.grad_norm, clip_grad_);
     optimizer_.step(plan.lr, plan.weight_decay);
     if (teacher_) ema_update(teacher_, model_, plan.teacher_momentum);
+    if (out.head_losses.defined()) model_->record_head_losses(out.head_losses);
   }
   return out;
 }
@@ -161,6 +166,7 @@ TrainStep::StepLogits TrainStep::forward(const std::vector<torch::Tensor>& views
     HeadLogits heads = model_->forward_heads(views);
     z.logits = std::move(heads.logits);
     z.aux = std::move(heads.aux);
+    z.heads = std::move(heads.heads);
     if (teacher_ && !self_labeling) {
       // Eq. 5: the teacher sees the two global views only, and is not trained.
       torch::NoGradGuard no_grad;
@@ -169,12 +175,35 @@ TrainStep::StepLogits TrainStep::forward(const std::vector<torch::Tensor>& views
   }
   for (auto* list : {&z.logits, &z.teacher, &z.aux})
     for (auto& l : *list) l = l.to(torch::kFloat32);
+  for (auto& head : z.heads)
+    for (auto& l : head) l = l.to(torch::kFloat32);
   return z;
 }
 
 // The plan's objective: self-labeling, the teacher's Eq. 5 or the TWIST
 // loss; the over-clustering head trains beside the last two with the TWIST
-// loss (the logged terms stay the C-class head's).
+// loss (the logged terms stay the C-class head's). Several C-class heads
+// each train with the TWIST loss; the logged terms are the chosen head's.
+// Every C-class head's TWIST loss, each head trained by its own as if alone
+// (its gradient reaches the backbone already divided by their number); the
+// total's value is their mean, comparable to one head's, and the other terms
+// are `chosen`'s. `head_losses` gets each head's total.
+TwistLossTerms TrainStep::cluster_heads_loss(const std::vector<std::vector<torch::Tensor>>& heads, int64_t chosen,
+                                             torch::Tensor& head_losses) const {
+  TwistLossTerms terms;
+  std::vector<torch::Tensor> totals;
+  for (size_t k = 0; k < heads.size(); ++k) {
+    TwistLossTerms t = twist_loss(heads[k], loss_);
+    totals.push_back(t.total);
+    if (int64_t(k) == chosen) terms = t;
+  }
+  const auto stacked = torch::stack(totals);
+  const auto sum = stacked.sum();
+  terms.total = sum + (stacked.mean() - sum).detach();
+  head_losses = stacked.detach();
+  return terms;
+}
+
 TwistLossTerms TrainStep::objective(const StepLogits& z, const StepPlan& plan, StepOutcome& out) const {
   TwistLossTerms terms;
   if (plan.self_label_keep > 0) {
@@ -184,7 +213,11 @@ TwistLossTerms TrainStep::objective(const StepLogits& z, const StepPlan& plan, S
     out.kept_fraction = sl.kept_fraction;
     return terms;
   }
-  terms = teacher_ ? twist_teacher_loss(z.teacher, z.logits, loss_) : twist_loss(z.logits, loss_);
+  if (!z.heads.empty()) {
+    terms = cluster_heads_loss(z.heads, model_->chosen_head(), out.head_losses);
+  } else {
+    terms = teacher_ ? twist_teacher_loss(z.teacher, z.logits, loss_) : twist_loss(z.logits, loss_);
+  }
   if (!z.aux.empty()) terms.total = terms.total + twist_loss(z.aux, loss_).total;
   return terms;
 }

@@ -238,7 +238,8 @@ void Trainer::build_model() {
   optimizer_->state_to(device_);
   if (teacher_) teacher_->to(device_);
   if (!comm_) return;
-  model_->head->set_communicator(comm_, cfg_.nbs_per_rank, cfg_.sync_bn);
+  for (int64_t k = 0; k < model_->num_heads(); ++k)
+    model_->cluster_head(k)->set_communicator(comm_, cfg_.nbs_per_rank, cfg_.sync_bn);
   if (model_->aux_head) model_->aux_head->set_communicator(comm_, cfg_.nbs_per_rank, cfg_.sync_bn);
   broadcast_module(*model_, *comm_);
   if (teacher_) {
