@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -496,6 +497,23 @@ TEST_F(DistTrain, Bf16RunTrainsOnTwoRanks) {
   const std::string metrics = read_text(tmp / "bf16/metrics.jsonl");
   const double loss = std::stod(metrics.substr(metrics.rfind("\"loss\":") + 7));
   EXPECT_TRUE(std::isfinite(loss)) << metrics;
+}
+
+// Several cluster heads under two ranks (each head's loss joins the step's
+// all-reduce of the loss terms): the run completes, and its summary gives
+// every head's loss and uses the lowest.
+TEST_F(DistTrain, SeveralClusterHeadsTrainOnTwoRanks) {
+  auto r = run_command(std::string(TWIST_BIN) + " launch --nproc 2 -- " + TWIST_BIN + " train " + tiny() +
+                       " --cluster-heads 3 --max-steps 6 --report false --out " + tmp / "heads");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto s = nlohmann::json::parse(read_text(tmp / "heads/summary.json"));
+  ASSERT_EQ(s["cluster_heads"].size(), 3u) << s.dump();
+  size_t lowest = 0;
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_TRUE(std::isfinite(s["cluster_heads"][k]["loss"].get<double>())) << s.dump();
+    if (s["cluster_heads"][k]["loss"].get<double>() < s["cluster_heads"][lowest]["loss"].get<double>()) lowest = k;
+  }
+  EXPECT_EQ(s["chosen_head"].get<size_t>(), lowest);
 }
 
 #endif  // TWIST_DIST_TESTS
