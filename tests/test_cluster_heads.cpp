@@ -7,6 +7,7 @@
 
 #include "test_util.h"
 #include "twist/config.h"
+#include "twist/train.h"
 #include "twist/train_step.h"
 
 namespace {
@@ -135,8 +136,10 @@ TEST(ClusterHeads, ATrainingStepTrainsEveryHeadAndRecordsItsLoss) {
 
 TEST(ClusterHeads, SettingsThatCannotTrainSeveralHeadsAreRefused) {
   TrainConfig c;
-  c.cluster_heads = 0;
-  EXPECT_NE(error_of([&] { validate(c); }).find("cluster_heads"), std::string::npos);
+  for (int64_t bad : {-1, 65}) {
+    c.cluster_heads = bad;
+    EXPECT_NE(error_of([&] { validate(c); }).find("cluster_heads"), std::string::npos) << bad;
+  }
   c.cluster_heads = 4;
   EXPECT_EQ(error_of([&] { validate(c); }), "(no error)");
   c.momentum_teacher = true;
@@ -144,6 +147,33 @@ TEST(ClusterHeads, SettingsThatCannotTrainSeveralHeadsAreRefused) {
   c.momentum_teacher = false;
   c.self_label_epochs = 2;
   EXPECT_NE(error_of([&] { validate(c); }).find("cluster_heads"), std::string::npos);
+}
+
+TEST(ClusterHeads, AutoTrainsFiveWhereTheHeadClustersAndOneElsewhere) {
+  TrainConfig c;  // the default: auto
+  ASSERT_EQ(c.cluster_heads, 0);
+  EXPECT_EQ(resolved_cluster_heads(c), kAutoClusterHeads);
+  EXPECT_EQ(model_options(c, 1).cluster_heads, kAutoClusterHeads);
+  c.classes = kAutoHeadsMaxClasses + 1;  // a representation head, not a clustering one
+  EXPECT_EQ(resolved_cluster_heads(c), 1);
+  c.classes = 10;
+  c.momentum_teacher = true;  // auto is no error where several heads cannot train
+  EXPECT_EQ(error_of([&] { validate(c); }), "(no error)");
+  EXPECT_EQ(resolved_cluster_heads(c), 1);
+  c.momentum_teacher = false;
+  c.self_label_epochs = 2;
+  EXPECT_EQ(resolved_cluster_heads(c), 1);
+  c.cluster_heads = 3;  // what is named is kept
+  c.self_label_epochs = 0;
+  EXPECT_EQ(resolved_cluster_heads(c), 3);
+}
+
+// A run saved before cluster_heads existed trained one head: its settings
+// read back as one head, not as today's auto.
+TEST(ClusterHeads, ASavedRunThatPredatesTheKeyReadsAsOneHead) {
+  EXPECT_EQ(config_from_json("{\"lr\": 1.0}", "old run", saved_run_base()).cluster_heads, 1);
+  EXPECT_EQ(config_from_json("{\"cluster_heads\": 5}", "new run", saved_run_base()).cluster_heads, 5);
+  EXPECT_EQ(config_from_json("{}", "a recipe").cluster_heads, 0);
 }
 
 }  // namespace

@@ -248,6 +248,20 @@ TEST_F(TrainE2E, AutoPrecisionIsRecordedAsThePrecisionThatRan) {
   EXPECT_NE(r.output.find("threads, cpu " + ran + " -> "), std::string::npos) << r.output;
 }
 
+// --cluster-heads 0 (auto, the default) trains five heads where C is a
+// number of clusters, and one with a momentum teacher (no refusal);
+// config.json records the number trained, so a resume builds the same model.
+TEST_F(TrainE2E, AutoClusterHeadsAreRecordedAsTheNumberTrained) {
+  const std::string args = "train " + tiny(data()) + " --max-steps 2 --eval false --report false";
+  auto r = run_twist(args + " --out " + out("auto-heads"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(json::parse(read_text(out("auto-heads") + "/config.json"))["cluster_heads"].get<int64_t>(),
+            twist::kAutoClusterHeads);
+  auto t = run_twist(args + " --momentum-teacher true --out " + out("auto-teacher"));
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  EXPECT_EQ(json::parse(read_text(out("auto-teacher") + "/config.json"))["cluster_heads"].get<int64_t>(), 1);
+}
+
 // Float settings are finite: "--lr inf" used to pass and end in NaN at step 2.
 TEST_F(TrainE2E, NonFiniteFloatSettingsAreRefused) {
   for (const char* bad : {"--lr inf", "--temperature nan", "--weight-decay -inf"}) {

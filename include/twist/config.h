@@ -21,7 +21,7 @@ struct TrainConfig {
   int64_t hidden = 512;
   int64_t classes = 10;
   int64_t aux_classes = 1000;  // > 0: an over-clustering head beside the C-class one (docs/recipe.md, ninth round)
-  int64_t cluster_heads = 1;   // C-class heads trained side by side; the one of lowest loss is used
+  int64_t cluster_heads = 0;   // C-class heads side by side, lowest loss used; 0: auto (resolved_cluster_heads)
   bool nbs = true;
   // loss
   double alpha = 2.0;         // with beta: the consistency term's weight halved against both entropies (a large head
@@ -120,6 +120,10 @@ void set_config_value(TrainConfig& config, const std::string& key, const std::st
 std::string get_config_value(const TrainConfig& config, const std::string& key);
 
 std::string config_to_json(const TrainConfig& config);
+// What a saved run's settings (its config.json, its checkpoint's) are read
+// onto: a key the run predates keeps the value that behaved as the run did
+// (cluster_heads 1), not today's default.
+TrainConfig saved_run_base();
 // Applies the keys present in a JSON object over `base`; unknown keys and
 // wrongly typed values are errors naming `source`.
 TrainConfig config_from_json(const std::string& json_text, const std::string& source, TrainConfig base = {});

@@ -27,6 +27,12 @@ TwistModelOptions model_options(const TrainConfig& config, int64_t in_channels);
 // 224 scaled to `image_size` (12 for 28, 14 for 32, 41 for 96), at least
 // 4 pixels and, for a ViT, one patch.
 int64_t local_side(const TrainConfig& config, int64_t image_size);
+// config.cluster_heads, or with 0 (auto) kAutoClusterHeads where the C-class
+// head clusters (C <= kAutoHeadsMaxClasses) and trains with the TWIST loss
+// alone (no momentum teacher, no self-labeling phase); 1 otherwise.
+inline constexpr int64_t kAutoClusterHeads = 5;
+inline constexpr int64_t kAutoHeadsMaxClasses = 100;
+int64_t resolved_cluster_heads(const TrainConfig& config);
 // The two global views (and the local ones) at `image_size` / local_side.
 // `self_label`: the harder crops of the self-labeling phase.
 MultiCropOptions crop_options(const TrainConfig& config, int64_t image_size, bool self_label = false);

@@ -72,7 +72,7 @@ std::function<int()> add_train_command(CLI::App& app) {
                 "print the resolved settings as JSON (a config file) and exit without training");
   add_config_flags(cmd, st->flags);
   return [st]() {
-    TrainConfig cfg;
+    TrainConfig cfg = st->resume ? saved_run_base() : TrainConfig{};
     // Layers: defaults, then the resumed run's settings, then --config, then flags.
     if (st->resume) {
       check(st->flags.given("out"), "--resume needs the run directory: --out DIR");

@@ -135,7 +135,8 @@ std::vector<Field> model_fields() {
           "(over-clustering: asks the backbone for finer distinctions; evaluation uses the C-class head)"),
     field("cluster_heads", &TrainConfig::cluster_heads, K::Model,
           "C-class heads trained side by side from different initial weights; evaluation and prediction use "
-          "the one of lowest training loss (a moving average over about 100 steps)"),
+          "the one of lowest training loss (a moving average over about 100 steps); 0 = auto: 5 where C is at "
+          "most 100 and neither momentum_teacher nor self_label_epochs is on, else 1 (docs/recipe.md)"),
     field("nbs", &TrainConfig::nbs, K::Model,
           "BatchNorm without affine parameters before the softmax (the paper's NBS: +12 NMI)"),
     field("alpha", &TrainConfig::alpha, K::Recipe,
@@ -399,6 +400,12 @@ TrainConfig config_from_json(const std::string& text, const std::string& source,
   return base;
 }
 
+TrainConfig saved_run_base() {
+  TrainConfig c;
+  c.cluster_heads = 1;  // runs from before the key trained one head
+  return c;
+}
+
 TrainConfig load_config_file(const std::string& path, TrainConfig base) {
   std::ifstream f(path);
   check(bool(f), "cannot read config file '" + path + "'");
@@ -442,8 +449,8 @@ void validate(const TrainConfig& c) {
   }
   need(c.hidden >= 1, "hidden", "must be at least 1");
   need(c.aux_classes == 0 || c.aux_classes >= 2, "aux_classes", "must be 0 (no second head) or at least 2");
-  need(c.cluster_heads >= 1 && c.cluster_heads <= 64, "cluster_heads", "must lie in [1, 64]");
-  need(c.cluster_heads == 1 || (!c.momentum_teacher && c.self_label_epochs == 0), "cluster_heads",
+  need(c.cluster_heads >= 0 && c.cluster_heads <= 64, "cluster_heads", "must be 0 (auto) or lie in [1, 64]");
+  need(c.cluster_heads <= 1 || (!c.momentum_teacher && c.self_label_epochs == 0), "cluster_heads",
        "several cluster heads train with the TWIST loss only: not with momentum_teacher or self_label_epochs");
   need(c.classes >= 2, "classes", "C must be at least 2, got " + std::to_string(c.classes));
   need(c.batch_size >= 2, "batch_size",

@@ -30,7 +30,7 @@ std::string gib(double bytes) {
 // Linear layers each.
 double head_parameters(const TrainConfig& c, double in_dim) {
   const double h = double(c.hidden);
-  double p = double(c.cluster_heads) * (in_dim * h + h * h + h * double(c.classes));
+  double p = double(resolved_cluster_heads(c)) * (in_dim * h + h * h + h * double(c.classes));
   if (c.aux_classes > 0) p += in_dim * h + h * h + h * double(c.aux_classes);
   return p;
 }

@@ -29,7 +29,7 @@ TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
   o.head.classes = c.classes;
   o.head.nbs = c.nbs;
   o.aux_classes = c.aux_classes;
-  o.cluster_heads = c.cluster_heads;
+  o.cluster_heads = resolved_cluster_heads(c);
   return o;
 }
 
@@ -94,6 +94,12 @@ std::string default_run_dir() {
   char buf[64];
   std::strftime(buf, sizeof buf, "runs/%Y%m%d-%H%M%S", std::localtime(&t));
   return buf;
+}
+
+int64_t resolved_cluster_heads(const TrainConfig& c) {
+  if (c.cluster_heads > 0) return c.cluster_heads;
+  const bool one = c.momentum_teacher || c.self_label_epochs > 0 || c.classes > kAutoHeadsMaxClasses;
+  return one ? 1 : kAutoClusterHeads;
 }
 
 double resolved_epochs(const TrainConfig& c, int64_t images) {

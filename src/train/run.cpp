@@ -19,7 +19,7 @@ Run open_run(const std::string& dir) {
             ")");
   const VerifiedCheckpoint verified = read_checkpoint(ckpt);
   run.state = verified.state;
-  run.config = config_from_json(run.state.config_json, ckpt);
+  run.config = config_from_json(run.state.config_json, ckpt, saved_run_base());
   const int64_t channels = static_cast<int64_t>(run.state.norm.mean.size());
   check(channels == 1 || channels == 3, "checkpoint '" + ckpt + "' holds no valid input normalization");
   run.model = TwistModel(model_options(run.config, channels));

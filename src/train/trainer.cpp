@@ -129,6 +129,7 @@ Trainer::Trainer(TrainConfig config, bool resume)
   // "auto" becomes what this machine runs, and config.json records that:
   // a resumed run keeps the precision it started with.
   cfg_.precision = precision_name(resolve_precision(cfg_.precision, device_));
+  cfg_.cluster_heads = resolved_cluster_heads(cfg_);
   open_run_dir();
   if (denv_.distributed()) {
     ProcessGroupOptions po;
@@ -170,7 +171,7 @@ void Trainer::open_run_dir() {
   if (resume_) {
     check(file_exists(ckpt_path_), "nothing to resume in '" + dir_ + "': no checkpoint.pt");
     resumed_ = read_checkpoint_state(ckpt_path_);
-    check_resume_config(cfg_, config_from_json(resumed_.config_json, ckpt_path_), dir_);
+    check_resume_config(cfg_, config_from_json(resumed_.config_json, ckpt_path_, saved_run_base()), dir_);
   } else {
     check(!file_exists(ckpt_path_), "'" + dir_ +
                                         "' already holds a run (checkpoint.pt): continue it with "
