@@ -280,7 +280,9 @@ TEST(StreamEval, ClassifierOnAFolderEqualsTheInMemoryPath) {
       EXPECT_NEAR(streamed.history[e].loss, whole.history[e].loss, 1e-5) << backbone_lr << " " << e;
       EXPECT_DOUBLE_EQ(streamed.history[e].top1, whole.history[e].top1) << backbone_lr << " " << e;
     }
-    if (backbone_lr == 0) EXPECT_GT(streamed.top1, 0.9);  // three colours, linearly apart
+    if (backbone_lr == 0) {
+      EXPECT_GT(streamed.top1, 0.9);  // three colours, linearly apart
+    }
   }
 }
 
