@@ -9,6 +9,7 @@
 #include "test_util.h"
 #include "twist/device.h"
 #include "twist/error.h"
+#include "twist/eval.h"
 #include "twist/loader.h"
 #include "twist/train_step.h"
 
@@ -91,6 +92,16 @@ TEST(Cuda, AutocastScopeTurnsGpuAutocastOnAndRestoresIt) {
     EXPECT_EQ(torch::matmul(a, a).scalar_type(), torch::kBFloat16);
   }
   EXPECT_EQ(torch::matmul(a, a).scalar_type(), torch::kFloat32);
+}
+
+// The training log measures the spread of each step's outputs where they
+// are: on the GPU during a GPU run.
+TEST(Cuda, OutputSpreadOfGpuLogitsEqualsTheHosts) {
+  SKIP_WITHOUT_CUDA();
+  const auto host = torch::randn({64, 10});
+  const OutputSpread a = output_spread(host), b = output_spread(host.to(torch::Device(torch::kCUDA)));
+  EXPECT_NEAR(a.row_std, b.row_std, 1e-9);
+  EXPECT_NEAR(a.col_std, b.col_std, 1e-9);
 }
 
 TEST(CudaE2E, TrainsOnTheGpuAndItsCheckpointLoadsOnTheHost) {

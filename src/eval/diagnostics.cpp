@@ -59,7 +59,7 @@ void OutputSpreadSum::add(const torch::Tensor& logits) {
   torch::NoGradGuard no_grad;
   check(logits.dim() == 2 && logits.size(1) >= 1 && (!col_sum_.defined() || logits.size(1) == col_sum_.size(0)),
         "output spread: need N x C outputs, one C");
-  const auto x = logits.to(torch::kFloat64);
+  const auto x = logits.detach().to(torch::kCPU, torch::kFloat64);  // sums kept on the host
   if (!col_sum_.defined()) {
     col_sum_ = torch::zeros({x.size(1)}, torch::kFloat64);
     col_square_sum_ = torch::zeros({x.size(1)}, torch::kFloat64);
