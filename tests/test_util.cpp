@@ -1,6 +1,8 @@
 #include "test_util.h"
 
+#include <ftw.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cstdio>
@@ -15,17 +17,25 @@
 
 namespace twist::testing {
 
+// POSIX calls rather than std::filesystem: built against PyTorch's CUDA
+// wheel, every test that made a temporary directory died with SIGSEGV at
+// address 0 (bench/README.md, "CUDA"), while the twist binary, which never
+// calls temp_directory_path or remove_all, ran.
 TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "twist-test-XXXXXX").string();
+  const char* tmp = std::getenv("TMPDIR");
+  std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/twist-test-XXXXXX";
   char* p = ::mkdtemp(tmpl.data());
-  if (!p) throw std::runtime_error("mkdtemp failed");
+  if (!p) throw std::runtime_error("mkdtemp failed in " + tmpl);
   path = p;
 }
 
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
-}
+namespace {
+
+int remove_entry(const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }
+
+}  // namespace
+
+TempDir::~TempDir() { ::nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 namespace {
 
