@@ -25,7 +25,6 @@ t0=$(date +%s)
 budget=${BUDGET:-480}
 steps=${STEPS:-20}
 rounds=${ROUNDS:-3}
-deps=$(realpath "${DEPS:-.gpu/deps}")
 peer=$(realpath "${PEER:-bench/reference_twist.py}")
 left() { echo $((budget - ($(date +%s) - t0))); }
 say() { echo "== +$(($(date +%s) - t0))s $*"; }
@@ -41,41 +40,8 @@ device=${DEVICE:-cuda}
 build=${BUILD:-}
 if [ -z "$build" ]; then
 build=build-cuda
-say "googletest"
-cmake -S "$deps/googletest" -B /tmp/gtest-build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_GMOCK=OFF \
-  -DCMAKE_INSTALL_PREFIX=/tmp/gtest > /tmp/gtest.log 2>&1 && cmake --build /tmp/gtest-build >> /tmp/gtest.log 2>&1 &&
-  cmake --install /tmp/gtest-build >> /tmp/gtest.log 2>&1 || { tail -30 /tmp/gtest.log; exit 1; }
-
-say "configure"
-torch_prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')
-extra=()
-if [ ! -f /usr/include/zlib.h ]; then
-  extra+=("-DZLIB_INCLUDE_DIR=$deps/zlib/include" "-DZLIB_LIBRARY=$(ldconfig -p | awk '/libz\.so\.1 /{print $NF; exit}')")
-fi
-# --no-as-needed: keep libtorch_cuda linked though twist calls none of its
-# symbols directly (else LibTorch may report no CUDA at run time).
-configure() {
-  cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_PREFIX_PATH="$torch_prefix;/tmp/gtest;$deps/nlohmann" -DSTB_INCLUDE_DIR="$deps/stb/include" \
-    -DTORCH_CUDA_ARCH_LIST=9.0 -DTWIST_WITH_DIST="${TWIST_WITH_DIST:-OFF}" \
-    -DCMAKE_EXE_LINKER_FLAGS=-Wl,--no-as-needed "${extra[@]}" "$@" > "$out/configure.log" 2>&1 ||
-    { tail -40 "$out/configure.log"; exit 1; }
-  grep -iE "cuda|torch|warn" "$out/configure.log" | head -20
-}
-configure
 say "build"
-if ! ninja -C build-cuda -k 0 twist_cli twist_tests twist_pattern_data > "$out/build.log" 2>&1; then
-  if grep -q "C++20 or later" "$out/build.log"; then
-    say "these headers need C++20: again with -DCMAKE_CXX_STANDARD=20"
-    rm -rf build-cuda
-    configure -DCMAKE_CXX_STANDARD=20
-    ninja -C build-cuda -k 0 twist_cli twist_tests twist_pattern_data > "$out/build.log" 2>&1 ||
-      { grep -B2 -A6 "error" "$out/build.log" | head -150; exit 1; }
-  else
-    grep -B2 -A6 "error" "$out/build.log" | head -150; exit 1
-  fi
-fi
-tail -2 "$out/build.log"
+bash bench/gpu_build.sh "$out" || exit 1
 fi
 
 # The flags of tests/test_util.cpp's tiny_train_args, by hand: keep them alike.

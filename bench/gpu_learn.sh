@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# What the long recipe learns on one GPU, against minutes (issue: learning
+# quality, "where a GPU is lent"): builds twist for CUDA (bench/gpu_build.sh),
+# then trains configs/fashion-mnist-long.json at each width in WIDTHS (0.25:
+# the recipe's model; 1: a full-width ResNet-18) side by side on the GPU in
+# bfloat16, with a learning-curve point every EVAL_MIN minutes of training
+# (kNN top-1, cluster accuracy and NMI on fixed seeded subsets) and the full
+# evaluation on the test split at the end. The run length is sized to the time
+# left: a short probe of each run (PROBE_STEPS steps, all runs at once)
+# measures images/s, and each run gets the epochs that fit. Beside the
+# training, the whole test suite runs on the host cores (TESTS=1).
+#
+#   bench/gpu_learn.sh OUTDIR
+#   env: BUDGET seconds for the whole script (540), DATA (idx:.gpu/fashion-mnist:
+#        bench/gpu_deps.sh copies Debian's files there), WIDTHS ("0.25 1"),
+#        EVAL_MIN (0.5), PROBE_STEPS (150), TESTS (1), THREADS (2 per run), DEPS
+#        (.gpu/deps); for a
+#        dry run on a machine without a GPU: BUILD (a finished build folder:
+#        skip the build), DEVICE (cpu)
+# Everything lands in /tmp/gpu_learn and, at the end, in OUTDIR/gpu_learn.tar.gz;
+# the last lines printed are the table.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: bench/gpu_learn.sh OUTDIR}
+mkdir -p "$out"
+t0=$(date +%s)
+budget=${BUDGET:-540}
+eval_min=${EVAL_MIN:-0.5}
+device=${DEVICE:-cuda}
+data=${DATA:-idx:$(realpath .gpu/fashion-mnist)}
+read -r -a widths <<< "${WIDTHS:-0.25 1}"
+work=/tmp/gpu_learn
+rm -rf "$work"; mkdir -p "$work"
+left() { echo $((budget - ($(date +%s) - t0))); }
+say() { echo "== +$(($(date +%s) - t0))s $*"; }
+pack() { tar czf "$out/gpu_learn.tar.gz" -C "$work" --exclude='*.pt' --exclude='report.html' . 2> /dev/null; }
+py=${PYTHON:-python3}
+
+say "machine"
+nvidia-smi -L 2> /dev/null
+echo "$(nproc) cores"
+
+build=${BUILD:-}
+if [ -z "$build" ]; then
+  build=build-cuda
+  say "build"
+  bash bench/gpu_build.sh "$work" || { pack; exit 1; }
+fi
+
+train() {  # width, out dir, extra flags...
+  local w=$1 dir=$2; shift 2
+  "$build/twist" train --config configs/fashion-mnist-long.json --data "$data" --width "$w" --device "$device" \
+    --precision bf16 --threads "${THREADS:-2}" --collapse-restarts 0 --report false --out "$dir" --json "$@"
+}
+
+say "probe: ${PROBE_STEPS:-150} steps of each width, side by side"
+for w in "${widths[@]}"; do
+  train "$w" "$work/probe_$w" --max-steps "${PROBE_STEPS:-150}" --eval false --log-every 50 \
+    > "$work/probe_$w.json" 2> "$work/probe_$w.err" &
+done
+wait
+declare -A epochs
+for w in "${widths[@]}"; do
+  # Time for training: what is left, less the final evaluation and packing
+  # (60 s), less the learning-curve evaluations (about 5 s each).
+  epochs[$w]=$("$py" - "$work/probe_$w.json" "$(left)" "$eval_min" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+train_s = (int(sys.argv[2]) - 60) / (1 + 5 / (60 * float(sys.argv[3])))
+print(f"{max(0.2, 0.9 * s['images_per_s'] * train_s / 60000):.2f}")
+PY
+  ) || { tail -5 "$work/probe_$w.err"; pack; exit 1; }
+  echo "width $w: $(grep -o '"images_per_s": *[0-9.]*' "$work/probe_$w.json") -> ${epochs[$w]} epochs"
+done
+
+if [ "${TESTS:-1}" = 1 ]; then
+  say "whole test suite in the background"
+  (timeout $(($(left) - 40)) ctest --test-dir "$build" --parallel 6 --timeout 240 > "$work/ctest.log" 2>&1
+   echo "ctest rc $?" >> "$work/ctest.log") &
+  tests=$!
+fi
+
+say "training, side by side"
+pids=()
+for w in "${widths[@]}"; do
+  train "$w" "$work/run_$w" --epochs "${epochs[$w]}" --eval-every-minutes "$eval_min" \
+    > "$work/run_$w.json" 2> "$work/run_$w.err" &
+  pids+=($!)
+done
+# Past the budget, stop them (SIGTERM: the run ends after its step, with a
+# checkpoint; its learning curve so far is in metrics.jsonl).
+( sleep $(($(left) - 15)); kill -TERM "${pids[@]}" 2> /dev/null ) &
+guard=$!
+wait "${pids[@]}"
+kill "$guard" 2> /dev/null
+[ -n "${tests:-}" ] && { kill -TERM "$tests" 2> /dev/null; wait "$tests" 2> /dev/null; }
+say "done"
+pack
+
+if [ -f "$work/ctest.log" ]; then
+  grep -E "tests passed|tests failed|\*\*\*Failed|\*\*\*Exception|Not Run|Timeout|ctest rc" "$work/ctest.log" | head -30
+fi
+for w in "${widths[@]}"; do
+  echo "-- width $w: $(tail -3 "$work/run_$w.err" | tr '\n' ' ' | cut -c1-300)"
+  "$py" - "$work/run_$w" "$w" <<'PY'
+import json, sys
+run, w = sys.argv[1:3]
+for line in open(f"{run}/metrics.jsonl"):
+    m = json.loads(line)
+    if "eval_knn_top1" in m:
+        print(f"width {w}  {m['train_seconds'] / 60:5.2f} min  epoch {m['epoch']:6.2f}  kNN {m['eval_knn_top1']:.4f}"
+              f"  acc {m['eval_acc']:.4f}  NMI {m['eval_nmi']:.4f}")
+try:
+    s = json.load(open(f"{run}/summary.json"))
+    keys = ["knn_top1", "knn_top1_whitened", "acc", "nmi", "kmeans_acc", "epochs", "steps", "train_seconds", "images_per_s", "complete"]
+    print(f"width {w} test split: " + json.dumps({k: s.get(k) for k in keys}))
+except Exception as e:
+    print(f"width {w}: no summary ({e})")
+PY
+done
