@@ -19,17 +19,11 @@
 #        the build), DEVICE (cpu), RN50_BATCH (128)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=${1:?usage: bench/gpu_check.sh OUTDIR}
-mkdir -p "$out"
-t0=$(date +%s)
-budget=${BUDGET:-480}
+default_budget=480
+source bench/gpu_common.sh "$@"
 steps=${STEPS:-20}
 rounds=${ROUNDS:-3}
 peer=$(realpath "${PEER:-bench/reference_twist.py}")
-left() { echo $((budget - ($(date +%s) - t0))); }
-say() { echo "== +$(($(date +%s) - t0))s $*"; }
-export PATH=/usr/local/cuda/bin:$PATH
-py=${PYTHON:-python3}
 
 say "machine"
 nvidia-smi -L

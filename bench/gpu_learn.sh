@@ -22,20 +22,15 @@
 # the last lines printed are the table.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=${1:?usage: bench/gpu_learn.sh OUTDIR}
-mkdir -p "$out"
-t0=$(date +%s)
-budget=${BUDGET:-540}
+default_budget=540
+source bench/gpu_common.sh "$@"
 eval_min=${EVAL_MIN:-0.5}
 device=${DEVICE:-cuda}
 data=${DATA:-idx:$(realpath .gpu/fashion-mnist)}
 read -r -a widths <<< "${WIDTHS:-0.25 1}"
 work=/tmp/gpu_learn
 rm -rf "$work"; mkdir -p "$work"
-left() { echo $((budget - ($(date +%s) - t0))); }
-say() { echo "== +$(($(date +%s) - t0))s $*"; }
 pack() { tar czf "$out/gpu_learn.tar.gz" -C "$work" --exclude='*.pt' --exclude='report.html' . 2> /dev/null; }
-py=${PYTHON:-python3}
 
 say "machine"
 nvidia-smi -L 2> /dev/null
@@ -63,15 +58,19 @@ wait
 declare -A epochs
 for w in "${widths[@]}"; do
   # Time for training: what is left, less the final evaluation and packing
-  # (60 s), less the learning-curve evaluations (about 5 s each).
-  epochs[$w]=$("$py" - "$work/probe_$w.json" "$(left)" "$eval_min" <<'PY'
+  # (60 s), less the learning-curve evaluations (about 5 s each); an epoch is
+  # the probe's images per epoch (its steps per epoch times its batch).
+  read -r ips epochs[$w] < <("$py" - "$work/probe_$w" "$(left)" "$eval_min" <<'PY'
 import json, sys
-s = json.load(open(sys.argv[1]))
-train_s = (int(sys.argv[2]) - 60) / (1 + 5 / (60 * float(sys.argv[3])))
-print(f"{max(0.2, 0.9 * s['images_per_s'] * train_s / 60000):.2f}")
+run, left, eval_min = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s, c = json.load(open(f"{run}/summary.json")), json.load(open(f"{run}/config.json"))
+train_s = (left - 60) / (1 + 5 / (60 * eval_min))
+epoch_images = s["steps"] / s["epochs"] * c["batch_size"]
+print(f"{s['images_per_s']:.0f} {max(0.2, 0.9 * s['images_per_s'] * train_s / epoch_images):.2f}")
 PY
-  ) || { tail -5 "$work/probe_$w.err"; pack; exit 1; }
-  echo "width $w: $(grep -o '"images_per_s": *[0-9.]*' "$work/probe_$w.json") -> ${epochs[$w]} epochs"
+  )
+  [ -n "${epochs[$w]:-}" ] || { tail -5 "$work/probe_$w.err"; pack; exit 1; }
+  echo "width $w: $ips images/s -> ${epochs[$w]} epochs"
 done
 
 if [ "${TESTS:-0}" = 1 ]; then
