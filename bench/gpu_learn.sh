@@ -7,15 +7,17 @@
 # (kNN top-1, cluster accuracy and NMI on fixed seeded subsets) and the full
 # evaluation on the test split at the end. The run length is sized to the time
 # left: a short probe of each run (PROBE_STEPS steps, all runs at once)
-# measures images/s, and each run gets the epochs that fit. TESTS=1 also
-# runs the whole test suite beside the training on the host cores: on
-# 2026-12-04 that cut both runs from ~6,000 to ~1,800 images/s while it ran
-# (bench/README.md), so it is off by default (bench/gpu_check.sh runs it).
+# measures images/s, and each run gets the epochs that fit. BATCHES crosses
+# the widths with batch sizes (the learning rate is per 256 images, so it
+# scales with the batch). TESTS=1 first runs the whole test suite alone, for
+# at most TEST_S seconds, before any training: beside the training (as on
+# 2026-12-04) it cut both runs from ~6,000 to ~1,800 images/s.
 #
 #   bench/gpu_learn.sh OUTDIR
 #   env: BUDGET seconds for the whole script (540), DATA (idx:.gpu/fashion-mnist:
 #        bench/gpu_deps.sh copies Debian's files there), WIDTHS ("0.25 1"),
-#        EVAL_MIN (0.5), PROBE_STEPS (150), TESTS (0), THREADS (2 per run), DEPS
+#        BATCHES ("256"), EVAL_MIN (0.5), PROBE_STEPS (150), TESTS (0), TEST_S (150),
+#        THREADS (2 per run), DEPS
 #        (.gpu/deps); for a dry run on a machine without a GPU: BUILD (a finished build folder:
 #        skip the build), DEVICE (cpu)
 # Everything lands in /tmp/gpu_learn and, at the end, in OUTDIR/gpu_learn.tar.gz;
@@ -28,6 +30,9 @@ eval_min=${EVAL_MIN:-0.5}
 device=${DEVICE:-cuda}
 data=${DATA:-idx:$(realpath .gpu/fashion-mnist)}
 read -r -a widths <<< "${WIDTHS:-0.25 1}"
+read -r -a batches <<< "${BATCHES:-256}"
+runs=()  # width:batch
+for w in "${widths[@]}"; do for b in "${batches[@]}"; do runs+=("$w:$b"); done; done
 work=/tmp/gpu_learn
 rm -rf "$work"; mkdir -p "$work"
 pack() { tar czf "$out/gpu_learn.tar.gz" -C "$work" --exclude='*.pt' --exclude='report.html' . 2> /dev/null; }
@@ -43,24 +48,32 @@ if [ -z "$build" ]; then
   bash bench/gpu_build.sh "$work" || { pack; exit 1; }
 fi
 
-train() {  # width, out dir, extra flags...
-  local w=$1 dir=$2; shift 2
-  "$build/twist" train --config configs/fashion-mnist-long.json --data "$data" --width "$w" --device "$device" \
+train() {  # width:batch, out dir, extra flags...
+  local w=${1%:*} b=${1#*:} dir=$2; shift 2
+  "$build/twist" train --config configs/fashion-mnist-long.json --data "$data" --width "$w" --batch-size "$b" --device "$device" \
     --precision bf16 --threads "${THREADS:-2}" --collapse-restarts 0 --report false --out "$dir" --json "$@"
 }
 
-say "probe: ${PROBE_STEPS:-150} steps of each width, side by side"
-for w in "${widths[@]}"; do
-  train "$w" "$work/probe_$w" --max-steps "${PROBE_STEPS:-150}" --eval false --log-every 50 \
-    > "$work/probe_$w.json" 2> "$work/probe_$w.err" &
+if [ "${TESTS:-0}" = 1 ]; then
+  say "whole test suite, alone, at most ${TEST_S:-150} s"
+  timeout "${TEST_S:-150}" ctest --test-dir "$build" --parallel "$(nproc)" --timeout 120 > "$work/ctest.log" 2>&1
+  echo "ctest rc $?" >> "$work/ctest.log"
+  grep -E "tests passed|tests failed|\*\*\*Failed|\*\*\*Exception|Not Run|Timeout|ctest rc" "$work/ctest.log" | head -30
+  grep -B5 -A25 "ExampleBuildsAndRuns" "$work/ctest.log" | grep -vE "^ *[0-9]+/[0-9]+ Test" | head -40
+fi
+
+say "probe: ${PROBE_STEPS:-150} steps of each run (width:batch), side by side"
+for w in "${runs[@]}"; do
+  train "$w" "$work/probe_w${w/:/_b}" --max-steps "${PROBE_STEPS:-150}" --eval false --log-every 50 \
+    > "$work/probe_w${w/:/_b}.json" 2> "$work/probe_w${w/:/_b}.err" &
 done
 wait
 declare -A epochs
-for w in "${widths[@]}"; do
+for w in "${runs[@]}"; do
   # Time for training: what is left, less the final evaluation and packing
   # (60 s), less the learning-curve evaluations (about 5 s each); an epoch is
   # the probe's images per epoch (its steps per epoch times its batch).
-  read -r ips epochs[$w] < <("$py" - "$work/probe_$w" "$(left)" "$eval_min" <<'PY'
+  read -r ips epochs[$w] < <("$py" - "$work/probe_w${w/:/_b}" "$(left)" "$eval_min" <<'PY'
 import json, sys
 run, left, eval_min = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 s, c = json.load(open(f"{run}/summary.json")), json.load(open(f"{run}/config.json"))
@@ -69,22 +82,15 @@ epoch_images = s["steps"] / s["epochs"] * c["batch_size"]
 print(f"{s['images_per_s']:.0f} {max(0.2, 0.9 * s['images_per_s'] * train_s / epoch_images):.2f}")
 PY
   )
-  [ -n "${epochs[$w]:-}" ] || { tail -5 "$work/probe_$w.err"; pack; exit 1; }
-  echo "width $w: $ips images/s -> ${epochs[$w]} epochs"
+  [ -n "${epochs[$w]:-}" ] || { tail -5 "$work/probe_w${w/:/_b}.err"; pack; exit 1; }
+  echo "width:batch $w: $ips images/s -> ${epochs[$w]} epochs"
 done
-
-if [ "${TESTS:-0}" = 1 ]; then
-  say "whole test suite in the background"
-  (timeout $(($(left) - 40)) ctest --test-dir "$build" --parallel 6 --timeout 240 > "$work/ctest.log" 2>&1
-   echo "ctest rc $?" >> "$work/ctest.log") &
-  tests=$!
-fi
 
 say "training, side by side"
 pids=()
-for w in "${widths[@]}"; do
-  train "$w" "$work/run_$w" --epochs "${epochs[$w]}" --eval-every-minutes "$eval_min" \
-    > "$work/run_$w.json" 2> "$work/run_$w.err" &
+for w in "${runs[@]}"; do
+  train "$w" "$work/run_w${w/:/_b}" --epochs "${epochs[$w]}" --eval-every-minutes "$eval_min" \
+    > "$work/run_w${w/:/_b}.json" 2> "$work/run_w${w/:/_b}.err" &
   pids+=($!)
 done
 # Past the budget, stop them (SIGTERM: the run ends after its step, with a
@@ -93,28 +99,24 @@ done
 guard=$!
 wait "${pids[@]}"
 kill "$guard" 2> /dev/null
-[ -n "${tests:-}" ] && { kill -TERM "$tests" 2> /dev/null; wait "$tests" 2> /dev/null; }
 say "done"
 pack
 
-if [ -f "$work/ctest.log" ]; then
-  grep -E "tests passed|tests failed|\*\*\*Failed|\*\*\*Exception|Not Run|Timeout|ctest rc" "$work/ctest.log" | head -30
-fi
-for w in "${widths[@]}"; do
-  echo "-- width $w: $(tail -3 "$work/run_$w.err" | tr '\n' ' ' | cut -c1-300)"
-  "$py" - "$work/run_$w" "$w" <<'PY'
+for w in "${runs[@]}"; do
+  echo "-- width:batch $w: $(tail -3 "$work/run_w${w/:/_b}.err" | tr '\n' ' ' | cut -c1-300)"
+  "$py" - "$work/run_w${w/:/_b}" "$w" <<'PY'
 import json, sys
 run, w = sys.argv[1:3]
 for line in open(f"{run}/metrics.jsonl"):
     m = json.loads(line)
     if "eval_knn_top1" in m:
-        print(f"width {w}  {m['train_seconds'] / 60:5.2f} min  epoch {m['epoch']:6.2f}  kNN {m['eval_knn_top1']:.4f}"
+        print(f"width:batch {w}  {m['train_seconds'] / 60:5.2f} min  epoch {m['epoch']:6.2f}  kNN {m['eval_knn_top1']:.4f}"
               f"  acc {m['eval_acc']:.4f}  NMI {m['eval_nmi']:.4f}")
 try:
     s = json.load(open(f"{run}/summary.json"))
     keys = ["knn_top1", "knn_top1_whitened", "acc", "nmi", "kmeans_acc", "epochs", "steps", "train_seconds", "images_per_s", "complete"]
-    print(f"width {w} test split: " + json.dumps({k: s.get(k) for k in keys}))
+    print(f"width:batch {w} test split: " + json.dumps({k: s.get(k) for k in keys}))
 except Exception as e:
-    print(f"width {w}: no summary ({e})")
+    print(f"width:batch {w}: no summary ({e})")
 PY
 done
