@@ -215,6 +215,12 @@ TEST(Config, TableHoldsChoicesAndWhatShapesAStep) {
   c = twist::TrainConfig{};
   c.device = "cuda:x";
   EXPECT_THROW(twist::validate(c), twist::Error);
+  c = twist::TrainConfig{};
+  c.aux_weight = 0;
+  EXPECT_NE(twist::testing::error_of([&] {
+              twist::validate(c);
+            }).find("invalid setting aux_weight: must be a positive number"),
+            std::string::npos);
 }
 
 }  // namespace

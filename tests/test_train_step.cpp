@@ -56,6 +56,36 @@ TEST(TrainStep, AuxHeadTrainsBesideTheMainHead) {
   EXPECT_FALSE(small_model(0)->aux_head);  // none unless asked for
 }
 
+// The step's total is the C-class head's TWIST loss plus aux_weight times
+// the over-clustering head's, both from the same forward pass.
+TEST(TrainStep, AuxWeightScalesTheOverClusteringHeadsLoss) {
+  const auto views = two_views(32);
+  for (double weight : {1.0, 3.0}) {
+    torch::manual_seed(0);
+    TwistModelOptions o;
+    o.backbone.width = 0.125;
+    o.backbone.in_channels = 1;
+    o.head.hidden = 32;
+    o.head.classes = 10;
+    o.aux_classes = 40;
+    TwistModel m(o);
+    TwistModel copy(o);
+    {
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < m->parameters().size(); ++i) copy->parameters()[i].copy_(m->parameters()[i]);
+    }
+    const HeadLogits h = copy->forward_heads(views);
+    const double main = twist_loss(h.logits).total.item<double>();
+    const double aux = twist_loss(h.aux).total.item<double>();
+    Lars lars(m->parameters());
+    TrainStep step(m, lars, {});
+    step.set_aux_weight(weight);
+    const StepOutcome out = step(views, 0.5, 1e-6);
+    ASSERT_TRUE(out.bad.empty()) << out.bad;
+    EXPECT_NEAR(out.stats.total, main + weight * aux, 1e-4 * std::abs(main + weight * aux)) << "weight " << weight;
+  }
+}
+
 TEST(TrainStep, Bf16LossIsFiniteAndCloseToFp32OnTheSameBatch) {
   TwistModel a = small_model(0), b = small_model(0);
   Lars la(a->parameters()), lb(b->parameters());

@@ -103,6 +103,9 @@ class TrainStep {
 
   // Gradient clipping by global norm (0: off), after averaging over ranks.
   void set_clip_grad(double max_norm) { clip_grad_ = max_norm; }
+  // Weight of the over-clustering head's TWIST loss in the total (1: as
+  // much as the C-class head's).
+  void set_aux_weight(double weight) { aux_weight_ = weight; }
   // A momentum teacher (Eq. 5): it sees the global views, gives the targets,
   // and follows the model by EMA after each update with `momentum`.
   void set_teacher(TwistModel teacher);
@@ -124,6 +127,7 @@ class TrainStep {
   std::shared_ptr<Communicator> comm_;
   GradientAverager averager_;
   double clip_grad_ = 0;
+  double aux_weight_ = 1;
   TwistModel teacher_{nullptr};
 };
 

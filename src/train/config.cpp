@@ -133,6 +133,8 @@ std::vector<Field> model_fields() {
     field("aux_classes", &TrainConfig::aux_classes, K::Model,
           "> 0: a second head of this many classes beside the C-class head, trained with the same loss "
           "(over-clustering: asks the backbone for finer distinctions; evaluation uses the C-class head)"),
+    field("aux_weight", &TrainConfig::aux_weight, K::Recipe,
+          "weight of the aux_classes head's TWIST loss in the total (the C-class heads' weighs 1)"),
     field("cluster_heads", &TrainConfig::cluster_heads, K::Model,
           "C-class heads trained side by side from different initial weights; evaluation and prediction use "
           "the one of lowest training loss (a moving average over about 100 steps); 0 = auto: 5 where C is at "
@@ -449,6 +451,7 @@ void validate(const TrainConfig& c) {
   }
   need(c.hidden >= 1, "hidden", "must be at least 1");
   need(c.aux_classes == 0 || c.aux_classes >= 2, "aux_classes", "must be 0 (no second head) or at least 2");
+  need(c.aux_weight > 0 && std::isfinite(c.aux_weight), "aux_weight", "must be a positive number");
   need(c.cluster_heads >= 0 && c.cluster_heads <= 64, "cluster_heads", "must be 0 (auto) or lie in [1, 64]");
   need(c.cluster_heads <= 1 || (!c.momentum_teacher && c.self_label_epochs == 0), "cluster_heads",
        "several cluster heads train with the TWIST loss only: not with momentum_teacher or self_label_epochs");

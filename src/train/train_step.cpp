@@ -218,7 +218,7 @@ TwistLossTerms TrainStep::objective(const StepLogits& z, const StepPlan& plan, S
   } else {
     terms = teacher_ ? twist_teacher_loss(z.teacher, z.logits, loss_) : twist_loss(z.logits, loss_);
   }
-  if (!z.aux.empty()) terms.total = terms.total + twist_loss(z.aux, loss_).total;
+  if (!z.aux.empty()) terms.total = terms.total + aux_weight_ * twist_loss(z.aux, loss_).total;
   return terms;
 }
 

@@ -144,6 +144,7 @@ Trainer::Trainer(TrainConfig config, bool resume)
   if (comm_) loss.batch_mean = global_batch_mean(comm_);
   train_step_ = std::make_unique<TrainStep>(model_, *optimizer_, loss, parse_precision(cfg_.precision), comm_);
   train_step_->set_clip_grad(cfg_.clip_grad);
+  train_step_->set_aux_weight(cfg_.aux_weight);
   if (teacher_) {
     train_step_->set_teacher(teacher_);
     teacher_->train();
