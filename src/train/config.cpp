@@ -134,7 +134,8 @@ std::vector<Field> model_fields() {
           "> 0: a second head of this many classes beside the C-class head, trained with the same loss "
           "(over-clustering: asks the backbone for finer distinctions; evaluation uses the C-class head)"),
     field("aux_weight", &TrainConfig::aux_weight, K::Recipe,
-          "weight of the aux_classes head's TWIST loss in the total (the C-class heads' weighs 1)"),
+          "weight of the aux_classes head's TWIST loss in the total (the C-class heads' weighs 1; lower "
+          "raised Fashion-MNIST's kNN but cost the digits' clusters, docs/recipe.md)"),
     field("cluster_heads", &TrainConfig::cluster_heads, K::Model,
           "C-class heads trained side by side from different initial weights; evaluation and prediction use "
           "the one of lowest training loss (a moving average over about 100 steps); 0 = auto: 5 where C is at "
