@@ -56,16 +56,16 @@ train() {  # width:batch, out dir, extra flags...
 
 if [ "${TESTS:-0}" = 1 ]; then
   say "whole test suite, alone, at most ${TEST_S:-150} s"
-  timeout "${TEST_S:-150}" ctest --test-dir "$build" --parallel "$(nproc)" --timeout 120 > "$work/ctest.log" 2>&1
+  timeout "${TEST_S:-150}" ctest --test-dir "$build" --parallel "$(nproc)" --timeout 120 --output-on-failure \
+    > "$work/ctest.log" 2>&1
   echo "ctest rc $?" >> "$work/ctest.log"
   grep -E "tests passed|tests failed|\*\*\*Failed|\*\*\*Exception|Not Run|Timeout|ctest rc" "$work/ctest.log" | head -30
-  grep -B5 -A25 "ExampleBuildsAndRuns" "$work/ctest.log" | grep -vE "^ *[0-9]+/[0-9]+ Test" | head -40
 fi
 
 say "probe: ${PROBE_STEPS:-150} steps of each run (width:batch), side by side"
 for w in "${runs[@]}"; do
-  train "$w" "$work/probe_w${w/:/_b}" --max-steps "${PROBE_STEPS:-150}" --eval false --log-every 50 \
-    > "$work/probe_w${w/:/_b}.json" 2> "$work/probe_w${w/:/_b}.err" &
+  p=$work/probe_w${w/:/_b}
+  train "$w" "$p" --max-steps "${PROBE_STEPS:-150}" --eval false --log-every 50 > "$p.json" 2> "$p.err" &
 done
 wait
 declare -A epochs
@@ -73,7 +73,8 @@ for w in "${runs[@]}"; do
   # Time for training: what is left, less the final evaluation and packing
   # (60 s), less the learning-curve evaluations (about 5 s each); an epoch is
   # the probe's images per epoch (its steps per epoch times its batch).
-  read -r ips epochs[$w] < <("$py" - "$work/probe_w${w/:/_b}" "$(left)" "$eval_min" <<'PY'
+  p=$work/probe_w${w/:/_b}
+  read -r ips epochs[$w] < <("$py" - "$p" "$(left)" "$eval_min" <<'PY'
 import json, sys
 run, left, eval_min = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 s, c = json.load(open(f"{run}/summary.json")), json.load(open(f"{run}/config.json"))
@@ -82,15 +83,15 @@ epoch_images = s["steps"] / s["epochs"] * c["batch_size"]
 print(f"{s['images_per_s']:.0f} {max(0.2, 0.9 * s['images_per_s'] * train_s / epoch_images):.2f}")
 PY
   )
-  [ -n "${epochs[$w]:-}" ] || { tail -5 "$work/probe_w${w/:/_b}.err"; pack; exit 1; }
+  [ -n "${epochs[$w]:-}" ] || { tail -5 "$p.err"; pack; exit 1; }
   echo "width:batch $w: $ips images/s -> ${epochs[$w]} epochs"
 done
 
 say "training, side by side"
 pids=()
 for w in "${runs[@]}"; do
-  train "$w" "$work/run_w${w/:/_b}" --epochs "${epochs[$w]}" --eval-every-minutes "$eval_min" \
-    > "$work/run_w${w/:/_b}.json" 2> "$work/run_w${w/:/_b}.err" &
+  r=$work/run_w${w/:/_b}
+  train "$w" "$r" --epochs "${epochs[$w]}" --eval-every-minutes "$eval_min" > "$r.json" 2> "$r.err" &
   pids+=($!)
 done
 # Past the budget, stop them (SIGTERM: the run ends after its step, with a
@@ -103,8 +104,9 @@ say "done"
 pack
 
 for w in "${runs[@]}"; do
-  echo "-- width:batch $w: $(tail -3 "$work/run_w${w/:/_b}.err" | tr '\n' ' ' | cut -c1-300)"
-  "$py" - "$work/run_w${w/:/_b}" "$w" <<'PY'
+  r=$work/run_w${w/:/_b}
+  echo "-- width:batch $w: $(tail -3 "$r.err" | tr '\n' ' ' | cut -c1-300)"
+  "$py" - "$r" "$w" <<'PY'
 import json, sys
 run, w = sys.argv[1:3]
 for line in open(f"{run}/metrics.jsonl"):

@@ -217,10 +217,8 @@ TEST(Config, TableHoldsChoicesAndWhatShapesAStep) {
   EXPECT_THROW(twist::validate(c), twist::Error);
   c = twist::TrainConfig{};
   c.aux_weight = 0;
-  EXPECT_NE(twist::testing::error_of([&] {
-              twist::validate(c);
-            }).find("invalid setting aux_weight: must be a positive number"),
-            std::string::npos);
+  const std::string error = twist::testing::error_of([&] { twist::validate(c); });
+  EXPECT_NE(error.find("invalid setting aux_weight: must be a positive number"), std::string::npos) << error;
 }
 
 }  // namespace

@@ -28,17 +28,23 @@ std::vector<torch::Tensor> two_views(int64_t batch) {
   return {torch::randn({batch, 1, 28, 28}), torch::randn({batch, 1, 28, 28})};
 }
 
-// The over-clustering head: its own logits for every view, trained by the
-// step beside the C-class head.
-TEST(TrainStep, AuxHeadTrainsBesideTheMainHead) {
-  torch::manual_seed(0);
+// A small model with a 40-class over-clustering head beside its 10-class
+// one; equal seeds give equal weights.
+TwistModel aux_model(uint64_t seed) {
+  torch::manual_seed(seed);
   TwistModelOptions o;
   o.backbone.width = 0.125;
   o.backbone.in_channels = 1;
   o.head.hidden = 32;
   o.head.classes = 10;
   o.aux_classes = 40;
-  TwistModel m(o);
+  return TwistModel(o);
+}
+
+// The over-clustering head: its own logits for every view, trained by the
+// step beside the C-class head.
+TEST(TrainStep, AuxHeadTrainsBesideTheMainHead) {
+  TwistModel m = aux_model(0);
   ASSERT_TRUE(m->aux_head);
   const auto views = two_views(32);
   const HeadLogits h = m->forward_heads(views);
@@ -61,19 +67,7 @@ TEST(TrainStep, AuxHeadTrainsBesideTheMainHead) {
 TEST(TrainStep, AuxWeightScalesTheOverClusteringHeadsLoss) {
   const auto views = two_views(32);
   for (double weight : {1.0, 3.0}) {
-    torch::manual_seed(0);
-    TwistModelOptions o;
-    o.backbone.width = 0.125;
-    o.backbone.in_channels = 1;
-    o.head.hidden = 32;
-    o.head.classes = 10;
-    o.aux_classes = 40;
-    TwistModel m(o);
-    TwistModel copy(o);
-    {
-      torch::NoGradGuard no_grad;
-      for (size_t i = 0; i < m->parameters().size(); ++i) copy->parameters()[i].copy_(m->parameters()[i]);
-    }
+    TwistModel m = aux_model(0), copy = aux_model(0);
     const HeadLogits h = copy->forward_heads(views);
     const double main = twist_loss(h.logits).total.item<double>();
     const double aux = twist_loss(h.aux).total.item<double>();
