@@ -219,6 +219,10 @@ TEST(Config, TableHoldsChoicesAndWhatShapesAStep) {
   c.aux_weight = 0;
   const std::string error = twist::testing::error_of([&] { twist::validate(c); });
   EXPECT_NE(error.find("invalid setting aux_weight: must be a positive number"), std::string::npos) << error;
+  c = twist::TrainConfig{};
+  c.spread_weight = -0.5;
+  const std::string spread = twist::testing::error_of([&] { twist::validate(c); });
+  EXPECT_NE(spread.find("invalid setting spread_weight: must be 0 (off) or positive"), std::string::npos) << spread;
 }
 
 }  // namespace

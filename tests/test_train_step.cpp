@@ -6,6 +6,7 @@
 
 #include "test_util.h"
 #include "twist/config.h"
+#include "twist/feature_spread.h"
 #include "twist/train_step.h"
 
 namespace {
@@ -77,6 +78,28 @@ TEST(TrainStep, AuxWeightScalesTheOverClusteringHeadsLoss) {
     const StepOutcome out = step(views, 0.5, 1e-6);
     ASSERT_TRUE(out.bad.empty()) << out.bad;
     EXPECT_NEAR(out.stats.total, main + weight * aux, 1e-4 * std::abs(main + weight * aux)) << "weight " << weight;
+  }
+}
+
+// With a spread weight the step's total adds that weight times the
+// feature-spread penalty of the backbone's features of both views.
+TEST(TrainStep, SpreadWeightAddsTheFeatureSpreadPenalty) {
+  const auto views = two_views(32);
+  TwistModel copy = small_model(0);
+  const HeadLogits h = copy->forward_heads(views);
+  const double loss = twist_loss(h.logits).total.item<double>();
+  const double spread = feature_spread_penalty(h.features).item<double>();
+  EXPECT_EQ(h.features.sizes(), (std::vector<int64_t>{64, copy->backbone->feature_dim()}));
+  EXPECT_GT(spread, 0.1);
+  for (double weight : {0.0, 2.0}) {
+    TwistModel m = small_model(0);
+    Lars lars(m->parameters());
+    TrainStep step(m, lars, {});
+    step.set_spread_weight(weight);
+    const StepOutcome out = step(views, 0.5, 1e-6);
+    ASSERT_TRUE(out.bad.empty()) << out.bad;
+    EXPECT_NEAR(out.stats.total, loss + weight * spread, 1e-4 * std::abs(loss + weight * spread))
+        << "weight " << weight;
   }
 }
 

@@ -256,6 +256,7 @@ struct HeadLogits {
   std::vector<torch::Tensor> logits, aux;  // logits: the chosen C-class head's
   // With cluster_heads >= 2: every C-class head's logits, by head.
   std::vector<std::vector<torch::Tensor>> heads;
+  torch::Tensor features;  // the backbone's features of every view, concatenated
 };
 
 // g(f(x)) for every view. Views of one resolution share one backbone pass;

@@ -106,6 +106,9 @@ class TrainStep {
   // Weight of the over-clustering head's TWIST loss in the total (1: as
   // much as the C-class head's).
   void set_aux_weight(double weight) { aux_weight_ = weight; }
+  // Weight of feature_spread_penalty (twist/feature_spread.h) of the
+  // backbone's features in the total (0: off, the paper's objective).
+  void set_spread_weight(double weight) { spread_weight_ = weight; }
   // A momentum teacher (Eq. 5): it sees the global views, gives the targets,
   // and follows the model by EMA after each update with `momentum`.
   void set_teacher(TwistModel teacher);
@@ -114,6 +117,7 @@ class TrainStep {
   struct StepLogits {
     std::vector<torch::Tensor> logits, teacher, aux;  // float32
     std::vector<std::vector<torch::Tensor>> heads;    // every C-class head's, cluster_heads >= 2
+    torch::Tensor features;                           // the backbone's, every view (float32)
   };
   StepLogits forward(const std::vector<torch::Tensor>& views, bool self_labeling);
   TwistLossTerms objective(const StepLogits& z, const StepPlan& plan, StepOutcome& out) const;
@@ -128,6 +132,7 @@ class TrainStep {
   GradientAverager averager_;
   double clip_grad_ = 0;
   double aux_weight_ = 1;
+  double spread_weight_ = 0;
   TwistModel teacher_{nullptr};
 };
 

@@ -74,6 +74,7 @@ HeadLogits TwistModelImpl::forward_heads(const std::vector<torch::Tensor>& views
     out.logits = head->forward(all).chunk(n);
   }
   if (aux_head) out.aux = aux_head->forward(all).chunk(n);
+  out.features = all;
   return out;
 }
 

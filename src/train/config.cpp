@@ -136,6 +136,9 @@ std::vector<Field> model_fields() {
     field("aux_weight", &TrainConfig::aux_weight, K::Recipe,
           "weight of the aux_classes head's TWIST loss in the total (the C-class heads' weighs 1; lower "
           "raised Fashion-MNIST's kNN but cost the digits' clusters, docs/recipe.md)"),
+    field("spread_weight", &TrainConfig::spread_weight, K::Recipe,
+          "> 0: adds this weight times ln(d / participation ratio) of the backbone features' covariance to the "
+          "objective, asking for variance spread over many directions (what cosine kNN needs); 0: off"),
     field("cluster_heads", &TrainConfig::cluster_heads, K::Model,
           "C-class heads trained side by side from different initial weights; evaluation and prediction use "
           "the one of lowest training loss (a moving average over about 100 steps); 0 = auto: 5 where C is at "
@@ -405,7 +408,8 @@ TrainConfig config_from_json(const std::string& text, const std::string& source,
 
 TrainConfig saved_run_base() {
   TrainConfig c;
-  c.cluster_heads = 1;  // runs from before the key trained one head
+  c.cluster_heads = 1;    // runs from before the key trained one head
+  c.spread_weight = 0.0;  // and without the feature-spread term
   return c;
 }
 
@@ -453,6 +457,7 @@ void validate(const TrainConfig& c) {
   need(c.hidden >= 1, "hidden", "must be at least 1");
   need(c.aux_classes == 0 || c.aux_classes >= 2, "aux_classes", "must be 0 (no second head) or at least 2");
   need(c.aux_weight > 0 && std::isfinite(c.aux_weight), "aux_weight", "must be a positive number");
+  need(c.spread_weight >= 0 && std::isfinite(c.spread_weight), "spread_weight", "must be 0 (off) or positive");
   need(c.cluster_heads >= 0 && c.cluster_heads <= 64, "cluster_heads", "must be 0 (auto) or lie in [1, 64]");
   need(c.cluster_heads <= 1 || (!c.momentum_teacher && c.self_label_epochs == 0), "cluster_heads",
        "several cluster heads train with the TWIST loss only: not with momentum_teacher or self_label_epochs");

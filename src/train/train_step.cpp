@@ -4,6 +4,7 @@
 #include <torch/version.h>
 
 #include "twist/error.h"
+#include "twist/feature_spread.h"
 #include "twist/nonfinite.h"
 
 // LibTorch 2.4 replaced the per-device autocast setters by ones that take the
@@ -167,12 +168,14 @@ TrainStep::StepLogits TrainStep::forward(const std::vector<torch::Tensor>& views
     z.logits = std::move(heads.logits);
     z.aux = std::move(heads.aux);
     z.heads = std::move(heads.heads);
+    z.features = std::move(heads.features);
     if (teacher_ && !self_labeling) {
       // Eq. 5: the teacher sees the two global views only, and is not trained.
       torch::NoGradGuard no_grad;
       z.teacher = teacher_->forward({views.at(0), views.at(1)});
     }
   }
+  if (z.features.defined()) z.features = z.features.to(torch::kFloat32);
   for (auto* list : {&z.logits, &z.teacher, &z.aux})
     for (auto& l : *list) l = l.to(torch::kFloat32);
   for (auto& head : z.heads)
@@ -219,6 +222,7 @@ TwistLossTerms TrainStep::objective(const StepLogits& z, const StepPlan& plan, S
     terms = teacher_ ? twist_teacher_loss(z.teacher, z.logits, loss_) : twist_loss(z.logits, loss_);
   }
   if (!z.aux.empty()) terms.total = terms.total + aux_weight_ * twist_loss(z.aux, loss_).total;
+  if (spread_weight_ > 0) terms.total = terms.total + spread_weight_ * feature_spread_penalty(z.features);
   return terms;
 }
 
