@@ -28,7 +28,7 @@ struct TrainConfig {
   double beta = 2.0;          // trains sharp and diverse, not flat; docs/recipe.md, sixth and ninth rounds)
   double temperature = 0.25;  // the paper's tau = 1 cannot get sharp with NBS and C = 10 (docs/recipe.md)
   std::string temperature_mode = "all";  // all | entropies (twist/loss.h)
-  double spread_weight = 0.0;            // twist/feature_spread.h on the backbone features; 0: off
+  double spread_weight = 1.0;            // twist/feature_spread.h; 0: off (docs/recipe.md, 21st round)
   double aux_weight = 1.0;               // the aux head's loss against the C-class heads' (docs/recipe.md, 20th round)
   // crops and augmentation
   int64_t image_size = 0;  // 0: the data set's own size
