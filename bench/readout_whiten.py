@@ -4,7 +4,9 @@
 Cosine kNN is ruled by the few directions of largest variance. ZCA
 whitening with the bank's mean and covariance (eigenvalues floored at eps
 times the largest) lets every direction count. This prints kNN top-1 on the
-rows as they are, centred, and whitened at several eps, for the features
+rows as they are, centred, and whitened at several eps (and the bank's
+participation ratio, the number of directions its variance is spread
+over: twist's `--spread-weight` term), for the features
 `twist embed` writes or for a data set's pixels (the baseline):
 
     build/twist embed --run RUN --data fashion-mnist@train --out f.npy
@@ -82,6 +84,9 @@ def main():
         w = (evecs @ torch.diag((evals.clamp(min=0) + eps * evals.max()).rsqrt()) @ evecs.T).float()
         out["whitened eps %g" % eps] = knn_top1(centred @ w, y[b], (x[q] - mean) @ w, y[q])
     print("%s: %d rows x %d, %d queries" % (args.rows, len(x), x.shape[1], n_query))
+    spectrum = evals.clamp(min=0).flip(0)
+    print("  participation ratio %.1f of %d dimensions; the 10 largest eigenvalues hold %.0f%% of the variance" %
+          (float(spectrum.sum() ** 2 / (spectrum ** 2).sum()), x.shape[1], 100 * float(spectrum[:10].sum() / spectrum.sum())))
     for name, value in out.items():
         print("  %-20s %.4f" % (name, value))
 
