@@ -117,7 +117,7 @@ class TrainStep {
   struct StepLogits {
     std::vector<torch::Tensor> logits, teacher, aux;  // float32
     std::vector<std::vector<torch::Tensor>> heads;    // every C-class head's, cluster_heads >= 2
-    torch::Tensor features;                           // the backbone's, every view (float32)
+    torch::Tensor features;                           // the backbone's, every view (forward's precision)
   };
   StepLogits forward(const std::vector<torch::Tensor>& views, bool self_labeling);
   TwistLossTerms objective(const StepLogits& z, const StepPlan& plan, StepOutcome& out) const;

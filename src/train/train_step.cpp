@@ -175,7 +175,6 @@ TrainStep::StepLogits TrainStep::forward(const std::vector<torch::Tensor>& views
       z.teacher = teacher_->forward({views.at(0), views.at(1)});
     }
   }
-  if (z.features.defined()) z.features = z.features.to(torch::kFloat32);
   for (auto* list : {&z.logits, &z.teacher, &z.aux})
     for (auto& l : *list) l = l.to(torch::kFloat32);
   for (auto& head : z.heads)
