@@ -84,6 +84,21 @@ TEST_F(CommandsE2E, ClusterMatchesTheTrainingSummaryAndWritesItsFiles) {
   EXPECT_NEAR(double(hits) / double(n), j["acc"].get<double>(), 1e-12);
 }
 
+// The head's own clusters on request, and the read-out's choice made again
+// by eval cluster --method auto: the one training made, agreements and all.
+TEST_F(CommandsE2E, ClusterReadoutChoiceIsRepeatableAndTheHeadStaysAvailable) {
+  auto summary = json::parse(read_text(path("run") + "/summary.json"));
+  auto head = run_json("eval cluster --method head" + run());
+  EXPECT_EQ(head["readout"], "head");
+  EXPECT_NEAR(head["acc"].get<double>(), summary["head_acc"].get<double>(), 1e-9);
+  EXPECT_NEAR(head["nmi"].get<double>(), summary["head_nmi"].get<double>(), 1e-9);
+  auto again = run_json("eval cluster --method auto" + run());
+  EXPECT_EQ(again["readout"], summary["cluster_readout"]);
+  EXPECT_EQ(again["readout_agreement"], summary["readout_agreement"]);
+  EXPECT_NEAR(again["acc"].get<double>(), summary["acc"].get<double>(), 1e-9);
+  EXPECT_EQ(run_twist("eval cluster --method best" + run()).exit_code, 2);
+}
+
 // k-means of the backbone's features: the same figures as the run's summary
 // (same features, same seed), and a file of its own beside the head's.
 TEST_F(CommandsE2E, KmeansClusterMatchesTheTrainingSummary) {
@@ -188,7 +203,12 @@ TEST_F(CommandsE2E, PredictNamesClustersAfterEvalCluster) {
   ASSERT_EQ(j["predictions"].size(), 1u);
   auto top = j["predictions"][0]["top"];
   ASSERT_EQ(top.size(), 3u);
-  EXPECT_GE(top[0]["probability"].get<double>(), top[1]["probability"].get<double>());
+  // A head's probabilities, or the cosines to k-means' centres where the
+  // run chose k-means for its clusters.
+  const bool kmeans = json::parse(read_text(path("run") + "/cluster_readout.json"))["method"] == "kmeans";
+  const char* score = kmeans ? "cosine" : "probability";
+  EXPECT_FALSE(top[0].contains(kmeans ? "probability" : "cosine"));
+  EXPECT_GE(top[0][score].get<double>(), top[1][score].get<double>());
   // The first prediction is the cluster eval cluster assigned to this sample.
   auto assign = run_json("eval cluster --assignments " + path("a2.csv") + run());
   const std::string csv = read_text(path("a2.csv"));

@@ -189,8 +189,9 @@ TEST_F(TrainE2E, SeveralClusterHeadsTrainAndTheOneOfLowestLossIsUsed) {
     if (s["cluster_heads"][k]["loss"].get<double>() < s["cluster_heads"][lowest]["loss"].get<double>()) lowest = k;
   }
   EXPECT_EQ(s["chosen_head"].get<size_t>(), lowest);
-  EXPECT_EQ(s["acc"].get<double>(), s["cluster_heads"][lowest]["acc"].get<double>());
-  EXPECT_EQ(s["nmi"].get<double>(), s["cluster_heads"][lowest]["nmi"].get<double>());
+  EXPECT_EQ(s["head_acc"].get<double>(), s["cluster_heads"][lowest]["acc"].get<double>());
+  EXPECT_EQ(s["head_nmi"].get<double>(), s["cluster_heads"][lowest]["nmi"].get<double>());
+  if (s["cluster_readout"] == "head") { EXPECT_EQ(s["acc"].get<double>(), s["head_acc"].get<double>()); }
   const std::string curves = read_text(out("heads") + "/metrics.jsonl");
   for (const char* key : {"\"head0_acc\"", "\"head2_loss\"", "\"chosen_head\""})
     EXPECT_NE(curves.find(key), std::string::npos) << key;
@@ -273,6 +274,8 @@ TEST_F(TrainE2E, NonFiniteFloatSettingsAreRefused) {
 
 // beta = 0 with NBS off: every image ends up in one class, and the run says
 // so with the likely cause (with NBS on, the tiny run keeps all 4 classes).
+// The collapsed head agrees with nothing (one cluster: agreement 0), so
+// the run's clusters are k-means' of the features, which use the 4 classes.
 TEST_F(TrainE2E, CollapseWithoutDiversityIsReported) {
   auto r =
       run_twist("train " + tiny(data()) + " --beta 0 --nbs false --epochs 10 --log-every 4 --out " + out("collapse"));
@@ -282,7 +285,10 @@ TEST_F(TrainE2E, CollapseWithoutDiversityIsReported) {
   EXPECT_NE(r.output.find("Likely cause: beta = 0"), std::string::npos) << r.output;
   auto summary = json::parse(read_text(out("collapse") + "/summary.json"));
   EXPECT_GT(summary["collapse_step"].get<int64_t>(), 0);
-  EXPECT_EQ(summary["clusters_used"].get<int64_t>(), 1);
+  EXPECT_EQ(summary["cluster_readout"], "kmeans") << summary.dump();
+  EXPECT_EQ(summary["readout_agreement"]["head"].get<double>(), 0.0);
+  EXPECT_EQ(summary["clusters_used"].get<int64_t>(), 4);
+  EXPECT_GT(summary["acc"].get<double>(), summary["head_acc"].get<double>());
   EXPECT_NE(read_text(out("collapse") + "/report.html").find("<b>Collapse:</b>"), std::string::npos);
 }
 

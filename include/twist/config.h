@@ -87,7 +87,9 @@ struct TrainConfig {
   bool eval = true;                // evaluate on the held-out split at the end
   int64_t eval_every = 0;          // > 0: also evaluate every N steps (learning curves in metrics.jsonl)
   double eval_every_minutes = 0;   // > 0: also evaluate every M minutes of training
-  int64_t bank_memory = 32;        // MiB per feature bank in memory when evaluating a folder (kFeatureBankBudgetBytes)
+  // The run's clusters at the end: auto | head | kmeans (twist/cluster_readout.h)
+  std::string cluster_readout = "auto";
+  int64_t bank_memory = 32;  // MiB per feature bank in memory when evaluating a folder (kFeatureBankBudgetBytes)
   // distributed (RANK/WORLD_SIZE set): batch_size is the global batch
   bool sync_bn = false;       // head's hidden BatchNorms over the global batch
   bool nbs_per_rank = false;  // NBS statistics per rank, as the reference code's groups

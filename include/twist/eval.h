@@ -33,6 +33,9 @@ torch::Tensor backbone_batch_features(Backbone backbone, const torch::Tensor& im
 torch::Tensor head_batch_logits(TwistModel& model, const torch::Tensor& features);
 // The same through C-class head `k` (TwistModel::cluster_head).
 torch::Tensor head_batch_logits(TwistModel& model, const torch::Tensor& features, int64_t k);
+// At most `n` images of `d`, drawn with a fixed seed and `stream`: the same
+// ones for every run of the data set (in their order in `d`).
+Dataset seeded_subset(const Dataset& d, int64_t n, uint64_t stream);
 // N x d rows scaled to unit length, float32 (cosine similarity as a product).
 torch::Tensor unit_rows(const torch::Tensor& x);
 

@@ -74,8 +74,13 @@ struct TrainSummary {
   double centered_pixel_knn_top1 = -1;      // pixels normalized per channel
   double kmeans_acc = -1, kmeans_nmi = -1;  // spherical k-means of the backbone's features, k = classes
   bool clustered = false;
-  double nmi = 0, ami = 0, ari = 0, acc = 0;
+  double nmi = 0, ami = 0, ari = 0, acc = 0;  // the run's clusters (cluster_readout's)
   int64_t clusters_used = 0;
+  double head_acc = 0, head_nmi = 0;  // the head's argmax, the same as acc and nmi when it is the read-out
+  // The read-out chosen at the end (twist/cluster_readout.h): "head" or
+  // "kmeans", and each partition's neighbour agreement (-1: not measured).
+  std::string cluster_readout = "head";
+  double head_agreement = -1, kmeans_agreement = -1;
   // cluster_heads >= 2: each C-class head's training loss (moving average)
   // and, when clustered, its figures; the figures above are chosen_head's.
   struct Head {

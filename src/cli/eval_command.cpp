@@ -2,9 +2,11 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "run_args.h"
+#include "twist/cluster_readout.h"
 #include "twist/error.h"
 #include "twist/eval.h"
 #include "twist/io.h"
@@ -111,17 +113,38 @@ int run_linear(const RunArgs& a, ClassifierOptions o, bool precomputed) {
   return 0;
 }
 
-int run_cluster(const RunArgs& a, const std::string& assignments) {
+// The choice twist train makes at the end (cluster_readout auto), made
+// again on the run's training images, saved in the run directory.
+ClusterReadout choose_again(Run& run, const RunArgs& a, TrainEvalSplits& s) {
+  Dataset images = readout_images(s.train);
+  ClusterReadout r;
+  reading_past_bad_images(run, a, {&images}, [&] {
+    r = choose_cluster_readout(run.model, images, eval_side(run, images), run.state.norm, run.config.classes, "auto");
+  });
+  save_cluster_readout(run.dir, r);
+  std::fprintf(stderr, "twist: clusters read out by %s (neighbour agreement: head %.4f, k-means %.4f)\n",
+               r.kmeans() ? "k-means of the features" : "the head", r.head_agreement, r.kmeans_agreement);
+  return r;
+}
+
+// `method` run: the run's clusters (its cluster_readout.json, the head's
+// argmax without one); auto: the same after choosing again; head: the
+// head's argmax. Against the labels.
+int run_cluster(const RunArgs& a, const std::string& assignments, const std::string& method) {
   Run run = open_run_for(a);
   TrainEvalSplits s = labelled_splits(run, a, "unsupervised classification");
+  const std::optional<ClusterReadout> saved =
+      method == "auto" ? std::optional<ClusterReadout>(choose_again(run, a, s)) : load_cluster_readout(run.dir);
+  const bool kmeans = method != "head" && saved && saved->kmeans();
   torch::Tensor pred;
   ClusterMetrics m;
   double top5 = 0;
   const std::vector<std::string> skipped = reading_past_bad_images(run, a, {&s.eval}, [&] {
     const StreamedEmbeddings e = embed_streamed(run.model, s.eval, eval_side(run, s.eval), run.state.norm);
-    pred = e.argmax;
+    const torch::Tensor ranked = kmeans ? nearest_centres(e.features, saved->centres, 5) : e.top5;
+    pred = kmeans ? ranked.select(1, 0).contiguous() : e.argmax;
     m = cluster_metrics(pred, s.eval.labels);
-    top5 = mapped_ranked_accuracy(e.top5, s.eval.labels, m.mapping);
+    top5 = mapped_ranked_accuracy(ranked, s.eval.labels, m.mapping);
   });
   Json mapping = Json::array();
   for (size_t c = 0; c < m.mapping.size(); ++c)
@@ -132,19 +155,27 @@ int run_cluster(const RunArgs& a, const std::string& assignments) {
   j["ari"] = m.ari;
   j["acc"] = m.acc;
   j["top5"] = top5;
+  j["readout"] = kmeans ? "kmeans" : "head";
+  if (saved && saved->kmeans_agreement > -1)
+    j["readout_agreement"] = {{"head", saved->head_agreement}, {"kmeans", saved->kmeans_agreement}};
   j["clusters"] = run.config.classes;
   j["clusters_used"] = m.clusters_used;
   j["classes"] = std::max(s.train.num_classes, s.eval.num_classes);
   j["split"] = s.eval_name;
   j["skipped_images"] = skipped.size();
   j["mapping"] = mapping;
-  // The mapping is what twist predict uses to name a cluster.
+  // The mapping is what twist predict uses to name a cluster: of the
+  // clusters it shows (the run's read-out) only.
+  const bool predicts_these = kmeans || !saved || !saved->kmeans();
+  if (!predicts_these)
+    std::fprintf(stderr,
+                 "twist: cluster_mapping.json left as it was: twist predict shows this run's k-means clusters\n");
   Json keep;
   keep["mapping"] = m.mapping;
   Json names = Json::array();
   for (int64_t c : m.mapping) names.push_back(c >= 0 ? Json(class_name(s.eval, c)) : Json(nullptr));
   keep["names"] = names;
-  write_file_atomic(run.path("cluster_mapping.json"), keep.dump(2) + "\n");
+  if (predicts_these) write_file_atomic(run.path("cluster_mapping.json"), keep.dump(2) + "\n");
   if (!assignments.empty()) {
     std::string csv = "index,cluster,label\n";
     auto p = pred.to(torch::kInt64).contiguous();
@@ -155,8 +186,9 @@ int run_cluster(const RunArgs& a, const std::string& assignments) {
     write_file_atomic(assignments, csv);
   }
   emit(a, run, names::kEvalClusterFile,
-       "Unsupervised classification (argmax of the head, C=" + std::to_string(run.config.classes) + "), " +
-           s.eval_name + " split",
+       std::string("Unsupervised classification (") +
+           (kmeans ? "nearest of the run's k-means centres of its features" : "argmax of the head") +
+           ", C=" + std::to_string(run.config.classes) + "), " + s.eval_name + " split",
        j,
        {{"accuracy (Hungarian matching)", fixed(m.acc)},
         {"top-5 accuracy (after matching)", fixed(top5)},
@@ -258,7 +290,7 @@ std::function<int()> add_eval_command(CLI::App& app) {
     ClassifierOptions linear;
     bool precomputed = false;
     std::string assignments;
-    std::string cluster_method = "head";
+    std::string cluster_method = "run";
     uint64_t kmeans_seed = 0;
     int64_t bins = 50, max_samples = 4000;
   };
@@ -290,15 +322,19 @@ std::function<int()> add_eval_command(CLI::App& app) {
                    "than the augmented protocol, and labelled as such");
 
   CLI::App* cluster = eval->add_subcommand(
-      "cluster", "unsupervised classification: the head's argmax against the labels (NMI, AMI, ARI, accuracy)");
+      "cluster", "unsupervised classification: the run's clusters against the labels (NMI, AMI, ARI, accuracy)");
   add_run_args(cluster, st->cluster_args);
   cluster->add_option("--assignments", st->assignments,
-                      "write index,cluster,label per sample to this CSV file (--method head)");
+                      "write index,cluster,label per sample to this CSV file (--method run, auto or head)");
   cluster
       ->add_option("--method", st->cluster_method,
-                   "head: the head's argmax (C clusters; names twist predict's clusters) | kmeans: spherical "
-                   "k-means of the backbone's features into as many clusters as there are classes [head]")
-      ->check(CLI::IsMember({"head", "kmeans"}));
+                   "run: the run's clusters, as twist train chose them (cluster_readout.json: the head's argmax, "
+                   "or the nearest of k-means centres of its features; names twist predict's clusters) | auto: "
+                   "choose between the two again as twist train does (on up to 10,000 of the run's training "
+                   "images, labels unused), save the choice, then as run | head: "
+                   "the head's argmax | kmeans: spherical k-means of the backbone's features on this split into "
+                   "as many clusters as there are classes [run]")
+      ->check(CLI::IsMember({"run", "auto", "head", "kmeans"}));
   cluster->add_option("--seed", st->kmeans_seed, "k-means: seed of its k-means++ starts [0]");
 
   CLI::App* diag =
@@ -313,7 +349,7 @@ std::function<int()> add_eval_command(CLI::App& app) {
     if (linear->parsed()) return run_linear(st->linear_args, st->linear, st->precomputed);
     if (cluster->parsed())
       return st->cluster_method == "kmeans" ? run_kmeans(st->cluster_args, st->kmeans_seed)
-                                            : run_cluster(st->cluster_args, st->assignments);
+                                            : run_cluster(st->cluster_args, st->assignments, st->cluster_method);
     if (diag->parsed()) return run_diagnostics(st->diag_args, st->bins, st->max_samples);
     return 2;
   };

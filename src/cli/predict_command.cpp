@@ -3,11 +3,14 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "run_args.h"
 #include "twist/augment.h"
+#include "twist/cluster_readout.h"
 #include "twist/error.h"
+#include "twist/eval.h"
 #include "twist/image.h"
 
 namespace twist::cli {
@@ -34,7 +37,9 @@ std::function<int()> add_predict_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "predict",
       "Classify image files (PNG, JPEG, PGM/PPM, BMP; any size, converted to the model's channels and\n"
-      "size). Clusters are named after the classes that twist eval cluster matched them to, when run.");
+      "size). Clusters are named after the classes that twist eval cluster matched them to, when run.\n"
+      "The run's clusters: the head's (with each one's probability) or, where twist train chose k-means\n"
+      "of the features (cluster_readout.json), the nearest k-means centres (with the cosine to each).");
   struct State {
     RunArgs args;
     std::vector<std::string> images;
@@ -52,13 +57,20 @@ std::function<int()> add_predict_command(CLI::App& app) {
     // Decode everything first: a bad file fails before any output.
     std::vector<torch::Tensor> batch;
     for (const auto& path : st->images) batch.push_back(fit_image(read_image(path), channels, size));
+    const std::optional<ClusterReadout> readout = load_cluster_readout(run.dir);
+    const bool kmeans = readout && readout->kmeans();
     torch::Tensor probs;
     {
       torch::NoGradGuard no_grad;
-      auto x = normalize(torch::stack(batch).to(torch::kFloat32).div_(255.0), run.state.norm);
-      // The distribution the model was trained to produce: softmax(logits / tau).
-      probs = torch::softmax(run.model->logits(x) / run.config.temperature, 1);
+      const torch::Tensor images = torch::stack(batch);
+      auto x = normalize(images.to(torch::kFloat32).div_(255.0), run.state.norm);
+      // The distribution the model was trained to produce: softmax(logits / tau);
+      // with k-means clusters, the cosine to each centre.
+      probs = kmeans ? unit_rows(backbone_batch_features(run.model->backbone, images, run.state.norm))
+                           .matmul(readout->centres.t())
+                     : torch::softmax(run.model->logits(x) / run.config.temperature, 1);
     }
+    const char* score = kmeans ? "cosine" : "probability";
     const int64_t k = std::min(st->top_k, probs.size(1));
     auto top = probs.topk(k, 1);
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
@@ -68,7 +80,7 @@ std::function<int()> add_predict_command(CLI::App& app) {
         const int64_t c = std::get<1>(top)[i][r].item<int64_t>();
         nlohmann::ordered_json p;
         p["cluster"] = c;
-        p["probability"] = std::get<0>(top)[i][r].item<double>();
+        p[score] = std::get<0>(top)[i][r].item<double>();
         if (c < int64_t(names.size()) && !names[c].empty()) p["class"] = names[c];
         preds.push_back(p);
       }
@@ -86,8 +98,8 @@ std::function<int()> add_predict_command(CLI::App& app) {
     for (const auto& img : out) {
       std::printf("%s\n", img["image"].get<std::string>().c_str());
       for (const auto& p : img["top"])
-        std::printf("  cluster %-5lld %6.2f%%  %s\n", (long long)p["cluster"].get<int64_t>(),
-                    100 * p["probability"].get<double>(),
+        std::printf(kmeans ? "  cluster %-5lld cosine %6.3f  %s\n" : "  cluster %-5lld %6.2f%%  %s\n",
+                    (long long)p["cluster"].get<int64_t>(), (kmeans ? 1 : 100) * p[score].get<double>(),
                     p.contains("class") ? p["class"].get<std::string>().c_str() : "");
     }
     return 0;

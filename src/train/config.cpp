@@ -298,6 +298,11 @@ std::vector<Field> runtime_fields() {
     field("eval_every_minutes", &TrainConfig::eval_every_minutes, K::Runtime,
           "> 0: the same evaluation every M minutes of training (time spent evaluating not counted)"),
     field("knn_k", &TrainConfig::knn_k, K::Runtime, "neighbours of the kNN evaluation"),
+    choice_field("cluster_readout", &TrainConfig::cluster_readout, K::Runtime, {"auto", "head", "kmeans"},
+          "the run's clusters, chosen at the end of training on up to 10,000 unlabeled training images: "
+          "auto (the head's argmax, or spherical k-means of the backbone's features into C clusters when "
+          "it agrees clearly more with the features' 10 nearest neighbours) | head | kmeans; saved as "
+          "cluster_readout.json for twist eval cluster and twist predict"),
     field("bank_memory", &TrainConfig::bank_memory, K::Runtime,
           "MiB of features each bank of the evaluation keeps in memory when the data set is an image folder "
           "(the evaluation streams it); past that the bank goes to an unlinked temporary file in $TMPDIR, "
@@ -408,8 +413,9 @@ TrainConfig config_from_json(const std::string& text, const std::string& source,
 
 TrainConfig saved_run_base() {
   TrainConfig c;
-  c.cluster_heads = 1;    // runs from before the key trained one head
-  c.spread_weight = 0.0;  // and without the feature-spread term
+  c.cluster_heads = 1;         // runs from before the key trained one head
+  c.spread_weight = 0.0;       // and without the feature-spread term
+  c.cluster_readout = "head";  // and read their clusters from the head
   return c;
 }
 

@@ -175,6 +175,13 @@ std::string TrainSummary::to_json() const {
     j["ari"] = ari;
     j["acc"] = acc;
     j["clusters_used"] = clusters_used;
+    j["head_acc"] = head_acc;
+    j["head_nmi"] = head_nmi;
+  }
+  if (!stopped_early) {
+    j["cluster_readout"] = cluster_readout;
+    if (head_agreement >= -1 + 1e-12 || kmeans_agreement >= -1 + 1e-12)
+      j["readout_agreement"] = {{"head", head_agreement}, {"kmeans", kmeans_agreement}};
   }
   if (!heads.empty()) {
     j["chosen_head"] = chosen_head;

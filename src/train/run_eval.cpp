@@ -10,14 +10,6 @@
 namespace twist {
 namespace {
 
-// At most `n` samples of `d`, the same ones for every run of the data set.
-Dataset seeded_subset(const Dataset& d, int64_t n, uint64_t stream) {
-  if (d.size() <= n) return d;
-  at::Generator gen = make_generator(/*seed=*/20261201, stream);
-  auto pick = std::get<0>(torch::randperm(d.size(), gen, torch::kInt64).narrow(0, 0, n).sort());
-  return d.subset(pick, "[subset of " + std::to_string(n) + "]");
-}
-
 // The subset decoded once when it is within the in-memory rule (the curves
 // evaluate it again and again), else left file-backed and streamed.
 Dataset decoded_if_small(const Dataset& d, int64_t side) {
@@ -28,7 +20,7 @@ Dataset decoded_if_small(const Dataset& d, int64_t side) {
 
 EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset& query, int64_t side,
                            const Normalization& norm, int64_t knn_k, int64_t classes, const StreamOptions& stream,
-                           bool whitened_knn) {
+                           bool whitened_knn, const ClusterReadout* readout) {
   const StreamedEmbeddings q = embed_streamed(model, query, side, norm, stream);
   const FeatureBank b = stream_features(
       bank, side, [&](const torch::Tensor& x) { return backbone_batch_features(model->backbone, x, norm); }, stream);
@@ -48,7 +40,11 @@ EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset
   if (f.kmeans_done) f.kmeans = cluster_metrics(spherical_kmeans(q.features, ko.num_classes), query.labels);
   if (classes == ko.num_classes) {
     f.clustered = true;
-    f.cluster = cluster_metrics(q.argmax, query.labels);
+    f.head_cluster = cluster_metrics(q.argmax, query.labels);
+    f.cluster =
+        readout && readout->kmeans()
+            ? cluster_metrics(nearest_centres(q.features, readout->centres).select(1, 0).contiguous(), query.labels)
+            : f.head_cluster;
     for (int64_t k = 0; q.heads_argmax.defined() && k < q.heads_argmax.size(1); ++k)
       f.heads.push_back(cluster_metrics(q.heads_argmax.select(1, k).contiguous(), query.labels));
   }
@@ -135,7 +131,16 @@ void record_heads(TwistModel& model, const EvalFigures& f, TrainSummary& summary
 
 }  // namespace
 
-void RunEvaluator::final(TwistModel& model, TrainSummary& summary, Communicator* comm) {
+ClusterReadout RunEvaluator::choose_readout(TwistModel& model) {
+  ClusterReadout r;
+  Dataset images = readout_images(data_.train);
+  skipping_bad_images(bad_, {&images}, [&] {
+    r = choose_cluster_readout(model, images, side_, norm_, cfg_.classes, cfg_.cluster_readout, stream_);
+  });
+  return r;
+}
+
+void RunEvaluator::final(TwistModel& model, TrainSummary& summary, Communicator* comm, const ClusterReadout* readout) {
   Dataset &query = data_.eval, &bank = data_.train;  // sifted in place where a file does not decode
   StreamOptions stream = stream_;
   stream.comm = comm;
@@ -145,7 +150,8 @@ void RunEvaluator::final(TwistModel& model, TrainSummary& summary, Communicator*
                  comm ? (", embedded by " + std::to_string(comm->world_size()) + " ranks").c_str() : "");
   EvalFigures f;
   skipping_bad_images(bad_, {&query, &bank}, [&] {
-    f = evaluate_model(model, bank, query, side_, norm_, cfg_.knn_k, cfg_.classes, stream, /*whitened_knn=*/true);
+    f = evaluate_model(model, bank, query, side_, norm_, cfg_.knn_k, cfg_.classes, stream, /*whitened_knn=*/true,
+                       readout);
   });
   KnnOptions ko;
   ko.k = cfg_.knn_k;
@@ -177,6 +183,8 @@ void RunEvaluator::final(TwistModel& model, TrainSummary& summary, Communicator*
     summary.ari = f.cluster.ari;
     summary.acc = f.cluster.acc;
     summary.clusters_used = f.cluster.clusters_used;
+    summary.head_acc = f.head_cluster.acc;
+    summary.head_nmi = f.head_cluster.nmi;
   }
   record_heads(model, f, summary);
 }

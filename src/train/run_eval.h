@@ -10,6 +10,7 @@
 
 #include "step_log.h"
 #include "twist/bad_images.h"
+#include "twist/cluster_readout.h"
 #include "twist/config.h"
 #include "twist/data.h"
 #include "twist/eval.h"
@@ -24,7 +25,8 @@ struct EvalFigures {
   bool kmeans_done = false;
   ClusterMetrics kmeans;  // spherical k-means of the query's features, k = the number of classes
   bool clustered = false;
-  ClusterMetrics cluster;             // the head's argmax, when C = the number of classes
+  ClusterMetrics cluster;             // the read-out's clusters (the head's argmax unless k-means), when C = classes
+  ClusterMetrics head_cluster;        // the head's argmax, when clustered
   std::vector<ClusterMetrics> heads;  // each C-class head's (cluster_heads >= 2), when clustered
 };
 
@@ -32,11 +34,12 @@ struct EvalFigures {
 // features too with `whitened_knn`, as at the end of a run), k-means of the
 // query's backbone features into as many clusters as there are classes,
 // and cluster metrics of the head's argmax on `query` when it has as many
-// classes as the labels. Both sets labelled, in memory or file-backed
+// classes as the labels (with `readout` k-means: the query's nearest
+// centres, the head's argmax in head_cluster). Both sets labelled, in memory or file-backed
 // (decoded at `side`), streamed batch by batch into feature banks.
 EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset& query, int64_t side,
                            const Normalization& norm, int64_t knn_k, int64_t classes, const StreamOptions& stream = {},
-                           bool whitened_knn = false);
+                           bool whitened_knn = false, const ClusterReadout* readout = nullptr);
 
 // kNN top-1 on raw pixels in [0, 1] (`centre` null) or on pixels normalized
 // by `centre`, streamed: the baselines pretraining must beat.
@@ -73,7 +76,12 @@ class RunEvaluator {
   // in_memory_limit_bytes() of pixels), into `summary`. With `comm`, every
   // rank of a distributed run calls it: each embeds its share of the
   // batches, and every rank gets the figures (rank 0 speaks).
-  void final(TwistModel& model, TrainSummary& summary, Communicator* comm = nullptr);
+  void final(TwistModel& model, TrainSummary& summary, Communicator* comm = nullptr,
+             const ClusterReadout* readout = nullptr);
+  // The run's cluster read-out (config.cluster_readout), chosen on up to
+  // kCurveBankImages seeded training images, labels unused: possible
+  // without held-out images or labels. Every rank computes the same.
+  ClusterReadout choose_readout(TwistModel& model);
 
  private:
   TrainEvalSplits& data_;

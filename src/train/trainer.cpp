@@ -86,6 +86,7 @@ class Trainer {
   void count_bad_step(const std::string& bad);
   void evaluate_during(StepLog& log);
   void save(int64_t at_step);
+  ClusterReadout choose_readout();
   TrainSummary finish(const std::vector<std::string>& restarts);
 
   TrainConfig cfg_;
@@ -365,6 +366,22 @@ void Trainer::save(int64_t at_step) {
   t_saved_ = std::chrono::steady_clock::now();
 }
 
+// The run's clusters: the head's argmax or k-means of the features
+// (config.cluster_readout), into the summary and said on stderr.
+ClusterReadout Trainer::choose_readout() {
+  const ClusterReadout r = evaluator_->choose_readout(teacher_ ? teacher_ : model_);
+  summary_.cluster_readout = r.method;
+  summary_.head_agreement = r.head_agreement;
+  summary_.kmeans_agreement = r.kmeans_agreement;
+  if (writer_ && r.kmeans_agreement > -1)
+    std::fprintf(stderr,
+                 "twist: clusters read out by %s: neighbour agreement of the head's clusters %.4f, of k-means "
+                 "of the features %.4f (%lld training images)\n",
+                 r.kmeans() ? "k-means of the features" : "the head", r.head_agreement, r.kmeans_agreement,
+                 (long long)r.images);
+  return r;
+}
+
 TrainSummary Trainer::finish(const std::vector<std::string>& restarts) {
   // Each rank met its own bad files: the summary and the last checkpoint
   // count them all (every rank gets here at the same step).
@@ -382,15 +399,17 @@ TrainSummary Trainer::finish(const std::vector<std::string>& restarts) {
                  (long long)step_, (long long)s_.total, dir_.c_str());
     return summary_;
   }
+  loader_.reset();  // it reads data_.train
+  const ClusterReadout readout = choose_readout();
   if (cfg_.eval && evaluator_->possible()) {
     // The bank leaves out the training files that were skipped.
-    loader_.reset();  // it reads data_.train
     data_.train = without_bad_images(data_.train, *bad_images_);
     // Every rank embeds its share of the batches; rank 0 writes.
-    evaluator_->final(teacher_ ? teacher_ : model_, summary_, comm_.get());
+    evaluator_->final(teacher_ ? teacher_ : model_, summary_, comm_.get(), &readout);
     summary_.skipped_images = bad_images_->count();  // with the evaluated sets' files
   }
   if (!writer_) return summary_;
+  save_cluster_readout(dir_, readout);
   write_file_atomic(dir_ + "/summary.json", summary_.to_json() + "\n");
   return summary_;
 }

@@ -1,0 +1,88 @@
+#pragma once
+// Which partition a run reports as its clusters: the head's argmax, or
+// spherical k-means of the backbone's features, chosen without labels by
+// how well each agrees with the features' nearest neighbours.
+//
+// The head's partition is what TWIST trains; on some data (docs/recipe.md,
+// twenty-second round: generated digits) it merges classes that the
+// backbone's features keep apart, and k-means on those features finds them.
+// The chance-corrected share of each image's k nearest neighbours (cosine)
+// that fall in its own cluster measures, on unlabeled images, how well a
+// partition follows the features' own neighbourhoods; k-means is taken
+// when it removes at least a quarter of the head's disagreements with them
+// (near-ties went either way on the validation runs, and there the head
+// was the better partition). The choice, its agreements and k-means' centres are saved in the run
+// directory (cluster_readout.json, cluster_centres.npy) for twist eval
+// cluster and twist predict.
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+
+#include "twist/data.h"
+#include "twist/eval.h"
+#include "twist/feature_bank.h"
+#include "twist/models.h"
+
+namespace twist {
+
+struct ClusterReadout {
+  std::string method = "head";  // "head" or "kmeans"
+  double head_agreement = -1;   // neighbour_agreement of each partition
+  double kmeans_agreement = -1;
+  int64_t images = 0;           // unlabeled training images the choice was made on
+  torch::Tensor centres;        // "kmeans": C x d unit rows (float32)
+  bool kmeans() const { return method == "kmeans"; }
+};
+
+// The share of the k nearest neighbours (cosine, oneself left out) of each
+// row of `features` (N x d) that lie in its own cluster (`clusters`, N ids),
+// corrected for chance as Cohen's kappa: (observed - expected) / (1 -
+// expected), expected = the sum of the squared cluster shares. 1 when every
+// neighbourhood stays in one cluster, about 0 for a partition that ignores
+// the features. Needs N > k.
+double neighbour_agreement(const torch::Tensor& features, const torch::Tensor& clusters, int64_t k = 10);
+
+// The unit-length mean direction of each cluster's unit rows (k x d); an
+// empty cluster's centre is a zero row (nothing is ever nearest to it).
+torch::Tensor cluster_centres(const torch::Tensor& features, const torch::Tensor& clusters, int64_t k);
+
+// Each row's `k` nearest centres by cosine, nearest first (N x k int64 ids),
+// the bank read chunk by chunk.
+torch::Tensor nearest_centres(const FeatureBank& features, const torch::Tensor& centres, int64_t k = 1);
+
+// Fewer unlabeled images per cluster than this and the head is kept.
+constexpr int64_t kMinImagesPerCluster = 20;
+
+// k-means replaces the head when it removes at least this share of the
+// head's disagreement with the neighbours: 1 - a_kmeans <= (1 - 0.25) (1 - a_head).
+constexpr double kKmeansDisagreementShare = 0.25;
+bool kmeans_clearly_better(double head_agreement, double kmeans_agreement);
+
+// `mode` "head" keeps the head; "kmeans" takes k-means into `clusters`
+// clusters (seeded); "auto" takes k-means when kmeans_clearly_better by
+// their neighbour_agreement on these images. `features`: N x
+// d backbone features of unlabeled images, `head_clusters` their head argmax;
+// fewer than kMinImagesPerCluster x `clusters` of them keep the head.
+ClusterReadout choose_cluster_readout(const torch::Tensor& features, const torch::Tensor& head_clusters,
+                                      int64_t clusters, const std::string& mode, uint64_t seed = 0);
+
+// The training images a run's read-out is chosen on: kReadoutImages of
+// them, seeded (the same for every run of the data set).
+constexpr int64_t kReadoutImages = 10000;
+Dataset readout_images(const Dataset& train);
+// The same choice for a model: its features and head argmax on `images`
+// (readout_images of the training set; labels unused), embedded at `side`.
+// Mode "head" and too few images embed nothing.
+ClusterReadout choose_cluster_readout(TwistModel& model, const Dataset& images, int64_t side,
+                                      const Normalization& norm, int64_t clusters, const std::string& mode,
+                                      const StreamOptions& stream = {});
+
+// cluster_readout.json (and, for k-means, cluster_centres.npy) in `dir`.
+void save_cluster_readout(const std::string& dir, const ClusterReadout& r);
+// What save_cluster_readout wrote, or nothing for a run without it (runs
+// from before the choice: the head). Throws twist::Error naming the file
+// when it is unreadable or does not match.
+std::optional<ClusterReadout> load_cluster_readout(const std::string& dir);
+
+}  // namespace twist
