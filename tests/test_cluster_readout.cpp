@@ -68,7 +68,7 @@ TEST(ChooseClusterReadout, KmeansReplacesAHeadThatMergesWhatTheFeaturesSeparate)
   torch::Tensor labels;
   const auto x = four_directions(60, labels, 11);
   auto merged = labels.clone();
-  merged.masked_fill_(merged.eq(1), 0);  // directions 0 and 1 in one cluster
+  merged.masked_fill_(merged.eq(1), 0);                                        // directions 0 and 1 in one cluster
   merged.masked_fill_(merged.eq(3).logical_and(torch::rand({240}) < 0.5), 1);  // direction 3 split at random
   const ClusterReadout bad = choose_cluster_readout(x, merged, 4, "auto", 0);
   ASSERT_EQ(bad.method, "kmeans");

@@ -289,7 +289,12 @@ TEST_F(TrainE2E, CollapseWithoutDiversityIsReported) {
   EXPECT_EQ(summary["readout_agreement"]["head"].get<double>(), 0.0);
   EXPECT_EQ(summary["clusters_used"].get<int64_t>(), 4);
   EXPECT_GT(summary["acc"].get<double>(), summary["head_acc"].get<double>());
-  EXPECT_NE(read_text(out("collapse") + "/report.html").find("<b>Collapse:</b>"), std::string::npos);
+  const std::string report = read_text(out("collapse") + "/report.html");
+  EXPECT_NE(report.find("<b>Collapse:</b>"), std::string::npos);
+  // The report's figures say whose clusters they are, the head's beside them.
+  EXPECT_NE(report.find("(k-means read-out)"), std::string::npos);
+  EXPECT_NE(report.find("the head&#39;s cluster accuracy"), std::string::npos);
+  EXPECT_NE(r.output.find("clusters read out by k-means of the features"), std::string::npos) << r.output;
 }
 
 TEST_F(TrainE2E, BadInputGivesOneClearError) {

@@ -30,8 +30,8 @@ struct ClusterReadout {
   std::string method = "head";  // "head" or "kmeans"
   double head_agreement = -1;   // neighbour_agreement of each partition
   double kmeans_agreement = -1;
-  int64_t images = 0;           // unlabeled training images the choice was made on
-  torch::Tensor centres;        // "kmeans": C x d unit rows (float32)
+  int64_t images = 0;     // unlabeled training images the choice was made on
+  torch::Tensor centres;  // "kmeans": C x d unit rows (float32)
   bool kmeans() const { return method == "kmeans"; }
 };
 
@@ -74,9 +74,8 @@ Dataset readout_images(const Dataset& train);
 // The same choice for a model: its features and head argmax on `images`
 // (readout_images of the training set; labels unused), embedded at `side`.
 // Mode "head" and too few images embed nothing.
-ClusterReadout choose_cluster_readout(TwistModel& model, const Dataset& images, int64_t side,
-                                      const Normalization& norm, int64_t clusters, const std::string& mode,
-                                      const StreamOptions& stream = {});
+ClusterReadout choose_cluster_readout(TwistModel& model, const Dataset& images, int64_t side, const Normalization& norm,
+                                      int64_t clusters, const std::string& mode, const StreamOptions& stream = {});
 
 // cluster_readout.json (and, for k-means, cluster_centres.npy) in `dir`.
 void save_cluster_readout(const std::string& dir, const ClusterReadout& r);

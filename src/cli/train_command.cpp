@@ -31,11 +31,14 @@ void print_table(const TrainSummary& s) {
     std::printf("  %-34s %8s\n", "kNN top-1, pixels (baselines)", "skipped");
   }
   if (s.clustered) {
+    const bool kmeans = s.cluster_readout == "kmeans";
+    std::printf("  %-34s %8s\n", "the run's clusters", kmeans ? "k-means" : "head");
     std::printf("  %-34s %8.4f\n", "cluster accuracy (Hungarian)", s.acc);
     std::printf("  %-34s %8.4f\n", "NMI", s.nmi);
     std::printf("  %-34s %8.4f\n", "AMI", s.ami);
     std::printf("  %-34s %8.4f\n", "ARI", s.ari);
     std::printf("  %-34s %8lld\n", "clusters in use", (long long)s.clusters_used);
+    if (kmeans) std::printf("  %-34s %8.4f\n", "the head's cluster accuracy", s.head_acc);
   }
   for (size_t k = 0; k < s.heads.size(); ++k) {
     const auto& h = s.heads[k];

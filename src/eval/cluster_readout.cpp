@@ -29,8 +29,8 @@ double neighbour_agreement(const torch::Tensor& features, const torch::Tensor& c
   check(features.dim() == 2 && clusters.dim() == 1 && features.size(0) == clusters.size(0),
         "neighbour agreement: N x d features and N cluster ids");
   const int64_t n = features.size(0);
-  check(k >= 1 && n > k, "neighbour agreement: needs more than k = " + std::to_string(k) + " rows, got " +
-                             std::to_string(n));
+  check(k >= 1 && n > k,
+        "neighbour agreement: needs more than k = " + std::to_string(k) + " rows, got " + std::to_string(n));
   torch::NoGradGuard no_grad;
   const torch::Tensor x = unit_rows(features), ids = clusters.to(torch::kInt64);
   int64_t same = 0;
@@ -88,9 +88,8 @@ ClusterReadout choose_cluster_readout(const torch::Tensor& features, const torch
 
 Dataset readout_images(const Dataset& train) { return seeded_subset(train, kReadoutImages, /*stream=*/3); }
 
-ClusterReadout choose_cluster_readout(TwistModel& model, const Dataset& images, int64_t side,
-                                      const Normalization& norm, int64_t clusters, const std::string& mode,
-                                      const StreamOptions& stream) {
+ClusterReadout choose_cluster_readout(TwistModel& model, const Dataset& images, int64_t side, const Normalization& norm,
+                                      int64_t clusters, const std::string& mode, const StreamOptions& stream) {
   if (mode == "head" || images.size() < kMinImagesPerCluster * clusters)
     return choose_cluster_readout(torch::zeros({0, 1}), torch::zeros({0}, torch::kInt64), clusters, mode);
   const StreamedEmbeddings e = embed_streamed(model, images, side, norm, stream);
@@ -129,9 +128,7 @@ std::optional<ClusterReadout> load_cluster_readout(const std::string& dir) {
     }
   } catch (const nlohmann::json::exception& e) {
     throw Error("'" + path + "' is not a cluster read-out written by twist train: " + e.what());
-  } catch (const Error& e) {
-    throw Error("'" + path + "': " + e.what());
-  }
+  } catch (const Error& e) { throw Error("'" + path + "': " + e.what()); }
   return r;
 }
 

@@ -349,6 +349,11 @@ std::vector<std::pair<std::string, std::string>> finetune_files(const Run& run) 
   return out;
 }
 
+// Whether the run's clusters are k-means' of the features (summary.json).
+bool kmeans_readout(const Json& summary) {
+  return summary.is_object() && summary.contains("cluster_readout") && summary["cluster_readout"] == "kmeans";
+}
+
 std::string final_figures_section(const Run& run, const Json& summary) {
   std::string body;
   const Json knn = read_json_if_present(run.path(names::kEvalKnnFile));
@@ -374,11 +379,16 @@ std::string final_figures_section(const Run& run, const Json& summary) {
   row("linear probe top-1 (precomputed features)", number_or_nan(linp, "top1"), nan, "eval_linear_precomputed.json");
   const bool own_clu = clu.is_object();
   const Json& cs = own_clu ? clu : summary;
-  const std::string csrc = own_clu ? "eval_cluster.json" : "summary.json";
+  const std::string csrc = std::string(own_clu ? "eval_cluster.json" : "summary.json") +
+                           (kmeans_readout(summary) ? " (k-means read-out)" : "");
   row("cluster accuracy (Hungarian)", number_or_nan(cs, "acc"), nan, csrc);
   row("NMI", number_or_nan(cs, "nmi"), nan, csrc);
   row("AMI", number_or_nan(cs, "ami"), nan, csrc);
   row("ARI", number_or_nan(cs, "ari"), nan, csrc);
+  if (kmeans_readout(summary)) {  // the figures above are k-means' clusters: the head's beside them
+    row("the head's cluster accuracy", number_or_nan(summary, "head_acc"), nan, "summary.json");
+    row("the head's NMI", number_or_nan(summary, "head_nmi"), nan, "summary.json");
+  }
   for (const auto& [pct, f] : finetune_files(run))
     row("fine-tuned with " + pct + "% of the labels, top-1", number_or_nan(read_json_if_present(run.path(f)), "top1"),
         nan, f);
@@ -589,7 +599,13 @@ ReportResult write_report(const Run& run, const ReportOptions& o) {
   section("Training", training_section(metrics, summary, cfg));
   section("Final figures", final_figures_section(run, summary));
   const Thumbs thumbs = thumbnails(v.data.images);
-  section("Predicted classes", classes_section(v, thumbs, o, cfg.classes));
+  const std::string head_note =
+      kmeans_readout(summary)
+          ? "<p class=\"muted\">The head's clusters, below and in the top-5 predictions. This run's own clusters "
+            "are k-means' of the backbone's features (cluster_readout.json), which twist eval cluster and twist "
+            "predict use.</p>\n"
+          : "";
+  section("Predicted classes", head_note + classes_section(v, thumbs, o, cfg.classes));
   if (o.top5_examples > 0) section("Top-5 predictions", top5_section(v, thumbs, o, cfg));
   section("Diagnostics", diagnostics_section(v, metrics, o));
   section("Settings", "<details><summary>config.json (every resolved setting)</summary><pre>" +
