@@ -42,6 +42,13 @@ struct ClusterReadout {
 // neighbourhood stays in one cluster, about 0 for a partition that ignores
 // the features. Needs N > k.
 double neighbour_agreement(const torch::Tensor& features, const torch::Tensor& clusters, int64_t k = 10);
+// The same in two steps, so that several partitions share one search: each
+// row's k nearest other rows by cosine (N x k int64), then the agreement of
+// `clusters` with them.
+torch::Tensor nearest_neighbours(const torch::Tensor& features, int64_t k);
+double agreement_with_neighbours(const torch::Tensor& neighbours, const torch::Tensor& clusters);
+// The neighbours the read-out's choice counts.
+constexpr int64_t kReadoutNeighbours = 10;
 
 // The unit-length mean direction of each cluster's unit rows (k x d); an
 // empty cluster's centre is a zero row (nothing is ever nearest to it).

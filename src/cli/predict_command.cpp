@@ -63,12 +63,15 @@ std::function<int()> add_predict_command(CLI::App& app) {
     {
       torch::NoGradGuard no_grad;
       const torch::Tensor images = torch::stack(batch);
-      auto x = normalize(images.to(torch::kFloat32).div_(255.0), run.state.norm);
       // The distribution the model was trained to produce: softmax(logits / tau);
       // with k-means clusters, the cosine to each centre.
-      probs = kmeans ? unit_rows(backbone_batch_features(run.model->backbone, images, run.state.norm))
-                           .matmul(readout->centres.t())
-                     : torch::softmax(run.model->logits(x) / run.config.temperature, 1);
+      if (kmeans) {
+        probs = unit_rows(backbone_batch_features(run.model->backbone, images, run.state.norm))
+                    .matmul(readout->centres.t());
+      } else {
+        const auto x = normalize(images.to(torch::kFloat32).div_(255.0), run.state.norm);
+        probs = torch::softmax(run.model->logits(x) / run.config.temperature, 1);
+      }
     }
     const char* score = kmeans ? "cosine" : "probability";
     const int64_t k = std::min(st->top_k, probs.size(1));

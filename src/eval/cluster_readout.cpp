@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "twist/error.h"
 #include "twist/eval.h"
@@ -25,26 +26,38 @@ bool kmeans_clearly_better(double head_agreement, double kmeans_agreement) {
          1 - kmeans_agreement <= (1 - kKmeansDisagreementShare) * (1 - head_agreement);
 }
 
-double neighbour_agreement(const torch::Tensor& features, const torch::Tensor& clusters, int64_t k) {
-  check(features.dim() == 2 && clusters.dim() == 1 && features.size(0) == clusters.size(0),
-        "neighbour agreement: N x d features and N cluster ids");
+torch::Tensor nearest_neighbours(const torch::Tensor& features, int64_t k) {
+  check(features.dim() == 2, "neighbour agreement: features must be N x d");
   const int64_t n = features.size(0);
   check(k >= 1 && n > k,
         "neighbour agreement: needs more than k = " + std::to_string(k) + " rows, got " + std::to_string(n));
   torch::NoGradGuard no_grad;
-  const torch::Tensor x = unit_rows(features), ids = clusters.to(torch::kInt64);
-  int64_t same = 0;
+  const torch::Tensor x = unit_rows(features);
+  std::vector<torch::Tensor> rows;
   for (int64_t begin = 0; begin < n; begin += kAgreementChunk) {
     const int64_t m = std::min(kAgreementChunk, n - begin);
     torch::Tensor sim = x.narrow(0, begin, m).matmul(x.t());
     sim.index_put_({torch::arange(m), torch::arange(begin, begin + m)}, -2.0f);  // not oneself
-    const torch::Tensor nearest = std::get<1>(sim.topk(k, 1));
-    same += ids.index({nearest}).eq(ids.narrow(0, begin, m).unsqueeze(1)).sum().item<int64_t>();
+    rows.push_back(std::get<1>(sim.topk(k, 1)));
   }
-  const double observed = double(same) / double(n * k);
-  const torch::Tensor share = torch::bincount(ids).to(torch::kFloat64) / double(n);
-  const double expected = share.pow(2).sum().item<double>();
+  return torch::cat(rows);
+}
+
+double agreement_with_neighbours(const torch::Tensor& neighbours, const torch::Tensor& clusters) {
+  check(neighbours.dim() == 2 && clusters.dim() == 1 && neighbours.size(0) == clusters.size(0),
+        "neighbour agreement: N x k neighbours and N cluster ids");
+  const torch::Tensor ids = clusters.to(torch::kInt64);
+  const double n = double(ids.size(0));
+  const double observed =
+      ids.index({neighbours}).eq(ids.unsqueeze(1)).sum().item<double>() / (n * double(neighbours.size(1)));
+  const double expected = (torch::bincount(ids).to(torch::kFloat64) / n).pow(2).sum().item<double>();
   return expected >= 1 ? 0.0 : (observed - expected) / (1 - expected);
+}
+
+double neighbour_agreement(const torch::Tensor& features, const torch::Tensor& clusters, int64_t k) {
+  check(features.dim() == 2 && clusters.dim() == 1 && features.size(0) == clusters.size(0),
+        "neighbour agreement: N x d features and N cluster ids");
+  return agreement_with_neighbours(nearest_neighbours(features, k), clusters);
 }
 
 torch::Tensor cluster_centres(const torch::Tensor& features, const torch::Tensor& clusters, int64_t k) {
@@ -77,8 +90,9 @@ ClusterReadout choose_cluster_readout(const torch::Tensor& features, const torch
   // Too few images to judge by (or for k-means): the head.
   if (mode == "head" || r.images < kMinImagesPerCluster * clusters) return r;
   const torch::Tensor km = spherical_kmeans(features, clusters, seed);
-  r.kmeans_agreement = neighbour_agreement(features, km);
-  r.head_agreement = neighbour_agreement(features, head_clusters);
+  const torch::Tensor neighbours = nearest_neighbours(features, kReadoutNeighbours);  // once, for both
+  r.kmeans_agreement = agreement_with_neighbours(neighbours, km);
+  r.head_agreement = agreement_with_neighbours(neighbours, head_clusters);
   if (mode == "kmeans" || kmeans_clearly_better(r.head_agreement, r.kmeans_agreement)) {
     r.method = "kmeans";
     r.centres = cluster_centres(features, km, clusters);

@@ -180,7 +180,7 @@ std::string TrainSummary::to_json() const {
   }
   if (!stopped_early) {
     j["cluster_readout"] = cluster_readout;
-    if (head_agreement >= -1 + 1e-12 || kmeans_agreement >= -1 + 1e-12)
+    if (kmeans_agreement > -1)  // measured (-1: the head kept without comparing)
       j["readout_agreement"] = {{"head", head_agreement}, {"kmeans", kmeans_agreement}};
   }
   if (!heads.empty()) {
