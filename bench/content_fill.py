@@ -16,28 +16,23 @@ by more than a tenth of the range, and the share of such pixels.
 """
 import argparse
 import glob
-import gzip
 import os
-import struct
 
 import numpy as np
 from PIL import Image
 
+from reference_twist import read_idx  # IDX bytes, raw or gzipped
+
 FASHION = "/usr/share/datasets/fashion-mnist"
-
-
-def read_idx(path):
-    data = (gzip.open if path.endswith(".gz") else open)(path, "rb").read()
-    dims = data[3]
-    shape = struct.unpack(">" + "I" * dims, data[4:4 + 4 * dims])
-    return np.frombuffer(data[4 + 4 * dims:], np.uint8).reshape(shape)
 
 
 def sample(spec, n, rng):
     if spec == "fashion-mnist" or spec.startswith("idx:"):
         d = FASHION if spec == "fashion-mnist" else spec[4:]
-        path = next(p for p in (os.path.join(d, "train-images-idx3-ubyte" + z) for z in ("", ".gz"))
-                    if os.path.exists(p))
+        path = next((p for p in (os.path.join(d, "train-images-idx3-ubyte" + z) for z in ("", ".gz"))
+                     if os.path.exists(p)), None)
+        if path is None:
+            raise SystemExit(f"content_fill.py: no train-images-idx3-ubyte[.gz] in {d}")
         x = read_idx(path)
         return x[rng.choice(len(x), min(n, len(x)), replace=False)].astype(np.float32)
     files = sorted(glob.glob(os.path.join(spec[len("folder:"):], "train", "*", "*")))
