@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include "twist/augment.h"
+#include "twist/config.h"
+
+#include "test_util.h"
 
 namespace {
 
@@ -15,6 +18,48 @@ TEST(Augment, FlipTwiceIsIdentity) {
   auto x = random_images(3, 1, 7, 9, 1);
   EXPECT_TRUE(torch::equal(twist::hflip(twist::hflip(x)), x));
   EXPECT_FALSE(torch::equal(twist::hflip(x), x));
+}
+
+// A quarter turn maps pixel centres onto pixel centres, so bilinear
+// sampling moves every pixel exactly; no turn leaves the image as it was.
+TEST(Augment, RotateByQuarterTurnsMatchesRot90) {
+  auto x = random_images(3, 2, 9, 9, 11);
+  auto y = twist::rotate(x, torch::tensor({0.f, 90.f, -90.f}));
+  EXPECT_TRUE(torch::allclose(y[0], x[0], 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(y[1], x[1].rot90(1, {1, 2}), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(y[2], x[2].rot90(-1, {1, 2}), 1e-5, 1e-5));
+  EXPECT_THROW(twist::rotate(random_images(1, 1, 4, 5, 1), torch::zeros({1})), std::exception);
+}
+
+// A view's angle is drawn after everything else it draws: a flat image,
+// which rotation leaves as it is, gets the same view with and without it,
+// and an image with content gets a different one.
+TEST(Augment, RotationKeepsTheViewsOtherDraws) {
+  twist::ViewOptions v;
+  v.blur_p = 0.5;
+  twist::ViewOptions turned = v;
+  turned.rotation = 30;
+  auto flat = torch::full({4, 3, 16, 16}, 120, torch::kUInt8);
+  auto gen_a = twist::make_generator(5, 0), gen_b = twist::make_generator(5, 0);
+  EXPECT_TRUE(torch::allclose(twist::augment_view(flat, v, unit(3), gen_a),
+                              twist::augment_view(flat, turned, unit(3), gen_b), 1e-5, 1e-5));
+  auto busy = (random_images(4, 3, 16, 16, 6) * 255).to(torch::kUInt8);
+  gen_a = twist::make_generator(5, 0);
+  gen_b = twist::make_generator(5, 0);
+  EXPECT_FALSE(torch::allclose(twist::augment_view(busy, v, unit(3), gen_a),
+                               twist::augment_view(busy, turned, unit(3), gen_b), 1e-3, 1e-3));
+}
+
+TEST(Augment, RotationIsValidatedInDegrees) {
+  twist::TrainConfig c;
+  for (double r : {0.0, 15.0, 180.0}) {
+    c.rotation = r;
+    EXPECT_EQ(twist::testing::error_of([&] { twist::validate(c); }), "(no error)") << r;
+  }
+  for (double r : {-1.0, 181.0, std::nan("")}) {
+    c.rotation = r;
+    EXPECT_NE(twist::testing::error_of([&] { twist::validate(c); }).find("rotation"), std::string::npos) << r;
+  }
 }
 
 // Sampling the whole image at its own pixel centres: bicubic interpolation

@@ -27,6 +27,9 @@ struct ViewOptions {
   // as the reference implementation scales its PIL blur radius.
   double sigma_min = 0.1, sigma_max = 2.0;
   double solarize_p = 0.0;
+  // Largest rotation of the crop in degrees (uniform in [-rotation,
+  // rotation], counter-clockwise positive); 0: none, and nothing drawn.
+  double rotation = 0.0;
 };
 
 // The views of one batch: global crops first, then local crops.
@@ -75,6 +78,10 @@ struct CropBox {
 void crop_scaled_into(const torch::Tensor& image_u8, CropBox box, double scale_y, double scale_x, bool flip,
                       torch::Tensor out);
 torch::Tensor hflip(const torch::Tensor& images);
+// Rotates each square image of a float batch (B x C x S x S) about its
+// centre by its own angle in degrees (B, counter-clockwise), bilinear;
+// pixels that come from outside the image repeat its border.
+torch::Tensor rotate(const torch::Tensor& images, const torch::Tensor& degrees);
 // Factor per sample (B). Brightness scales; contrast blends with the mean
 // grey level; saturation blends with the grey image.
 torch::Tensor adjust_brightness(const torch::Tensor& x, const torch::Tensor& factor);

@@ -103,4 +103,19 @@ void crop_scaled_into(const torch::Tensor& image_u8, CropBox box, double scale_y
 
 torch::Tensor hflip(const torch::Tensor& images) { return images.flip({3}); }
 
+torch::Tensor rotate(const torch::Tensor& images, const torch::Tensor& degrees) {
+  namespace F = torch::nn::functional;
+  check(images.dim() == 4 && images.size(2) == images.size(3), "rotate expects square B x C x S x S images");
+  check(degrees.dim() == 1 && degrees.size(0) == images.size(0), "rotate needs one angle per image");
+  // Where each output pixel samples the input, in grid_sample's [-1, 1]
+  // coordinates (x right, y down): the output turned back by the angle.
+  const auto rad = degrees.to(images.scalar_type()) * (M_PI / 180.0);
+  const auto c = rad.cos(), s = rad.sin(), zero = torch::zeros_like(c);
+  const auto theta = torch::stack({torch::stack({c, -s, zero}, 1), torch::stack({s, c, zero}, 1)}, 1);
+  const auto grid = F::affine_grid(theta, images.sizes(), /*align_corners=*/false);
+  return F::grid_sample(
+      images, grid,
+      F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
+}
+
 }  // namespace twist

@@ -42,6 +42,7 @@ namespace {
 // stream a view consumes does not depend on which operations are active.
 struct ViewDraws {
   torch::Tensor boxes, flip, jitter;
+  torch::Tensor degrees;  // undefined where the view does not rotate
   ColourDraws colour;
 };
 
@@ -71,7 +72,15 @@ ViewDraws draw_view(const torch::Tensor& heights, const torch::Tensor& widths, c
   auto sigma = uniform(B, v.sigma_min * sigma_scale, v.sigma_max * sigma_scale, gen);
   c.sigma = torch::where(coin(B, v.blur_p, gen), sigma, torch::zeros_like(sigma));
   c.solarize = coin(B, v.solarize_p, gen);
+  // Last, so a view without rotation draws the numbers it always drew.
+  if (v.rotation > 0) d.degrees = uniform(B, -v.rotation, v.rotation, gen);
   return d;
+}
+
+// The view's crops rotated where it rotates, then finished.
+torch::Tensor finish_drawn(torch::Tensor x, const ViewOptions& v, const ViewDraws& d, const Normalization& norm) {
+  if (d.degrees.defined()) x = rotate(x, d.degrees.to(x.device()));
+  return finish_view(std::move(x), v, d.colour, norm);
 }
 
 }  // namespace
@@ -91,7 +100,7 @@ torch::Tensor augment_view(const torch::Tensor& images_u8, const ViewOptions& v,
          {&d.boxes, &d.flip, &c.brightness, &c.contrast, &c.saturation, &c.hue, &c.grey, &c.sigma, &c.solarize})
       *t = t->to(dev, /*non_blocking=*/true);
   }
-  return finish_view(crop_resize(x, d.boxes, v.size, d.flip), v, d.colour, norm);
+  return finish_drawn(crop_resize(x, d.boxes, v.size, d.flip), v, d, norm);
 }
 
 torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const ViewOptions& v, const Normalization& norm,
@@ -109,7 +118,7 @@ torch::Tensor augment_view(const std::vector<torch::Tensor>& images_u8, const Vi
   const ViewDraws d = draw_view(heights, widths, v, gen);
   auto x = torch::empty({B, images_u8[0].size(0), v.size, v.size}, torch::kFloat32);
   for (int64_t i = 0; i < B; ++i) crop_into(images_u8[size_t(i)], d, i, 1.0, 1.0, x[i]);
-  return finish_view(std::move(x), v, d.colour, norm);
+  return finish_drawn(std::move(x), v, d, norm);
 }
 
 namespace {
@@ -165,7 +174,7 @@ std::vector<torch::Tensor> augment_views(const torch::Tensor& heights, const tor
   }
   std::vector<torch::Tensor> out;
   for (size_t v = 0; v < crops.views.size(); ++v)
-    out.push_back(finish_view(std::move(cut[v]), crops.views[v], draws[v].colour, norm));
+    out.push_back(finish_drawn(std::move(cut[v]), crops.views[v], draws[v], norm));
   return out;
 }
 

@@ -191,6 +191,9 @@ std::vector<Field> augment_fields() {
           "Gaussian blur with the paper's per-view probabilities (1.0 / 0.1 / 0.5)"),
     field("solarize", &TrainConfig::solarize, K::Recipe,
           "solarize the second global view with probability 0.2"),
+    field("rotation", &TrainConfig::rotation, K::Recipe,
+          "largest rotation of each view in degrees, uniform in [-r, r] after the crop (edges repeat the "
+          "border); 0: none"),
   };
   // clang-format on
 }
@@ -504,6 +507,7 @@ void validate(const TrainConfig& c) {
   for (double p : {c.jitter_p, c.grayscale_p})
     need(p >= 0 && p <= 1, "jitter_p/grayscale_p", "probabilities must lie in [0, 1]");
   need(c.flip_p == -1 || (c.flip_p >= 0 && c.flip_p <= 1), "flip_p", "must be -1 (auto) or lie in [0, 1]");
+  need(c.rotation >= 0 && c.rotation <= 180, "rotation", "must lie in [0, 180] degrees");
   need(c.val_split >= 0, "val_split", "must be >= 0");
   need(c.threads >= 0, "threads", "must be >= 0");
   need(c.loader_workers >= 0, "loader_workers", "must be >= 0");

@@ -61,6 +61,7 @@ MultiCropOptions crop_options(const TrainConfig& c, int64_t image_size, bool sel
     o.saturation = c.saturation;
     o.hue = c.hue;
     o.grayscale_p = c.grayscale_p;
+    o.rotation = c.rotation;
     if (!c.blur) o.blur_p = 0;
     if (!c.solarize) o.solarize_p = 0;
   }
