@@ -52,11 +52,11 @@ TEST(Augment, RotationKeepsTheViewsOtherDraws) {
 
 TEST(Augment, RotationIsValidatedInDegrees) {
   twist::TrainConfig c;
-  for (double r : {0.0, 15.0, 180.0}) {
+  for (double r : {-1.0, 0.0, 15.0, 180.0}) {
     c.rotation = r;
     EXPECT_EQ(twist::testing::error_of([&] { twist::validate(c); }), "(no error)") << r;
   }
-  for (double r : {-1.0, 181.0, std::nan("")}) {
+  for (double r : {-2.0, -0.5, 181.0, std::nan("")}) {
     c.rotation = r;
     EXPECT_NE(twist::testing::error_of([&] { twist::validate(c); }).find("rotation"), std::string::npos) << r;
   }

@@ -42,7 +42,7 @@ struct TrainConfig {
   double grayscale_p = 0.2;
   bool blur = true;
   bool solarize = true;
-  double rotation = 0;  // largest rotation of a view in degrees; 0: none
+  double rotation = -1;  // largest rotation of a view in degrees; 0: none; -1: auto (twist/rotation_check.h)
   // optimisation
   std::string optimizer = "lars";
   double lr = 2.0;  // per 256 images

@@ -187,7 +187,7 @@ std::function<int()> add_bench_command(CLI::App& app) {
 
     // The step and the data exactly as twist train builds them.
     const Dataset data = load_train_eval_splits(cfg.data, cfg.val_split, false).train;
-    const Normalization norm = statistics_and_flip(cfg, data, nullptr, /*say=*/false);
+    const Normalization norm = statistics_and_auto_views(cfg, data, nullptr, /*say=*/false);
     const int64_t image_size = cfg.image_size > 0 ? cfg.image_size : data.height();
     const MultiCropOptions crops = crop_options(cfg, image_size);
     const uint64_t seed = static_cast<uint64_t>(cfg.seed);

@@ -193,7 +193,8 @@ std::vector<Field> augment_fields() {
           "solarize the second global view with probability 0.2"),
     field("rotation", &TrainConfig::rotation, K::Recipe,
           "largest rotation of each view in degrees, uniform in [-r, r] after the crop (edges repeat the "
-          "border); 0: none"),
+          "border); 0: none; -1 (auto): 20 where the training images lean (handwriting, hand-held photos), 0 where "
+          "they stand upright on one frame (garments, documents, parts)"),
   };
   // clang-format on
 }
@@ -507,7 +508,8 @@ void validate(const TrainConfig& c) {
   for (double p : {c.jitter_p, c.grayscale_p})
     need(p >= 0 && p <= 1, "jitter_p/grayscale_p", "probabilities must lie in [0, 1]");
   need(c.flip_p == -1 || (c.flip_p >= 0 && c.flip_p <= 1), "flip_p", "must be -1 (auto) or lie in [0, 1]");
-  need(c.rotation >= 0 && c.rotation <= 180, "rotation", "must lie in [0, 180] degrees");
+  need(c.rotation == -1 || (c.rotation >= 0 && c.rotation <= 180), "rotation",
+       "must be -1 (auto) or lie in [0, 180] degrees");
   need(c.val_split >= 0, "val_split", "must be >= 0");
   need(c.threads >= 0, "threads", "must be >= 0");
   need(c.loader_workers >= 0, "loader_workers", "must be >= 0");

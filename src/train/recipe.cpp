@@ -9,6 +9,7 @@
 
 #include "twist/metric_names.h"
 #include "twist/mirror_check.h"
+#include "twist/rotation_check.h"
 #include "twist/train.h"
 
 namespace twist {
@@ -126,11 +127,25 @@ void resolve_flip(TrainConfig& c, const torch::Tensor& sample, bool say) {
                  100 * kMirrorThreshold);
 }
 
-Normalization statistics_and_flip(TrainConfig& c, const Dataset& train, BadImages* bad, bool say) {
+void resolve_rotation(TrainConfig& c, const torch::Tensor& sample, bool say) {
+  if (c.rotation >= 0) return;
+  const RotationCheck r = rotation_check(sample);
+  c.rotation = auto_rotation(r);
+  if (!say) return;
+  const std::string turns =
+      c.rotation > 0 ? "views turned by up to " + std::to_string(int(c.rotation)) + " degrees" : "no turns";
+  std::fprintf(stderr,
+               "twist: rotation auto: %s (of %lld sampled training images, %lld have an axis, %.1f degrees off the "
+               "frame's on the median; turns are off at %.0f degrees or less); --rotation DEG sets it\n",
+               turns.c_str(), (long long)r.images, (long long)r.elongated, r.lean, kLeanThreshold);
+}
+
+Normalization statistics_and_auto_views(TrainConfig& c, const Dataset& train, BadImages* bad, bool say) {
   const bool folder = train.file_backed();
   torch::Tensor sample;
-  if (folder || c.flip_p < 0) sample = image_sample(train, folder ? kStatisticsImages : 1024, bad);
+  if (folder || c.flip_p < 0 || c.rotation < 0) sample = image_sample(train, folder ? kStatisticsImages : 1024, bad);
   resolve_flip(c, sample, say);
+  resolve_rotation(c, sample, say);
   return folder ? channel_statistics(sample) : channel_statistics(train);
 }
 
