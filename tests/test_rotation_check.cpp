@@ -66,6 +66,9 @@ TEST(RotationCheck, ResolveRotationSetsOnlyAuto) {
   EXPECT_EQ(c.rotation, 15);
   c.rotation = -1;
   EXPECT_EQ(twist::testing::error_of([&] { twist::validate(c); }), "(no error)");
+  // A run saved before the key turned no view; one saved since names its angle.
+  EXPECT_EQ(twist::config_from_json("{\"lr\": 1.0}", "old run", twist::saved_run_base()).rotation, 0.0);
+  EXPECT_EQ(twist::config_from_json("{\"rotation\": 20}", "new run", twist::saved_run_base()).rotation, 20.0);
 }
 
 }  // namespace

@@ -420,6 +420,7 @@ TrainConfig saved_run_base() {
   c.cluster_heads = 1;         // runs from before the key trained one head
   c.spread_weight = 0.0;       // and without the feature-spread term
   c.cluster_readout = "head";  // and read their clusters from the head
+  c.rotation = 0.0;            // and turned no view
   return c;
 }
 
