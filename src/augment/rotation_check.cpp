@@ -34,7 +34,7 @@ RotationCheck rotation_check(const torch::Tensor& images) {
   const auto f = torch::TensorOptions().dtype(torch::kFloat64);
   const torch::Tensor y = torch::arange(m.size(1), f).view({1, -1, 1}),
                       x = torch::arange(m.size(2), f).view({1, 1, -1});
-  const torch::Tensor mass = m.sum({1, 2}).clamp_min(1e-12);
+  const torch::Tensor total = m.sum({1, 2}), mass = total.clamp_min(1e-12);
   auto mean_of = [&](const torch::Tensor& t) { return (m * t).sum({1, 2}) / mass; };
   const torch::Tensor cy = mean_of(y).view({-1, 1, 1}), cx = mean_of(x).view({-1, 1, 1});
   const torch::Tensor dy = y - cy, dx = x - cx;
@@ -44,7 +44,7 @@ RotationCheck rotation_check(const torch::Tensor& images) {
   const torch::Tensor big = (sxx + syy) / 2 + root, small = (sxx + syy) / 2 - root;
   const torch::Tensor axis = 0.5 * torch::atan2(2 * sxy, sxx - syy).abs() * (180.0 / M_PI);  // 0..90
   const torch::Tensor off = torch::minimum(axis, 90.0 - axis);
-  const torch::Tensor keep = (m.sum({1, 2}) > 0) & (big >= kElongation * small.clamp_min(1e-12));
+  const torch::Tensor keep = (total > 0) & (big >= kElongation * small.clamp_min(1e-12));
   RotationCheck c;
   c.images = images.size(0);
   c.elongated = keep.sum().item<int64_t>();
