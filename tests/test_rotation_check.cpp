@@ -1,6 +1,7 @@
 // The rotation check behind --rotation -1 (auto): known answers on bars
-// that all stand upright (no turns), bars that lean every way (turns), and
-// round blobs, which have no axis to keep upright (turns).
+// that all stand upright (no turns), bars that lean every way (turns), bars
+// that lean a little (smaller turns), and round blobs, which have no axis
+// to keep upright (turns).
 #include <gtest/gtest.h>
 
 #include "test_util.h"
@@ -41,7 +42,17 @@ TEST(RotationCheck, BarsLeaningEveryWaySuitTurns) {
   EXPECT_EQ(r.elongated, 200);
   EXPECT_NEAR(r.lean, 15.0, 3.0);  // the median of |uniform(-30, 30)|
   EXPECT_TRUE(r.rotations_suit());
-  EXPECT_EQ(twist::auto_rotation(r), twist::kAutoRotationDegrees);
+  EXPECT_EQ(twist::auto_rotation(r), twist::kAutoRotationDegrees);  // 1.5 x 15, capped
+}
+
+TEST(RotationCheck, SlightlySlantedBarsAreTurnedLess) {
+  torch::Generator gen = at::detail::createCPUGenerator(3);
+  const torch::Tensor lean = torch::rand({200}, gen) * 20 - 10;
+  const twist::RotationCheck r = twist::rotation_check(leaning_bars(lean, torch::zeros({200})));
+  EXPECT_NEAR(r.lean, 5.0, 1.5);  // the median of |uniform(-10, 10)|
+  EXPECT_TRUE(r.rotations_suit());
+  EXPECT_EQ(twist::auto_rotation(r), std::round(1.5 * r.lean));
+  EXPECT_LT(twist::auto_rotation(r), twist::kAutoRotationDegrees);
 }
 
 TEST(RotationCheck, RoundBlobsHaveNoAxisToKeep) {
@@ -49,6 +60,7 @@ TEST(RotationCheck, RoundBlobsHaveNoAxisToKeep) {
       twist::rotation_check(leaning_bars(torch::zeros({64}), torch::linspace(-3, 3, 64), /*along=*/1.2));
   EXPECT_EQ(r.elongated, 0);
   EXPECT_TRUE(r.rotations_suit());
+  EXPECT_EQ(twist::auto_rotation(r), twist::kAutoRotationDegrees);  // no lean to scale
   EXPECT_NE(twist::testing::error_of([] {
               twist::rotation_check(torch::zeros({1, 8, 8}));
             }).find("rotation check"),

@@ -31,13 +31,17 @@ struct RotationCheck {
 extern const double kElongation;           // larger over smaller second moment
 extern const int64_t kMinElongated;        // fewer elongated images: no axis to keep
 extern const double kLeanThreshold;        // degrees; at or below it images stand upright
-extern const double kAutoRotationDegrees;  // what `--rotation -1` gives where turns suit
+extern const double kLeanScale;            // auto turns by this many times the lean
+extern const double kAutoRotationDegrees;  // and by at most this many degrees
 
 // `images`: N x C x H x W (uint8 or float), N >= 1.
 RotationCheck rotation_check(const torch::Tensor& images);
 
-// The largest angle `--rotation -1` resolves to: kAutoRotationDegrees where
-// the check says turns suit the data, else 0.
+// The largest angle `--rotation -1` resolves to: 0 where the images stand
+// upright; where they lean, kLeanScale times the lean in whole degrees, at
+// most kAutoRotationDegrees (slightly slanted handwriting is turned less
+// than digits that lean every way: docs/recipe.md, twenty-fifth round);
+// kAutoRotationDegrees where too few images have an axis to measure it.
 double auto_rotation(const RotationCheck& check);
 
 }  // namespace twist

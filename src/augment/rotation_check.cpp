@@ -1,5 +1,6 @@
 #include "twist/rotation_check.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "twist/error.h"
@@ -9,6 +10,7 @@ namespace twist {
 const double kElongation = 1.5;
 const int64_t kMinElongated = 16;
 const double kLeanThreshold = 4.0;
+const double kLeanScale = 1.5;
 const double kAutoRotationDegrees = 20.0;
 
 bool RotationCheck::rotations_suit() const { return elongated < kMinElongated || lean > kLeanThreshold; }
@@ -52,6 +54,10 @@ RotationCheck rotation_check(const torch::Tensor& images) {
   return c;
 }
 
-double auto_rotation(const RotationCheck& check) { return check.rotations_suit() ? kAutoRotationDegrees : 0.0; }
+double auto_rotation(const RotationCheck& check) {
+  if (!check.rotations_suit()) return 0.0;
+  if (check.elongated < kMinElongated) return kAutoRotationDegrees;  // no lean to measure
+  return std::min(kAutoRotationDegrees, std::round(kLeanScale * check.lean));
+}
 
 }  // namespace twist

@@ -193,8 +193,8 @@ std::vector<Field> augment_fields() {
           "solarize the second global view with probability 0.2"),
     field("rotation", &TrainConfig::rotation, K::Recipe,
           "largest rotation of each view in degrees, uniform in [-r, r] after the crop (edges repeat the "
-          "border); 0: none; -1 (auto): 20 where the training images lean (handwriting, hand-held photos), 0 where "
-          "they stand upright on one frame (garments, documents, parts)"),
+          "border); 0: none; -1 (auto): where the training images lean (handwriting, hand-held photos), 1.5 times "
+          "their median lean, at most 20; 0 where they stand upright on one frame (garments, documents, parts)"),
   };
   // clang-format on
 }

@@ -136,8 +136,10 @@ void resolve_rotation(TrainConfig& c, const torch::Tensor& sample, bool say) {
       c.rotation > 0 ? "views turned by up to " + std::to_string(int(c.rotation)) + " degrees" : "no turns";
   std::fprintf(stderr,
                "twist: rotation auto: %s (of %lld sampled training images, %lld have an axis, %.1f degrees off the "
-               "frame's on the median; turns are off at %.0f degrees or less); --rotation DEG sets it\n",
-               turns.c_str(), (long long)r.images, (long long)r.elongated, r.lean, kLeanThreshold);
+               "frame's on the median; turns are off at %.0f degrees or less, else %.1f times the lean, at most "
+               "%.0f); --rotation DEG sets it\n",
+               turns.c_str(), (long long)r.images, (long long)r.elongated, r.lean, kLeanThreshold, kLeanScale,
+               kAutoRotationDegrees);
 }
 
 Normalization statistics_and_auto_views(TrainConfig& c, const Dataset& train, BadImages* bad, bool say) {
