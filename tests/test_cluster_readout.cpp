@@ -3,6 +3,9 @@
 // choice read back.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "test_util.h"
 #include "twist/cluster_readout.h"
 #include "twist/error.h"
@@ -89,6 +92,31 @@ TEST(ChooseClusterReadout, KmeansReplacesAHeadThatMergesWhatTheFeaturesSeparate)
   EXPECT_EQ(few.method, "head");  // 79 < 20 images x 4 clusters
   EXPECT_EQ(few.kmeans_agreement, -1);
   EXPECT_THROW(choose_cluster_readout(x, labels, 4, "best", 0), Error);
+}
+
+// Of its fits (one k-means++ start per seed), the one whose partition
+// agrees most with the neighbours, whatever their inertia: on directions
+// noisy enough that single starts land in different partitions.
+TEST(MostAgreeingKmeans, IsTheFitThatAgreesMostWithTheNeighbours) {
+  torch::Tensor labels;
+  const auto x = four_directions(40, labels, 5) + 0.25 * torch::randn({160, 8});
+  const auto neighbours = nearest_neighbours(x, kReadoutNeighbours);
+  const KmeansFit best = most_agreeing_kmeans(x, neighbours, 7, 3, 8);
+  std::vector<double> each;
+  for (uint64_t s = 3; s < 11; ++s) {
+    const auto ids = spherical_kmeans(x, 7, s, 1);
+    each.push_back(agreement_with_neighbours(neighbours, ids));
+    if (ids.equal(best.clusters)) { EXPECT_DOUBLE_EQ(each.back(), best.agreement); }
+  }
+  const auto [least, most] = std::minmax_element(each.begin(), each.end());
+  ASSERT_GT(*most, *least + 0.01);  // the starts differ: there is a choice to make
+  ASSERT_NE(most, each.begin());    // and the first start is not the one
+  EXPECT_DOUBLE_EQ(best.agreement, *most);
+  EXPECT_DOUBLE_EQ(best.agreement, agreement_with_neighbours(neighbours, best.clusters));
+  const KmeansFit one = most_agreeing_kmeans(x, neighbours, 7, 3, 1);
+  EXPECT_TRUE(one.clusters.equal(spherical_kmeans(x, 7, 3, 1)));
+  EXPECT_DOUBLE_EQ(one.agreement, each.front());
+  EXPECT_THROW(most_agreeing_kmeans(x, neighbours, 7, 3, 0), Error);
 }
 
 TEST(ChooseClusterReadout, KmeansMustRemoveAQuarterOfTheDisagreement) {

@@ -68,6 +68,18 @@ torch::Tensor cluster_centres(const torch::Tensor& features, const torch::Tensor
   return sums / sums.norm(2, 1, true).clamp_min(1e-12);
 }
 
+KmeansFit most_agreeing_kmeans(const torch::Tensor& features, const torch::Tensor& neighbours, int64_t clusters,
+                               uint64_t seed, int64_t fits) {
+  check(fits >= 1, "cluster read-out: k-means needs at least one fit");
+  KmeansFit best;
+  for (int64_t i = 0; i < fits; ++i) {
+    const torch::Tensor ids = spherical_kmeans(features, clusters, seed + uint64_t(i), /*restarts=*/1);
+    const double a = agreement_with_neighbours(neighbours, ids);
+    if (!best.clusters.defined() || a > best.agreement) best = {ids, a};
+  }
+  return best;
+}
+
 torch::Tensor nearest_centres(const FeatureBank& features, const torch::Tensor& centres, int64_t k) {
   torch::NoGradGuard no_grad;
   check(features.dim() == centres.size(1), "cluster read-out: the features have " + std::to_string(features.dim()) +
@@ -89,13 +101,13 @@ ClusterReadout choose_cluster_readout(const torch::Tensor& features, const torch
   r.images = features.size(0);
   // Too few images to judge by (or for k-means): the head.
   if (mode == "head" || r.images < kMinImagesPerCluster * clusters) return r;
-  const torch::Tensor km = spherical_kmeans(features, clusters, seed);
-  const torch::Tensor neighbours = nearest_neighbours(features, kReadoutNeighbours);  // once, for both
-  r.kmeans_agreement = agreement_with_neighbours(neighbours, km);
+  const torch::Tensor neighbours = nearest_neighbours(features, kReadoutNeighbours);  // once, for all
+  const KmeansFit km = most_agreeing_kmeans(features, neighbours, clusters, seed, kReadoutKmeansFits);
+  r.kmeans_agreement = km.agreement;
   r.head_agreement = agreement_with_neighbours(neighbours, head_clusters);
   if (mode == "kmeans" || kmeans_clearly_better(r.head_agreement, r.kmeans_agreement)) {
     r.method = "kmeans";
-    r.centres = cluster_centres(features, km, clusters);
+    r.centres = cluster_centres(features, km.clusters, clusters);
   }
   return r;
 }
