@@ -51,8 +51,7 @@ def lloyd(x, centres, iterations=100):
         if ids is not None and (new == ids).all():
             break
         ids = new
-        sums = np.zeros_like(centres)
-        np.add.at(sums, ids, x)
+        sums = np.eye(len(centres))[ids].T @ x
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         centres = np.where(norms > 0, sums / np.clip(norms, 1e-12, None), centres)
     return ids, inertia, centres
