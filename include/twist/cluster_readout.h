@@ -55,8 +55,8 @@ constexpr int64_t kReadoutNeighbours = 10;
 // whose partition agrees most with `neighbours` (nearest_neighbours of the
 // same rows): the read-out's k-means. Chosen by the agreement that
 // already picks between the head and k-means, not by inertia: single
-// starts land in partitions up to 10 points of accuracy apart, and the
-// lowest inertia did not find the better ones (docs/recipe.md,
+// starts land in partitions of different accuracy, and the lowest
+// inertia did not reliably find the better ones (docs/recipe.md,
 // twenty-sixth round: on the harder digits, where k-means is the
 // read-out, 0.881 +- 0.051 held-out accuracy as the lowest inertia of 5,
 // 0.936 +- 0.001 as the most agreeing of 20).
