@@ -24,8 +24,9 @@ import argparse
 import json
 
 import numpy as np
+import torch
 
-from neighbor_heads import val_permutation
+from neighbor_heads import neighbours, val_permutation
 from reference_twist import cluster_metrics
 
 
@@ -57,12 +58,6 @@ def lloyd(x, centres, iterations=100):
     return ids, inertia, centres
 
 
-def neighbours(x, k=10):
-    s = x @ x.T
-    np.fill_diagonal(s, -2)
-    return np.argsort(-s, 1)[:, :k]
-
-
 def agreement(near, ids):
     observed = (ids[near] == ids[:, None]).mean()
     expected = ((np.bincount(ids) / len(ids)) ** 2).sum()
@@ -80,7 +75,8 @@ def main():
     labels = np.load(a.features[:-len(".npy")] + ".labels.npy")
     perm = val_permutation(len(x)).numpy()
     held, pool = perm[:a.val_split], perm[a.val_split:][:5000]
-    xp, near = x[pool], neighbours(x[pool])
+    xp = x[pool]
+    near = neighbours(torch.from_numpy(xp), 10).numpy()
     rules = {"lowest_inertia_of_5": [], "most_agreeing_of_20": []}
     for r in range(a.repeats):
         rng = np.random.RandomState(r)
