@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "twist/cluster_readout.h"
 #include "twist/error.h"
 #include "twist/eval.h"
 
@@ -103,6 +104,34 @@ TEST(Kmeans, SeparatedDirectionsAreFoundExactly) {
   EXPECT_NEAR(m.nmi, 1.0, 1e-12);
   EXPECT_TRUE(ids.equal(twist::spherical_kmeans(x, 4, 1)));
   EXPECT_THROW(twist::spherical_kmeans(x.narrow(0, 0, 3), 4), twist::Error);
+}
+
+// Without a score the restart of lowest inertia is kept; the inertia each
+// restart reports is its partition's (sum of 1 - cos to the cluster's
+// mean direction, recomputed here); the first restart is the fit of one.
+TEST(Kmeans, KeepsTheRestartOfBestScoreByDefaultTheLowestInertia) {
+  torch::manual_seed(6);
+  const auto x = torch::randn({150, 6});
+  std::vector<torch::Tensor> fits;
+  std::vector<double> inertia;
+  const twist::KmeansScore record = [&](const torch::Tensor& ids, double e) {
+    fits.push_back(ids);
+    inertia.push_back(e);
+    return double(fits.size() % 3);  // keeps the second restart
+  };
+  const auto second = twist::spherical_kmeans(x, 5, 4, 6, twist::kKmeansIterations, record);
+  ASSERT_EQ(fits.size(), 6u);
+  EXPECT_TRUE(second.equal(fits[1]));
+  const auto unit = x / x.norm(2, 1, true);
+  for (size_t r = 0; r < fits.size(); ++r) {
+    const auto centres = twist::cluster_centres(x, fits[r], 5);
+    const double e = (1 - (unit * centres.index_select(0, fits[r])).sum(1)).sum().item<double>();
+    EXPECT_NEAR(inertia[r], e, 1e-3) << "restart " << r;
+  }
+  const auto lowest = std::min_element(inertia.begin(), inertia.end());
+  ASSERT_GT(*std::max_element(inertia.begin(), inertia.end()), *lowest + 0.01);  // restarts differ
+  EXPECT_TRUE(twist::spherical_kmeans(x, 5, 4, 6).equal(fits[size_t(lowest - inertia.begin())]));
+  EXPECT_TRUE(twist::spherical_kmeans(x, 5, 4, 1).equal(fits.front()));
 }
 
 // Over a feature bank spilled to disk, read a few rows at a time, k-means

@@ -50,10 +50,10 @@ double agreement_with_neighbours(const torch::Tensor& neighbours, const torch::T
 // The neighbours the read-out's choice counts.
 constexpr int64_t kReadoutNeighbours = 10;
 
-// Spherical k-means of `features` into `clusters`, fitted `fits` times
-// (one k-means++ start each, seeds `seed`, `seed` + 1, ...), and the fit
-// whose partition agrees most with `neighbours` (nearest_neighbours of the
-// same rows): the read-out's k-means. Chosen by the agreement that
+// Spherical k-means of `features` into `clusters` with `fits` restarts
+// (seeded by `seed`), of which the one whose partition agrees most with
+// `neighbours` (nearest_neighbours of the same rows) is kept: the
+// read-out's k-means. Chosen by the agreement that
 // already picks between the head and k-means, not by inertia: single
 // starts land in partitions of different accuracy, and the lowest
 // inertia did not reliably find the better ones (docs/recipe.md,

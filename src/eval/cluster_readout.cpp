@@ -71,12 +71,12 @@ torch::Tensor cluster_centres(const torch::Tensor& features, const torch::Tensor
 KmeansFit most_agreeing_kmeans(const torch::Tensor& features, const torch::Tensor& neighbours, int64_t clusters,
                                uint64_t seed, int64_t fits) {
   check(fits >= 1, "cluster read-out: k-means needs at least one fit");
+  const KmeansScore agreement = [&](const torch::Tensor& ids, double) {
+    return agreement_with_neighbours(neighbours, ids);
+  };
   KmeansFit best;
-  for (int64_t i = 0; i < fits; ++i) {
-    const torch::Tensor ids = spherical_kmeans(features, clusters, seed + uint64_t(i), /*restarts=*/1);
-    const double a = agreement_with_neighbours(neighbours, ids);
-    if (!best.clusters.defined() || a > best.agreement) best = {ids, a};
-  }
+  best.clusters = spherical_kmeans(features, clusters, seed, fits, kKmeansIterations, agreement);
+  best.agreement = agreement(best.clusters, 0);
   return best;
 }
 

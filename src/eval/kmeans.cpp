@@ -34,12 +34,11 @@ struct Fit {
 // Rows of the bank per chunk: about 64 MiB of float scores or features.
 int64_t rows_per_chunk(int64_t k, int64_t d) { return std::max<int64_t>(1, (int64_t(16) << 20) / std::max(k, d)); }
 
-// The unit rows k-means++ seeds on: every row of a bank of at most
-// `seed_rows`, else that many drawn without replacement (sorted, so a
-// spilled bank is read forward).
+// The unit rows k-means++ seeds on in a bank of more than `seed_rows`:
+// that many drawn without replacement (sorted, so a spilled bank is read
+// forward).
 torch::Tensor seeding_rows(const FeatureBank& bank, int64_t seed_rows, at::Generator& gen) {
   const int64_t n = bank.rows();
-  if (n <= seed_rows) return unit_rows(bank.all());
   const auto picked = std::get<0>(torch::randperm(n, gen, torch::kInt64).narrow(0, 0, seed_rows).sort());
   std::vector<torch::Tensor> rows;
   for (int64_t i = 0; i < seed_rows; ++i) rows.push_back(bank.read(picked[i].item<int64_t>(), 1));
@@ -75,13 +74,13 @@ Fit lloyd(const FeatureBank& bank, torch::Tensor centres, int64_t iterations, in
 }  // namespace
 
 torch::Tensor spherical_kmeans(const torch::Tensor& features, int64_t k, uint64_t seed, int64_t restarts,
-                               int64_t iterations) {
+                               int64_t iterations, const KmeansScore& score) {
   check(features.dim() == 2, "k-means: features must be N x d");
-  return spherical_kmeans(FeatureBank::of(features), k, seed, restarts, iterations);
+  return spherical_kmeans(FeatureBank::of(features), k, seed, restarts, iterations, 0, 0, score);
 }
 
 torch::Tensor spherical_kmeans(const FeatureBank& bank, int64_t k, uint64_t seed, int64_t restarts, int64_t iterations,
-                               int64_t chunk_rows, int64_t seed_rows) {
+                               int64_t chunk_rows, int64_t seed_rows, const KmeansScore& score) {
   check(bank.rows() >= k && k >= 1, "k-means: " + std::to_string(k) + " clusters need at least as many samples, got " +
                                         std::to_string(bank.rows()));
   const int64_t seeding =
@@ -90,13 +89,17 @@ torch::Tensor spherical_kmeans(const FeatureBank& bank, int64_t k, uint64_t seed
   torch::NoGradGuard no_grad;
   const int64_t chunk = chunk_rows > 0 ? chunk_rows : rows_per_chunk(k, bank.dim());
   at::Generator gen = make_generator(seed, /*stream=*/7);
-  Fit best;
-  best.inertia = std::numeric_limits<double>::infinity();
+  // A bank of at most `seeding` rows is seeded on whole, normalised once.
+  const torch::Tensor whole = bank.rows() <= seeding ? unit_rows(bank.all()) : torch::Tensor();
+  torch::Tensor best;
+  double best_score = 0;
   for (int64_t r = 0; r < std::max<int64_t>(1, restarts); ++r) {
-    Fit f = lloyd(bank, seed_centres(seeding_rows(bank, seeding, gen), k, gen), iterations, chunk);
-    if (f.inertia < best.inertia) best = f;
+    const torch::Tensor rows = whole.defined() ? whole : seeding_rows(bank, seeding, gen);
+    const Fit f = lloyd(bank, seed_centres(rows, k, gen), iterations, chunk);
+    const double s = score ? score(f.assignment, f.inertia) : -f.inertia;
+    if (!best.defined() || s > best_score) best = f.assignment, best_score = s;
   }
-  return best.assignment;
+  return best;
 }
 
 }  // namespace twist
