@@ -4,14 +4,15 @@
 Compares two rules for picking one spherical k-means fit of a run's
 training features: the lowest inertia of 5 k-means++ starts (what the
 read-out kept before; `twist eval cluster --method kmeans` still does) and
-the highest agreement with the features' 10 nearest neighbours of 20 starts
-(the read-out now, src/eval/cluster_readout.cpp). The agreement is the one
+the highest agreement with the features' 10 nearest neighbours of --fits
+starts (the read-out now keeps the most agreeing of 50,
+src/eval/cluster_readout.cpp). The agreement is the one
 the read-out already uses to choose between the head and k-means: the
 chance-corrected share of each image's neighbours in its own cluster.
 Nothing is trained; labels only score. Inputs as bench/readout_refine.py's:
 
     twist embed --run RUN --data SPEC@train --out F.npy
-    bench/kmeans_fit_choice.py F.npy --classes C --val-split N
+    bench/kmeans_fit_choice.py F.npy --classes C --val-split N [--fits 50]
 
 The N held-out images (twist's own validation permutation) are scored by
 their nearest centre; k-means runs on the rest (at most 5,000 of them).
@@ -70,19 +71,23 @@ def main():
     ap.add_argument("--classes", type=int, required=True)
     ap.add_argument("--val-split", type=int, required=True)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--fits", type=int, default=50, help="starts the agreement chooses from (at least 5)")
     a = ap.parse_args()
+    if a.fits < 5:
+        ap.error("--fits must be at least 5")
     x = unit(np.load(a.features).astype(np.float64))
     labels = np.load(a.features[:-len(".npy")] + ".labels.npy")
     perm = val_permutation(len(x)).numpy()
     held, pool = perm[:a.val_split], perm[a.val_split:][:5000]
     xp = x[pool]
     near = neighbours(torch.from_numpy(xp), 10).numpy()
-    rules = {"lowest_inertia_of_5": [], "most_agreeing_of_20": []}
+    most = "most_agreeing_of_%d" % a.fits
+    rules = {"lowest_inertia_of_5": [], most: []}
     for r in range(a.repeats):
         rng = np.random.RandomState(r)
-        fits = [lloyd(xp, seed_centres(xp, a.classes, rng)) for _ in range(20)]
+        fits = [lloyd(xp, seed_centres(xp, a.classes, rng)) for _ in range(a.fits)]
         picks = {"lowest_inertia_of_5": min(fits[:5], key=lambda f: f[1]),
-                 "most_agreeing_of_20": max(fits, key=lambda f: agreement(near, f[0]))}
+                 most: max(fits, key=lambda f: agreement(near, f[0]))}
         for name, (_, _, centres) in picks.items():
             rules[name].append(cluster_metrics((x[held] @ centres.T).argmax(1), labels[held])["acc"])
     print(json.dumps({n: {"acc_mean": round(float(np.mean(v)), 4), "acc_sd": round(float(np.std(v)), 4)}

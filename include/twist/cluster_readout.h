@@ -53,20 +53,22 @@ constexpr int64_t kReadoutNeighbours = 10;
 // Spherical k-means of `features` into `clusters` with `fits` restarts
 // (seeded by `seed`), of which the one whose partition agrees most with
 // `neighbours` (nearest_neighbours of the same rows) is kept: the
-// read-out's k-means. Chosen by the agreement that
-// already picks between the head and k-means, not by inertia: single
-// starts land in partitions of different accuracy, and the lowest
-// inertia did not reliably find the better ones (docs/recipe.md,
-// twenty-sixth round: on the harder digits, where k-means is the
-// read-out, 0.881 +- 0.051 held-out accuracy as the lowest inertia of 5,
-// 0.936 +- 0.001 as the most agreeing of 20).
+// read-out's k-means. Chosen by the agreement that already picks between
+// the head and k-means, not by inertia: restarts land in partitions of
+// different accuracy, and the lowest inertia did not reliably find the
+// better ones (docs/recipe.md, twenty-sixth round: on the harder digits,
+// where k-means is the read-out, 0.881 +- 0.051 held-out accuracy as the
+// lowest inertia of 5, 0.936 +- 0.001 as the most agreeing of 20). Fifty
+// restarts, not twenty: twenty missed the good partition of one harder
+// digits run (its clusters 0.829 against 0.961 with fifty; twenty-seventh
+// round).
 struct KmeansFit {
   torch::Tensor clusters;  // N ids
   double agreement = -1;   // agreement_with_neighbours of them
 };
 KmeansFit most_agreeing_kmeans(const torch::Tensor& features, const torch::Tensor& neighbours, int64_t clusters,
                                uint64_t seed, int64_t fits);
-constexpr int64_t kReadoutKmeansFits = 20;
+constexpr int64_t kReadoutKmeansFits = 50;
 
 // The unit-length mean direction of each cluster's unit rows (k x d); an
 // empty cluster's centre is a zero row (nothing is ever nearest to it).
