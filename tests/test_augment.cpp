@@ -31,26 +31,50 @@ TEST(Augment, RotateByQuarterTurnsMatchesRot90) {
   EXPECT_THROW(twist::rotate(random_images(1, 1, 4, 5, 1), torch::zeros({1})), std::exception);
 }
 
-// A view's angle is drawn after everything else it draws: a flat image,
-// which rotation leaves as it is, gets the same view with and without it,
-// and an image with content gets a different one.
-TEST(Augment, RotationKeepsTheViewsOtherDraws) {
-  twist::ViewOptions v;
-  v.blur_p = 0.5;
-  twist::ViewOptions turned = v;
-  turned.rotation = 30;
-  auto flat = torch::full({4, 3, 16, 16}, 120, torch::kUInt8);
-  auto gen_a = twist::make_generator(5, 0), gen_b = twist::make_generator(5, 0);
-  EXPECT_TRUE(torch::allclose(twist::augment_view(flat, v, unit(3), gen_a),
-                              twist::augment_view(flat, turned, unit(3), gen_b), 1e-5, 1e-5));
-  auto busy = (random_images(4, 3, 16, 16, 6) * 255).to(torch::kUInt8);
-  gen_a = twist::make_generator(5, 0);
-  gen_b = twist::make_generator(5, 0);
-  EXPECT_FALSE(torch::allclose(twist::augment_view(busy, v, unit(3), gen_a),
-                               twist::augment_view(busy, turned, unit(3), gen_b), 1e-3, 1e-3));
+// A shear of 45 degrees slides each row by its height above the centre, in
+// whole pixels on an odd side: a vertical line through the centre becomes
+// the diagonal from the top right to the bottom left. With a turn, the
+// image is turned first and then slanted, in one resampling.
+TEST(Augment, ShearSlantsRowsByTheirHeight) {
+  auto x = torch::zeros({1, 1, 9, 9});
+  x.select(3, 4).fill_(1);
+  const auto y = twist::rotate_and_shear(x, torch::Tensor(), torch::tensor({45.f}));
+  const auto diagonal = torch::eye(9).flip({1}).view({1, 1, 9, 9});
+  EXPECT_TRUE(torch::allclose(y, diagonal, 1e-5, 1e-5));
+  const auto mirrored = twist::rotate_and_shear(x, torch::Tensor(), torch::tensor({-45.f}));
+  EXPECT_TRUE(torch::allclose(mirrored, torch::eye(9).view({1, 1, 9, 9}), 1e-5, 1e-5));
+  const auto busy = random_images(2, 2, 9, 9, 12);
+  const auto both = twist::rotate_and_shear(busy, torch::tensor({90.f, -90.f}), torch::tensor({45.f, -45.f}));
+  const auto apart = twist::rotate_and_shear(twist::rotate(busy, torch::tensor({90.f, -90.f})), torch::Tensor(),
+                                             torch::tensor({45.f, -45.f}));
+  EXPECT_TRUE(torch::allclose(both, apart, 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(twist::rotate_and_shear(busy, torch::Tensor(), torch::zeros({2})), busy, 1e-6, 1e-6));
+  EXPECT_THROW(twist::rotate_and_shear(busy, torch::Tensor(), torch::zeros({3})), std::exception);
 }
 
-TEST(Augment, RotationIsValidatedInDegrees) {
+// A view's angle and shear are drawn after everything else it draws: a
+// flat image, which neither changes, gets the same view with and without
+// them, and an image with content gets a different one.
+TEST(Augment, RotationAndShearKeepTheViewsOtherDraws) {
+  twist::ViewOptions v;
+  v.blur_p = 0.5;
+  twist::ViewOptions turned = v, slanted = v;
+  turned.rotation = 30;
+  slanted.shear = 20;
+  auto flat = torch::full({4, 3, 16, 16}, 120, torch::kUInt8);
+  auto busy = (random_images(4, 3, 16, 16, 6) * 255).to(torch::kUInt8);
+  for (const auto& other : {turned, slanted}) {
+    auto gen_a = twist::make_generator(5, 0), gen_b = twist::make_generator(5, 0);
+    EXPECT_TRUE(torch::allclose(twist::augment_view(flat, v, unit(3), gen_a),
+                                twist::augment_view(flat, other, unit(3), gen_b), 1e-5, 1e-5));
+    gen_a = twist::make_generator(5, 0);
+    gen_b = twist::make_generator(5, 0);
+    EXPECT_FALSE(torch::allclose(twist::augment_view(busy, v, unit(3), gen_a),
+                                 twist::augment_view(busy, other, unit(3), gen_b), 1e-3, 1e-3));
+  }
+}
+
+TEST(Augment, RotationAndShearAreValidatedInDegrees) {
   twist::TrainConfig c;
   for (double r : {-1.0, 0.0, 15.0, 180.0}) {
     c.rotation = r;
@@ -59,6 +83,15 @@ TEST(Augment, RotationIsValidatedInDegrees) {
   for (double r : {-2.0, -0.5, 181.0, std::nan("")}) {
     c.rotation = r;
     EXPECT_NE(twist::testing::error_of([&] { twist::validate(c); }).find("rotation"), std::string::npos) << r;
+  }
+  c.rotation = -1;
+  for (double s : {0.0, 15.0, 60.0}) {
+    c.shear = s;
+    EXPECT_EQ(twist::testing::error_of([&] { twist::validate(c); }), "(no error)") << s;
+  }
+  for (double s : {-1.0, 61.0, std::nan("")}) {
+    c.shear = s;
+    EXPECT_NE(twist::testing::error_of([&] { twist::validate(c); }).find("shear"), std::string::npos) << s;
   }
 }
 

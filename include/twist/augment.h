@@ -30,6 +30,10 @@ struct ViewOptions {
   // Largest rotation of the crop in degrees (uniform in [-rotation,
   // rotation], counter-clockwise positive); 0: none, and nothing drawn.
   double rotation = 0.0;
+  // Largest horizontal shear in degrees (uniform in [-shear, shear]: rows
+  // slide sideways in proportion to their height, as handwriting slants),
+  // applied with the rotation; 0: none, and nothing drawn.
+  double shear = 0.0;
 };
 
 // The views of one batch: global crops first, then local crops.
@@ -82,6 +86,10 @@ torch::Tensor hflip(const torch::Tensor& images);
 // centre by its own angle in degrees (B, counter-clockwise), bilinear;
 // pixels that come from outside the image repeat its border.
 torch::Tensor rotate(const torch::Tensor& images, const torch::Tensor& degrees);
+// The same, each image also slanted by its own shear angle in degrees (B):
+// a point at height y above the centre moves tan(shear) y to the right.
+// Either angle may be undefined (none); one resampling for both.
+torch::Tensor rotate_and_shear(const torch::Tensor& images, const torch::Tensor& degrees, const torch::Tensor& shear);
 // Factor per sample (B). Brightness scales; contrast blends with the mean
 // grey level; saturation blends with the grey image.
 torch::Tensor adjust_brightness(const torch::Tensor& x, const torch::Tensor& factor);

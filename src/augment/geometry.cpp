@@ -104,14 +104,24 @@ void crop_scaled_into(const torch::Tensor& image_u8, CropBox box, double scale_y
 torch::Tensor hflip(const torch::Tensor& images) { return images.flip({3}); }
 
 torch::Tensor rotate(const torch::Tensor& images, const torch::Tensor& degrees) {
+  return rotate_and_shear(images, degrees, torch::Tensor());
+}
+
+torch::Tensor rotate_and_shear(const torch::Tensor& images, const torch::Tensor& degrees, const torch::Tensor& shear) {
   namespace F = torch::nn::functional;
   check(images.dim() == 4 && images.size(2) == images.size(3), "rotate expects square B x C x S x S images");
-  check(degrees.dim() == 1 && degrees.size(0) == images.size(0), "rotate needs one angle per image");
+  const int64_t B = images.size(0);
+  for (const auto* t : {&degrees, &shear})
+    check(!t->defined() || (t->dim() == 1 && t->size(0) == B), "rotate needs one angle per image");
+  const auto radians = [&](const torch::Tensor& d) {
+    return d.defined() ? d.to(images.scalar_type()) * (M_PI / 180.0) : torch::zeros({B}, images.options());
+  };
   // Where each output pixel samples the input, in grid_sample's [-1, 1]
-  // coordinates (x right, y down): the output turned back by the angle.
-  const auto rad = degrees.to(images.scalar_type()) * (M_PI / 180.0);
+  // coordinates (x right, y down): the output turned back by the angle,
+  // after its rows slid back by the shear (x_in = x - t y_up = x + t y_down).
+  const auto rad = radians(degrees), t = radians(shear).tan();
   const auto c = rad.cos(), s = rad.sin(), zero = torch::zeros_like(c);
-  const auto theta = torch::stack({torch::stack({c, -s, zero}, 1), torch::stack({s, c, zero}, 1)}, 1);
+  const auto theta = torch::stack({torch::stack({c, c * t - s, zero}, 1), torch::stack({s, s * t + c, zero}, 1)}, 1);
   const auto grid = F::affine_grid(theta, images.sizes(), /*align_corners=*/false);
   return F::grid_sample(
       images, grid,

@@ -43,6 +43,7 @@ namespace {
 struct ViewDraws {
   torch::Tensor boxes, flip, jitter;
   torch::Tensor degrees;  // undefined where the view does not rotate
+  torch::Tensor shear;    // or shear
   ColourDraws colour;
 };
 
@@ -72,14 +73,16 @@ ViewDraws draw_view(const torch::Tensor& heights, const torch::Tensor& widths, c
   auto sigma = uniform(B, v.sigma_min * sigma_scale, v.sigma_max * sigma_scale, gen);
   c.sigma = torch::where(coin(B, v.blur_p, gen), sigma, torch::zeros_like(sigma));
   c.solarize = coin(B, v.solarize_p, gen);
-  // Last, so a view without rotation draws the numbers it always drew.
+  // Last, so a view without rotation or shear draws the numbers it always drew.
   if (v.rotation > 0) d.degrees = uniform(B, -v.rotation, v.rotation, gen);
+  if (v.shear > 0) d.shear = uniform(B, -v.shear, v.shear, gen);
   return d;
 }
 
-// The view's crops rotated where it rotates, then finished.
+// The view's crops rotated and sheared where it does, then finished.
 torch::Tensor finish_drawn(torch::Tensor x, const ViewOptions& v, const ViewDraws& d, const Normalization& norm) {
-  if (d.degrees.defined()) x = rotate(x, d.degrees.to(x.device()));
+  const auto on = [&](const torch::Tensor& t) { return t.defined() ? t.to(x.device()) : t; };
+  if (d.degrees.defined() || d.shear.defined()) x = rotate_and_shear(x, on(d.degrees), on(d.shear));
   return finish_view(std::move(x), v, d.colour, norm);
 }
 

@@ -195,6 +195,9 @@ std::vector<Field> augment_fields() {
           "largest rotation of each view in degrees, uniform in [-r, r] after the crop (edges repeat the "
           "border); 0: none; -1 (auto): where the training images lean (handwriting, hand-held photos), 1.5 times "
           "their median lean, at most 20; 0 where they stand upright on one frame (garments, documents, parts)"),
+    field("shear", &TrainConfig::shear, K::Recipe,
+          "largest horizontal shear of each view in degrees, uniform in [-s, s], with the rotation (rows slide "
+          "sideways in proportion to their height, as handwriting slants); 0: none"),
   };
   // clang-format on
 }
@@ -511,6 +514,7 @@ void validate(const TrainConfig& c) {
   need(c.flip_p == -1 || (c.flip_p >= 0 && c.flip_p <= 1), "flip_p", "must be -1 (auto) or lie in [0, 1]");
   need(c.rotation == -1 || (c.rotation >= 0 && c.rotation <= 180), "rotation",
        "must be -1 (auto) or lie in [0, 180] degrees");
+  need(c.shear >= 0 && c.shear <= 60, "shear", "must lie in [0, 60] degrees");
   need(c.val_split >= 0, "val_split", "must be >= 0");
   need(c.threads >= 0, "threads", "must be >= 0");
   need(c.loader_workers >= 0, "loader_workers", "must be >= 0");

@@ -63,6 +63,7 @@ MultiCropOptions crop_options(const TrainConfig& c, int64_t image_size, bool sel
     o.hue = c.hue;
     o.grayscale_p = c.grayscale_p;
     o.rotation = c.rotation;
+    o.shear = c.shear;
     if (!c.blur) o.blur_p = 0;
     if (!c.solarize) o.solarize_p = 0;
   }
