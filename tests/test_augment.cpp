@@ -85,11 +85,11 @@ TEST(Augment, RotationAndShearAreValidatedInDegrees) {
     EXPECT_NE(twist::testing::error_of([&] { twist::validate(c); }).find("rotation"), std::string::npos) << r;
   }
   c.rotation = -1;
-  for (double s : {0.0, 15.0, 60.0}) {
+  for (double s : {-1.0, 0.0, 15.0, 60.0}) {
     c.shear = s;
     EXPECT_EQ(twist::testing::error_of([&] { twist::validate(c); }), "(no error)") << s;
   }
-  for (double s : {-1.0, 61.0, std::nan("")}) {
+  for (double s : {-2.0, -0.5, 61.0, std::nan("")}) {
     c.shear = s;
     EXPECT_NE(twist::testing::error_of([&] { twist::validate(c); }).find("shear"), std::string::npos) << s;
   }

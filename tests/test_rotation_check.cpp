@@ -31,6 +31,7 @@ TEST(RotationCheck, UprightBarsStayUpright) {
   EXPECT_LT(r.lean, 1.0);
   EXPECT_FALSE(r.rotations_suit());
   EXPECT_EQ(twist::auto_rotation(r), 0.0);
+  EXPECT_EQ(twist::auto_shear(r), 0.0);
   // Lying bars (90 degrees) stand on the frame's other axis: upright too.
   EXPECT_LT(twist::rotation_check(leaning_bars(torch::full({64}, 90.0), torch::zeros({64}))).lean, 1.0);
 }
@@ -43,6 +44,7 @@ TEST(RotationCheck, BarsLeaningEveryWaySuitTurns) {
   EXPECT_NEAR(r.lean, 15.0, 3.0);  // the median of |uniform(-30, 30)|
   EXPECT_TRUE(r.rotations_suit());
   EXPECT_EQ(twist::auto_rotation(r), twist::kAutoRotationDegrees);  // 1.5 x 15, capped
+  EXPECT_EQ(twist::auto_shear(r), twist::kAutoShearDegrees);
 }
 
 TEST(RotationCheck, SlightlySlantedBarsAreTurnedLess) {
@@ -69,18 +71,32 @@ TEST(RotationCheck, RoundBlobsHaveNoAxisToKeep) {
 
 TEST(RotationCheck, ResolveRotationSetsOnlyAuto) {
   const torch::Tensor upright = leaning_bars(torch::zeros({64}), torch::linspace(-3, 3, 64));
+  const torch::Tensor leaning = leaning_bars(torch::linspace(-15, 15, 64), torch::zeros({64}));
   twist::TrainConfig c;
-  EXPECT_EQ(c.rotation, -1);  // the default is auto
+  EXPECT_EQ(c.rotation, -1);  // the defaults are auto
+  EXPECT_EQ(c.shear, -1);
   twist::resolve_rotation(c, upright, /*say=*/false);
   EXPECT_EQ(c.rotation, 0.0);
+  EXPECT_EQ(c.shear, 0.0);
   c.rotation = 15;
-  twist::resolve_rotation(c, upright, false);
-  EXPECT_EQ(c.rotation, 15);
+  c.shear = -1;
+  twist::resolve_rotation(c, leaning, false);
+  EXPECT_EQ(c.rotation, 15);  // as given
+  EXPECT_EQ(c.shear, twist::kAutoShearDegrees);
   c.rotation = -1;
+  c.shear = 5;
+  twist::resolve_rotation(c, upright, false);
+  EXPECT_EQ(c.rotation, 0.0);
+  EXPECT_EQ(c.shear, 5);  // as given
+  c.rotation = -1;
+  c.shear = -1;
   EXPECT_EQ(twist::testing::error_of([&] { twist::validate(c); }), "(no error)");
-  // A run saved before the key turned no view; one saved since names its angle.
-  EXPECT_EQ(twist::config_from_json("{\"lr\": 1.0}", "old run", twist::saved_run_base()).rotation, 0.0);
+  // A run saved before the keys turned and slanted no view; one saved since names its angles.
+  const auto old_run = twist::config_from_json("{\"lr\": 1.0}", "old run", twist::saved_run_base());
+  EXPECT_EQ(old_run.rotation, 0.0);
+  EXPECT_EQ(old_run.shear, 0.0);
   EXPECT_EQ(twist::config_from_json("{\"rotation\": 20}", "new run", twist::saved_run_base()).rotation, 20.0);
+  EXPECT_EQ(twist::config_from_json("{\"shear\": 15}", "new run", twist::saved_run_base()).shear, 15.0);
 }
 
 }  // namespace

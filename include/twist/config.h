@@ -43,7 +43,7 @@ struct TrainConfig {
   bool blur = true;
   bool solarize = true;
   double rotation = -1;  // largest rotation of a view in degrees; 0: none; -1: auto (twist/rotation_check.h)
-  double shear = 0;      // largest horizontal shear of a view in degrees; 0: none
+  double shear = -1;     // largest horizontal shear of a view in degrees; 0: none; -1: auto (with the rotation)
   // optimisation
   std::string optimizer = "lars";
   double lr = 2.0;  // per 256 images

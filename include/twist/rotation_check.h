@@ -33,6 +33,7 @@ extern const int64_t kMinElongated;        // fewer elongated images: no axis to
 extern const double kLeanThreshold;        // degrees; at or below it images stand upright
 extern const double kLeanScale;            // auto turns by this many times the lean
 extern const double kAutoRotationDegrees;  // and by at most this many degrees
+extern const double kAutoShearDegrees;     // auto shear where turns suit
 
 // `images`: N x C x H x W (uint8 or float), N >= 1.
 RotationCheck rotation_check(const torch::Tensor& images);
@@ -43,5 +44,11 @@ RotationCheck rotation_check(const torch::Tensor& images);
 // than digits that lean every way: docs/recipe.md, twenty-fifth round);
 // kAutoRotationDegrees where too few images have an axis to measure it.
 double auto_rotation(const RotationCheck& check);
+
+// The largest shear `--shear -1` resolves to: kAutoShearDegrees where turns
+// suit the data, else 0. A slant is how handwriting varies most between
+// writers; on real handwriting, slanted views kept the heads from splitting
+// a digit by its slant (docs/recipe.md, twenty-seventh round).
+double auto_shear(const RotationCheck& check);
 
 }  // namespace twist

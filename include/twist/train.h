@@ -49,11 +49,11 @@ double resolved_epochs(const TrainConfig& config, int64_t images);
 // of the training set (twist/mirror_check.h); `say`: tells stderr the
 // outcome. Any other flip_p is left as given.
 void resolve_flip(TrainConfig& config, const torch::Tensor& sample, bool say);
-// With rotation -1 (auto), sets it from the rotation check of `sample`
-// (twist/rotation_check.h), as resolve_flip does the flip.
+// With rotation or shear -1 (auto), sets them from the rotation check of
+// `sample` (twist/rotation_check.h), as resolve_flip does the flip.
 void resolve_rotation(TrainConfig& config, const torch::Tensor& sample, bool say);
 // The training set's normalization (twist/data.h) and the resolved flip
-// and rotation where they are auto (-1), from one sample: a folder's images
+// rotation and shear where they are auto (-1), from one sample: a folder's images
 // are decoded once for all, a set in memory is sampled only for the checks.
 Normalization statistics_and_auto_views(TrainConfig& config, const Dataset& train, BadImages* bad, bool say);
 

@@ -12,6 +12,7 @@ const int64_t kMinElongated = 16;
 const double kLeanThreshold = 4.0;
 const double kLeanScale = 1.5;
 const double kAutoRotationDegrees = 20.0;
+const double kAutoShearDegrees = 15.0;
 
 bool RotationCheck::rotations_suit() const { return elongated < kMinElongated || lean > kLeanThreshold; }
 
@@ -59,5 +60,7 @@ double auto_rotation(const RotationCheck& check) {
   if (check.elongated < kMinElongated) return kAutoRotationDegrees;  // no lean to measure
   return std::min(kAutoRotationDegrees, std::round(kLeanScale * check.lean));
 }
+
+double auto_shear(const RotationCheck& check) { return check.rotations_suit() ? kAutoShearDegrees : 0.0; }
 
 }  // namespace twist

@@ -197,7 +197,8 @@ std::vector<Field> augment_fields() {
           "their median lean, at most 20; 0 where they stand upright on one frame (garments, documents, parts)"),
     field("shear", &TrainConfig::shear, K::Recipe,
           "largest horizontal shear of each view in degrees, uniform in [-s, s], with the rotation (rows slide "
-          "sideways in proportion to their height, as handwriting slants); 0: none"),
+          "sideways in proportion to their height, as handwriting slants); 0: none; -1 (auto): 15 where the rotation "
+          "check finds that turns suit the images (they lean), else 0"),
   };
   // clang-format on
 }
@@ -424,6 +425,7 @@ TrainConfig saved_run_base() {
   c.spread_weight = 0.0;       // and without the feature-spread term
   c.cluster_readout = "head";  // and read their clusters from the head
   c.rotation = 0.0;            // and turned no view
+  c.shear = 0.0;               // nor slanted one
   return c;
 }
 
@@ -514,7 +516,7 @@ void validate(const TrainConfig& c) {
   need(c.flip_p == -1 || (c.flip_p >= 0 && c.flip_p <= 1), "flip_p", "must be -1 (auto) or lie in [0, 1]");
   need(c.rotation == -1 || (c.rotation >= 0 && c.rotation <= 180), "rotation",
        "must be -1 (auto) or lie in [0, 180] degrees");
-  need(c.shear >= 0 && c.shear <= 60, "shear", "must lie in [0, 60] degrees");
+  need(c.shear == -1 || (c.shear >= 0 && c.shear <= 60), "shear", "must be -1 (auto) or lie in [0, 60] degrees");
   need(c.val_split >= 0, "val_split", "must be >= 0");
   need(c.threads >= 0, "threads", "must be >= 0");
   need(c.loader_workers >= 0, "loader_workers", "must be >= 0");

@@ -129,24 +129,31 @@ void resolve_flip(TrainConfig& c, const torch::Tensor& sample, bool say) {
 }
 
 void resolve_rotation(TrainConfig& c, const torch::Tensor& sample, bool say) {
-  if (c.rotation >= 0) return;
+  if (c.rotation >= 0 && c.shear >= 0) return;
   const RotationCheck r = rotation_check(sample);
-  c.rotation = auto_rotation(r);
+  const bool rotation_auto = c.rotation < 0, shear_auto = c.shear < 0;
+  if (rotation_auto) c.rotation = auto_rotation(r);
+  if (shear_auto) c.shear = auto_shear(r);
   if (!say) return;
   const std::string turns =
       c.rotation > 0 ? "views turned by up to " + std::to_string(int(c.rotation)) + " degrees" : "no turns";
+  const std::string slants = c.shear > 0 ? "slanted by up to " + std::to_string(int(c.shear)) + " degrees" : "no slant";
   std::fprintf(stderr,
-               "twist: rotation auto: %s (of %lld sampled training images, %lld have an axis, %.1f degrees off the "
+               "twist: %s auto: %s, %s (of %lld sampled training images, %lld have an axis, %.1f degrees off the "
                "frame's on the median; turns are off at %.0f degrees or less, else %.1f times the lean, at most "
-               "%.0f); --rotation DEG sets it\n",
-               turns.c_str(), (long long)r.images, (long long)r.elongated, r.lean, kLeanThreshold, kLeanScale,
-               kAutoRotationDegrees);
+               "%.0f; slants of %.0f where turns are on); --rotation DEG and --shear DEG set them\n",
+               rotation_auto && shear_auto ? "rotation and shear"
+               : rotation_auto             ? "rotation"
+                                           : "shear",
+               turns.c_str(), slants.c_str(), (long long)r.images, (long long)r.elongated, r.lean, kLeanThreshold,
+               kLeanScale, kAutoRotationDegrees, kAutoShearDegrees);
 }
 
 Normalization statistics_and_auto_views(TrainConfig& c, const Dataset& train, BadImages* bad, bool say) {
   const bool folder = train.file_backed();
   torch::Tensor sample;
-  if (folder || c.flip_p < 0 || c.rotation < 0) sample = image_sample(train, folder ? kStatisticsImages : 1024, bad);
+  if (folder || c.flip_p < 0 || c.rotation < 0 || c.shear < 0)
+    sample = image_sample(train, folder ? kStatisticsImages : 1024, bad);
   resolve_flip(c, sample, say);
   resolve_rotation(c, sample, say);
   return folder ? channel_statistics(sample) : channel_statistics(train);
