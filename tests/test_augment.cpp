@@ -74,25 +74,24 @@ TEST(Augment, RotationAndShearKeepTheViewsOtherDraws) {
   }
 }
 
-TEST(Augment, RotationAndShearAreValidatedInDegrees) {
+// validate() accepts `good` values of one angle and names the setting for `bad` ones.
+void expect_angle_checked(double twist::TrainConfig::*angle, const char* name, std::initializer_list<double> good,
+                          std::initializer_list<double> bad) {
   twist::TrainConfig c;
-  for (double r : {-1.0, 0.0, 15.0, 180.0}) {
-    c.rotation = r;
-    EXPECT_EQ(twist::testing::error_of([&] { twist::validate(c); }), "(no error)") << r;
+  for (double v : good) {
+    c.*angle = v;
+    EXPECT_EQ(twist::testing::error_of([&] { twist::validate(c); }), "(no error)") << name << " " << v;
   }
-  for (double r : {-2.0, -0.5, 181.0, std::nan("")}) {
-    c.rotation = r;
-    EXPECT_NE(twist::testing::error_of([&] { twist::validate(c); }).find("rotation"), std::string::npos) << r;
+  for (double v : bad) {
+    c.*angle = v;
+    EXPECT_NE(twist::testing::error_of([&] { twist::validate(c); }).find(name), std::string::npos) << name << " " << v;
   }
-  c.rotation = -1;
-  for (double s : {-1.0, 0.0, 15.0, 60.0}) {
-    c.shear = s;
-    EXPECT_EQ(twist::testing::error_of([&] { twist::validate(c); }), "(no error)") << s;
-  }
-  for (double s : {-2.0, -0.5, 61.0, std::nan("")}) {
-    c.shear = s;
-    EXPECT_NE(twist::testing::error_of([&] { twist::validate(c); }).find("shear"), std::string::npos) << s;
-  }
+}
+
+TEST(Augment, RotationAndShearAreValidatedInDegrees) {
+  expect_angle_checked(&twist::TrainConfig::rotation, "rotation", {-1.0, 0.0, 15.0, 180.0},
+                       {-2.0, -0.5, 181.0, std::nan("")});
+  expect_angle_checked(&twist::TrainConfig::shear, "shear", {-1.0, 0.0, 15.0, 60.0}, {-2.0, -0.5, 61.0, std::nan("")});
 }
 
 // Sampling the whole image at its own pixel centres: bicubic interpolation
