@@ -98,29 +98,38 @@ TEST(ChooseClusterReadout, KmeansReplacesAHeadThatMergesWhatTheFeaturesSeparate)
 // neighbours, whatever its inertia: on directions noisy enough that the
 // restarts land in different partitions. Each restart's partition is
 // recorded by a score of one's own and its agreement computed here.
+// Which restart wins moves with the machine's rounding, so several data
+// draws are tried and at least one must not be won by the first restart
+// (else keeping the first would pass).
 TEST(MostAgreeingKmeans, IsTheFitThatAgreesMostWithTheNeighbours) {
+  int first_not_best = 0;
+  for (uint64_t draw = 5; draw < 13; ++draw) {
+    SCOPED_TRACE("data drawn with seed " + std::to_string(draw));
+    torch::Tensor labels;
+    const auto x = four_directions(40, labels, draw) + 0.25 * torch::randn({160, 8});
+    const auto neighbours = nearest_neighbours(x, kReadoutNeighbours);
+    std::vector<torch::Tensor> fits;
+    const KmeansScore record = [&](const torch::Tensor& ids, double) {
+      fits.push_back(ids);
+      return 0.0;
+    };
+    spherical_kmeans(x, 7, 3, 8, kKmeansIterations, record);
+    ASSERT_EQ(fits.size(), 8u);
+    std::vector<double> each;
+    for (const auto& ids : fits) each.push_back(agreement_with_neighbours(neighbours, ids));
+    const auto [least, most] = std::minmax_element(each.begin(), each.end());
+    first_not_best += *most > *least + 0.01 && most != each.begin();
+    const KmeansFit best = most_agreeing_kmeans(x, neighbours, 7, 3, 8);
+    EXPECT_TRUE(best.clusters.equal(fits[size_t(most - each.begin())]));
+    EXPECT_DOUBLE_EQ(best.agreement, *most);
+    const KmeansFit one = most_agreeing_kmeans(x, neighbours, 7, 3, 1);
+    EXPECT_TRUE(one.clusters.equal(fits.front()));
+    EXPECT_DOUBLE_EQ(one.agreement, each.front());
+  }
+  EXPECT_GE(first_not_best, 2);  // restarts that differ, and a later one kept
   torch::Tensor labels;
-  const auto x = four_directions(40, labels, 5) + 0.25 * torch::randn({160, 8});
-  const auto neighbours = nearest_neighbours(x, kReadoutNeighbours);
-  std::vector<torch::Tensor> fits;
-  const KmeansScore record = [&](const torch::Tensor& ids, double) {
-    fits.push_back(ids);
-    return 0.0;
-  };
-  spherical_kmeans(x, 7, 3, 8, kKmeansIterations, record);
-  ASSERT_EQ(fits.size(), 8u);
-  std::vector<double> each;
-  for (const auto& ids : fits) each.push_back(agreement_with_neighbours(neighbours, ids));
-  const auto [least, most] = std::minmax_element(each.begin(), each.end());
-  ASSERT_GT(*most, *least + 0.01);  // the restarts differ: there is a choice to make
-  ASSERT_NE(most, each.begin());    // and the first is not the one
-  const KmeansFit best = most_agreeing_kmeans(x, neighbours, 7, 3, 8);
-  EXPECT_TRUE(best.clusters.equal(fits[size_t(most - each.begin())]));
-  EXPECT_DOUBLE_EQ(best.agreement, *most);
-  const KmeansFit one = most_agreeing_kmeans(x, neighbours, 7, 3, 1);
-  EXPECT_TRUE(one.clusters.equal(fits.front()));
-  EXPECT_DOUBLE_EQ(one.agreement, each.front());
-  EXPECT_THROW(most_agreeing_kmeans(x, neighbours, 7, 3, 0), Error);
+  const auto x = four_directions(40, labels, 5);
+  EXPECT_THROW(most_agreeing_kmeans(x, nearest_neighbours(x, kReadoutNeighbours), 7, 3, 0), Error);
 }
 
 TEST(ChooseClusterReadout, KmeansMustRemoveAQuarterOfTheDisagreement) {
