@@ -69,23 +69,23 @@ TEST(RotationCheck, RoundBlobsHaveNoAxisToKeep) {
             std::string::npos);
 }
 
-TEST(RotationCheck, ResolveRotationSetsOnlyAuto) {
+TEST(RotationCheck, ResolveRotationAndShearSetOnlyAuto) {
   const torch::Tensor upright = leaning_bars(torch::zeros({64}), torch::linspace(-3, 3, 64));
   const torch::Tensor leaning = leaning_bars(torch::linspace(-15, 15, 64), torch::zeros({64}));
   twist::TrainConfig c;
   EXPECT_EQ(c.rotation, -1);  // the defaults are auto
   EXPECT_EQ(c.shear, -1);
-  twist::resolve_rotation(c, upright, /*say=*/false);
+  twist::resolve_rotation_and_shear(c, upright, /*say=*/false);
   EXPECT_EQ(c.rotation, 0.0);
   EXPECT_EQ(c.shear, 0.0);
   c.rotation = 15;
   c.shear = -1;
-  twist::resolve_rotation(c, leaning, false);
+  twist::resolve_rotation_and_shear(c, leaning, false);
   EXPECT_EQ(c.rotation, 15);  // as given
   EXPECT_EQ(c.shear, twist::kAutoShearDegrees);
   c.rotation = -1;
   c.shear = 5;
-  twist::resolve_rotation(c, upright, false);
+  twist::resolve_rotation_and_shear(c, upright, false);
   EXPECT_EQ(c.rotation, 0.0);
   EXPECT_EQ(c.shear, 5);  // as given
   c.rotation = -1;

@@ -51,7 +51,7 @@ double resolved_epochs(const TrainConfig& config, int64_t images);
 void resolve_flip(TrainConfig& config, const torch::Tensor& sample, bool say);
 // With rotation or shear -1 (auto), sets them from the rotation check of
 // `sample` (twist/rotation_check.h), as resolve_flip does the flip.
-void resolve_rotation(TrainConfig& config, const torch::Tensor& sample, bool say);
+void resolve_rotation_and_shear(TrainConfig& config, const torch::Tensor& sample, bool say);
 // The training set's normalization (twist/data.h) and the resolved flip
 // rotation and shear where they are auto (-1), from one sample: a folder's images
 // are decoded once for all, a set in memory is sampled only for the checks.

@@ -128,7 +128,7 @@ void resolve_flip(TrainConfig& c, const torch::Tensor& sample, bool say) {
                  100 * kMirrorThreshold);
 }
 
-void resolve_rotation(TrainConfig& c, const torch::Tensor& sample, bool say) {
+void resolve_rotation_and_shear(TrainConfig& c, const torch::Tensor& sample, bool say) {
   if (c.rotation >= 0 && c.shear >= 0) return;
   const RotationCheck r = rotation_check(sample);
   const bool rotation_auto = c.rotation < 0, shear_auto = c.shear < 0;
@@ -155,7 +155,7 @@ Normalization statistics_and_auto_views(TrainConfig& c, const Dataset& train, Ba
   if (folder || c.flip_p < 0 || c.rotation < 0 || c.shear < 0)
     sample = image_sample(train, folder ? kStatisticsImages : 1024, bad);
   resolve_flip(c, sample, say);
-  resolve_rotation(c, sample, say);
+  resolve_rotation_and_shear(c, sample, say);
   return folder ? channel_statistics(sample) : channel_statistics(train);
 }
 
