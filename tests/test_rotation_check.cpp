@@ -1,7 +1,7 @@
 // The rotation check behind --rotation -1 (auto): known answers on bars
 // that all stand upright (no turns), bars that lean every way (turns), bars
-// that lean a little (smaller turns), and round blobs, which have no axis
-// to keep upright (turns).
+// that lean a little (smaller turns, and slants), and round blobs, which
+// have no axis to keep upright (turns). --shear -1 follows the same check.
 #include <gtest/gtest.h>
 
 #include "test_util.h"
@@ -44,7 +44,7 @@ TEST(RotationCheck, BarsLeaningEveryWaySuitTurns) {
   EXPECT_NEAR(r.lean, 15.0, 3.0);  // the median of |uniform(-30, 30)|
   EXPECT_TRUE(r.rotations_suit());
   EXPECT_EQ(twist::auto_rotation(r), twist::kAutoRotationDegrees);  // 1.5 x 15, capped
-  EXPECT_EQ(twist::auto_shear(r), twist::kAutoShearDegrees);
+  EXPECT_EQ(twist::auto_shear(r), 0.0);                             // they lean every way already
 }
 
 TEST(RotationCheck, SlightlySlantedBarsAreTurnedLess) {
@@ -55,6 +55,7 @@ TEST(RotationCheck, SlightlySlantedBarsAreTurnedLess) {
   EXPECT_TRUE(r.rotations_suit());
   EXPECT_EQ(twist::auto_rotation(r), std::round(1.5 * r.lean));
   EXPECT_LT(twist::auto_rotation(r), twist::kAutoRotationDegrees);
+  EXPECT_EQ(twist::auto_shear(r), twist::kAutoShearDegrees);  // a slight lean, as handwriting's
 }
 
 TEST(RotationCheck, RoundBlobsHaveNoAxisToKeep) {
@@ -63,6 +64,7 @@ TEST(RotationCheck, RoundBlobsHaveNoAxisToKeep) {
   EXPECT_EQ(r.elongated, 0);
   EXPECT_TRUE(r.rotations_suit());
   EXPECT_EQ(twist::auto_rotation(r), twist::kAutoRotationDegrees);  // no lean to scale
+  EXPECT_EQ(twist::auto_shear(r), 0.0);                             // nor to slant
   EXPECT_NE(twist::testing::error_of([] {
               twist::rotation_check(torch::zeros({1, 8, 8}));
             }).find("rotation check"),

@@ -33,7 +33,8 @@ extern const int64_t kMinElongated;        // fewer elongated images: no axis to
 extern const double kLeanThreshold;        // degrees; at or below it images stand upright
 extern const double kLeanScale;            // auto turns by this many times the lean
 extern const double kAutoRotationDegrees;  // and by at most this many degrees
-extern const double kAutoShearDegrees;     // auto shear where turns suit
+extern const double kAutoShearDegrees;     // auto shear where images lean a little
+extern const double kShearMaxLean;         // degrees; above it no auto shear
 
 // `images`: N x C x H x W (uint8 or float), N >= 1.
 RotationCheck rotation_check(const torch::Tensor& images);
@@ -45,10 +46,13 @@ RotationCheck rotation_check(const torch::Tensor& images);
 // kAutoRotationDegrees where too few images have an axis to measure it.
 double auto_rotation(const RotationCheck& check);
 
-// The largest shear `--shear -1` resolves to: kAutoShearDegrees where turns
-// suit the data, else 0. A slant is how handwriting varies most between
-// writers; on real handwriting, slanted views kept the heads from splitting
-// a digit by its slant (docs/recipe.md, twenty-seventh round).
+// The largest shear `--shear -1` resolves to: kAutoShearDegrees where the
+// images lean a little (a measured lean above kLeanThreshold and at most
+// kShearMaxLean), else 0. A slant is how handwriting varies most between
+// writers; on real handwriting (lean 6.6) slanted views kept the heads
+// from splitting a digit by its slant, while on digits that already lean
+// every way (10.7, 13.3) they cost clusters, and on photos (no axis for
+// most) nothing (docs/recipe.md, twenty-seventh and twenty-eighth rounds).
 double auto_shear(const RotationCheck& check);
 
 }  // namespace twist

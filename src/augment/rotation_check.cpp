@@ -13,6 +13,7 @@ const double kLeanThreshold = 4.0;
 const double kLeanScale = 1.5;
 const double kAutoRotationDegrees = 20.0;
 const double kAutoShearDegrees = 15.0;
+const double kShearMaxLean = 9.0;
 
 bool RotationCheck::rotations_suit() const { return elongated < kMinElongated || lean > kLeanThreshold; }
 
@@ -61,6 +62,9 @@ double auto_rotation(const RotationCheck& check) {
   return std::min(kAutoRotationDegrees, std::round(kLeanScale * check.lean));
 }
 
-double auto_shear(const RotationCheck& check) { return check.rotations_suit() ? kAutoShearDegrees : 0.0; }
+double auto_shear(const RotationCheck& check) {
+  const bool slight = check.elongated >= kMinElongated && check.lean > kLeanThreshold && check.lean <= kShearMaxLean;
+  return slight ? kAutoShearDegrees : 0.0;
+}
 
 }  // namespace twist

@@ -138,15 +138,16 @@ void resolve_rotation_and_shear(TrainConfig& c, const torch::Tensor& sample, boo
   const std::string turns =
       c.rotation > 0 ? "views turned by up to " + std::to_string(int(c.rotation)) + " degrees" : "no turns";
   const std::string slants = c.shear > 0 ? "slanted by up to " + std::to_string(int(c.shear)) + " degrees" : "no slant";
-  std::fprintf(stderr,
-               "twist: %s auto: %s, %s (of %lld sampled training images, %lld have an axis, %.1f degrees off the "
-               "frame's on the median; turns are off at %.0f degrees or less, else %.1f times the lean, at most "
-               "%.0f; slants of %.0f where turns are on); --rotation DEG and --shear DEG set them\n",
-               rotation_auto && shear_auto ? "rotation and shear"
-               : rotation_auto             ? "rotation"
-                                           : "shear",
-               turns.c_str(), slants.c_str(), (long long)r.images, (long long)r.elongated, r.lean, kLeanThreshold,
-               kLeanScale, kAutoRotationDegrees, kAutoShearDegrees);
+  std::fprintf(
+      stderr,
+      "twist: %s auto: %s, %s (of %lld sampled training images, %lld have an axis, %.1f degrees off the "
+      "frame's on the median; turns are off at %.0f degrees or less, else %.1f times the lean, at most "
+      "%.0f; slants of %.0f where the lean is above that and at most %.0f); --rotation DEG and --shear DEG set them\n",
+      rotation_auto && shear_auto ? "rotation and shear"
+      : rotation_auto             ? "rotation"
+                                  : "shear",
+      turns.c_str(), slants.c_str(), (long long)r.images, (long long)r.elongated, r.lean, kLeanThreshold, kLeanScale,
+      kAutoRotationDegrees, kAutoShearDegrees, kShearMaxLean);
 }
 
 Normalization statistics_and_auto_views(TrainConfig& c, const Dataset& train, BadImages* bad, bool say) {
