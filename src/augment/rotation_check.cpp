@@ -13,7 +13,7 @@ const double kLeanThreshold = 4.0;
 const double kLeanScale = 1.5;
 const double kAutoRotationDegrees = 20.0;
 const double kAutoShearDegrees = 15.0;
-const double kShearMaxLean = 9.0;
+const double kShearMaxLean = 10.0;
 
 bool RotationCheck::rotations_suit() const { return elongated < kMinElongated || lean > kLeanThreshold; }
 

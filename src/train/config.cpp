@@ -198,7 +198,7 @@ std::vector<Field> augment_fields() {
     field("shear", &TrainConfig::shear, K::Recipe,
           "largest horizontal shear of each view in degrees, uniform in [-s, s], with the rotation (rows slide "
           "sideways in proportion to their height, as handwriting slants); 0: none; -1 (auto): 15 where the rotation "
-          "check finds that the images lean a little (median lean above 4 and at most 9 degrees, as handwriting), else 0"),
+          "check finds that the images lean a little (median lean above 4 and at most 10 degrees, as handwriting), else 0"),
   };
   // clang-format on
 }
