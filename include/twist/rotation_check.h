@@ -51,8 +51,9 @@ double auto_rotation(const RotationCheck& check);
 // kShearMaxLean), else 0. A slant is how handwriting varies most between
 // writers; on real handwriting (lean 6.6) slanted views kept the heads
 // from splitting a digit by its slant, while on digits made to lean every
-// way by random turns and shears (10.9, 13.4) they cost clusters, and on photos (no axis for
-// most) nothing (docs/recipe.md, twenty-seventh and twenty-eighth rounds).
+// way by random turns and shears (10.9, 13.4) they cost clusters, and on
+// photos (most without an axis) they changed nothing (docs/recipe.md,
+// twenty-seventh and twenty-eighth rounds).
 double auto_shear(const RotationCheck& check);
 
 }  // namespace twist
