@@ -52,6 +52,9 @@ void resolve_flip(TrainConfig& config, const torch::Tensor& sample, bool say);
 // With rotation or shear -1 (auto), sets them from the rotation check of
 // `sample` (twist/rotation_check.h), as resolve_flip does the flip.
 void resolve_rotation_and_shear(TrainConfig& config, const torch::Tensor& sample, bool say);
+// Whether any of flip, rotation and shear is still auto (-1): the views
+// that a sample of the training images must decide.
+bool auto_views_pending(const TrainConfig& config);
 // The training set's normalization (twist/data.h) and the resolved flip
 // rotation and shear where they are auto (-1), from one sample: a folder's images
 // are decoded once for all, a set in memory is sampled only for the checks.

@@ -150,11 +150,12 @@ void resolve_rotation_and_shear(TrainConfig& c, const torch::Tensor& sample, boo
       kAutoRotationDegrees, kAutoShearDegrees, kShearMaxLean);
 }
 
+bool auto_views_pending(const TrainConfig& c) { return c.flip_p < 0 || c.rotation < 0 || c.shear < 0; }
+
 Normalization statistics_and_auto_views(TrainConfig& c, const Dataset& train, BadImages* bad, bool say) {
   const bool folder = train.file_backed();
   torch::Tensor sample;
-  if (folder || c.flip_p < 0 || c.rotation < 0 || c.shear < 0)
-    sample = image_sample(train, folder ? kStatisticsImages : 1024, bad);
+  if (folder || auto_views_pending(c)) sample = image_sample(train, folder ? kStatisticsImages : 1024, bad);
   resolve_flip(c, sample, say);
   resolve_rotation_and_shear(c, sample, say);
   return folder ? channel_statistics(sample) : channel_statistics(train);

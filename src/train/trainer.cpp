@@ -192,7 +192,7 @@ void Trainer::load_data() {
   bad_images_ = std::make_unique<BadImages>(cfg_.skip_bad_images);
   if (resume_) bad_images_->restore(resumed_.skipped_images);
   // A resumed run keeps its normalization, and config.json its resolved flip, rotation and shear.
-  if (!resume_ || cfg_.flip_p < 0 || cfg_.rotation < 0 || cfg_.shear < 0)
+  if (!resume_ || auto_views_pending(cfg_))
     norm_ = statistics_and_auto_views(cfg_, data_.train, bad_images_.get(), writer_);
   if (resume_) norm_ = resumed_.norm;
   image_size_ = cfg_.image_size > 0 ? cfg_.image_size : data_.train.height();
