@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "test_util.h"
@@ -94,14 +95,14 @@ TEST(ChooseClusterReadout, KmeansReplacesAHeadThatMergesWhatTheFeaturesSeparate)
   EXPECT_THROW(choose_cluster_readout(x, labels, 4, "best", 0), Error);
 }
 
-// Of its restarts, the one whose partition agrees most with the
-// neighbours, whatever its inertia: on directions noisy enough that the
-// restarts land in different partitions. Each restart's partition is
-// recorded by a score of one's own and its agreement computed here.
-// Which restart wins moves with the machine's rounding, so several data
-// draws are tried and at least one must not be won by the first restart
-// (else keeping the first would pass).
-TEST(MostAgreeingKmeans, IsTheFitThatAgreesMostWithTheNeighbours) {
+// Of its restarts, the one whose partition scores highest (agreement with
+// the neighbours less the balance charge), whatever its inertia: on
+// directions noisy enough that the restarts land in different partitions.
+// Each restart's partition is recorded by a score of one's own and its
+// read-out score computed here. Which restart wins moves with the
+// machine's rounding, so several data draws are tried and at least two
+// must not be won by the first restart (else keeping the first would pass).
+TEST(ReadoutKmeans, IsTheFitOfHighestReadoutScore) {
   int first_not_best = 0;
   for (uint64_t draw = 5; draw < 13; ++draw) {
     SCOPED_TRACE("data drawn with seed " + std::to_string(draw));
@@ -116,20 +117,53 @@ TEST(MostAgreeingKmeans, IsTheFitThatAgreesMostWithTheNeighbours) {
     spherical_kmeans(x, 7, 3, 8, kKmeansIterations, record);
     ASSERT_EQ(fits.size(), 8u);
     std::vector<double> each;
-    for (const auto& ids : fits) each.push_back(agreement_with_neighbours(neighbours, ids));
+    for (const auto& ids : fits)
+      each.push_back(readout_score(agreement_with_neighbours(neighbours, ids), cluster_balance(ids, 7)));
     const auto [least, most] = std::minmax_element(each.begin(), each.end());
     first_not_best += *most > *least + 0.01 && most != each.begin();
-    const KmeansFit best = most_agreeing_kmeans(x, neighbours, 7, 3, 8);
+    const KmeansFit best = readout_kmeans(x, neighbours, 7, 3, 8);
     EXPECT_TRUE(best.clusters.equal(fits[size_t(most - each.begin())]));
-    EXPECT_DOUBLE_EQ(best.agreement, *most);
-    const KmeansFit one = most_agreeing_kmeans(x, neighbours, 7, 3, 1);
+    EXPECT_DOUBLE_EQ(best.score(), *most);
+    EXPECT_DOUBLE_EQ(best.agreement, agreement_with_neighbours(neighbours, best.clusters));
+    const KmeansFit one = readout_kmeans(x, neighbours, 7, 3, 1);
     EXPECT_TRUE(one.clusters.equal(fits.front()));
-    EXPECT_DOUBLE_EQ(one.agreement, each.front());
+    EXPECT_DOUBLE_EQ(one.score(), each.front());
   }
   EXPECT_GE(first_not_best, 2);  // restarts that differ, and a later one kept
   torch::Tensor labels;
   const auto x = four_directions(40, labels, 5);
-  EXPECT_THROW(most_agreeing_kmeans(x, nearest_neighbours(x, kReadoutNeighbours), 7, 3, 0), Error);
+  EXPECT_THROW(readout_kmeans(x, nearest_neighbours(x, kReadoutNeighbours), 7, 3, 0), Error);
+}
+
+// Hand cases: equal clusters 1, one cluster 0, two of four clusters equally
+// full ln 2 / ln 4 = 1/2; ids outside [0, k) are refused.
+TEST(ClusterBalance, IsTheEntropyOfTheSharesOverLnK) {
+  EXPECT_NEAR(cluster_balance(torch::arange(8).remainder(4), 4), 1.0, 1e-12);
+  EXPECT_EQ(cluster_balance(torch::zeros({8}, torch::kInt64), 4), 0.0);
+  EXPECT_NEAR(cluster_balance(torch::arange(8).remainder(2), 4), 0.5, 1e-12);
+  const double p = 0.75, q = 0.25;  // shares 3/4 and 1/4 of two clusters
+  EXPECT_NEAR(cluster_balance(torch::tensor({0, 0, 0, 1}, torch::kInt64), 2),
+              -(p * std::log(p) + q * std::log(q)) / std::log(2.0), 1e-12);
+  EXPECT_THROW(cluster_balance(torch::tensor({0, 4}, torch::kInt64), 4), Error);
+  EXPECT_THROW(cluster_balance(torch::tensor({0, 1}, torch::kInt64), 1), Error);
+  EXPECT_NEAR(readout_score(0.9, 0.5), 0.9 - kReadoutBalanceWeight * 0.5, 1e-15);
+  EXPECT_EQ(readout_score(0.9, 1.0), 0.9);
+}
+
+// A partition that merges two of four directions and cuts a third in
+// uneven parts (along one coordinate's noise) is charged for its balance:
+// it scores below its agreement, and below the right partition.
+TEST(ChooseClusterReadout, UnevenClustersCostTheirBalance) {
+  torch::Tensor labels;
+  const auto x = four_directions(60, labels, 11);
+  auto uneven = labels.clone();
+  uneven.masked_fill_(uneven.eq(1), 0);                                    // directions 0 and 1 merged
+  uneven.masked_fill_(labels.eq(3).logical_and(x.select(1, 5) > 0.1), 1);  // direction 3 cut along a coordinate
+  const double a_right = neighbour_agreement(x, labels), a_uneven = neighbour_agreement(x, uneven);
+  const double b_uneven = cluster_balance(uneven, 4);
+  EXPECT_LT(b_uneven, 0.97);
+  EXPECT_GT(readout_score(a_right, 1.0), readout_score(a_uneven, b_uneven));
+  EXPECT_LT(readout_score(a_uneven, b_uneven), a_uneven);
 }
 
 TEST(ChooseClusterReadout, KmeansMustRemoveAQuarterOfTheDisagreement) {
@@ -148,6 +182,8 @@ TEST(ClusterReadoutFile, SavedChoiceReadsBack) {
   r.method = "kmeans";
   r.head_agreement = 0.5;
   r.kmeans_agreement = 0.75;
+  r.head_balance = 0.99;
+  r.kmeans_balance = 0.875;
   r.images = 240;
   r.centres = unit_rows(torch::randn({4, 8}));
   save_cluster_readout(dir, r);
@@ -156,12 +192,19 @@ TEST(ClusterReadoutFile, SavedChoiceReadsBack) {
   EXPECT_EQ(back->method, "kmeans");
   EXPECT_EQ(back->head_agreement, 0.5);
   EXPECT_EQ(back->kmeans_agreement, 0.75);
+  EXPECT_EQ(back->head_balance, 0.99);
+  EXPECT_EQ(back->kmeans_balance, 0.875);
   EXPECT_EQ(back->images, 240);
   EXPECT_TRUE(back->centres.equal(r.centres));
   // A head read-out writes no centres.
   r.method = "head";
   save_cluster_readout(dir, r);
   EXPECT_FALSE(load_cluster_readout(dir)->centres.defined());
+  // A run saved before the balance counted: its balances read as not measured.
+  write_file_atomic(dir + "/cluster_readout.json",
+                    "{\"method\": \"head\", \"head_agreement\": 0.5, \"kmeans_agreement\": 0.4, \"images\": 9}");
+  EXPECT_EQ(load_cluster_readout(dir)->head_balance, -1);
+  EXPECT_EQ(load_cluster_readout(dir)->kmeans_balance, -1);
   // Damaged files are named.
   write_file_atomic(dir + "/cluster_readout.json", "{\"method\": \"kmeans\"}");
   EXPECT_THROW(load_cluster_readout(dir), Error);

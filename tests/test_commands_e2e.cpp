@@ -85,7 +85,8 @@ TEST_F(CommandsE2E, ClusterMatchesTheTrainingSummaryAndWritesItsFiles) {
 }
 
 // The head's own clusters on request, and the read-out's choice made again
-// by eval cluster --method auto: the one training made, agreements and all.
+// by eval cluster --method auto: the one training made, agreements and
+// balances and all.
 TEST_F(CommandsE2E, ClusterReadoutChoiceIsRepeatableAndTheHeadStaysAvailable) {
   auto summary = json::parse(read_text(path("run") + "/summary.json"));
   auto head = run_json("eval cluster --method head" + run());
@@ -95,6 +96,8 @@ TEST_F(CommandsE2E, ClusterReadoutChoiceIsRepeatableAndTheHeadStaysAvailable) {
   auto again = run_json("eval cluster --method auto" + run());
   EXPECT_EQ(again["readout"], summary["cluster_readout"]);
   EXPECT_EQ(again["readout_agreement"], summary["readout_agreement"]);
+  EXPECT_EQ(again["readout_balance"], summary["readout_balance"]);
+  EXPECT_GT(summary["readout_balance"]["head"].get<double>(), 0.0);
   EXPECT_NEAR(again["acc"].get<double>(), summary["acc"].get<double>(), 1e-9);
   EXPECT_EQ(run_twist("eval cluster --method best" + run()).exit_code, 2);
 }

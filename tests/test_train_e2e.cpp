@@ -274,7 +274,7 @@ TEST_F(TrainE2E, NonFiniteFloatSettingsAreRefused) {
 
 // beta = 0 with NBS off: every image ends up in one class, and the run says
 // so with the likely cause (with NBS on, the tiny run keeps all 4 classes).
-// The collapsed head agrees with nothing (one cluster: agreement 0), so
+// The collapsed head agrees with nothing (one cluster: agreement 0, balance 0), so
 // the run's clusters are k-means' of the features, which use the 4 classes.
 TEST_F(TrainE2E, CollapseWithoutDiversityIsReported) {
   auto r =
@@ -287,6 +287,7 @@ TEST_F(TrainE2E, CollapseWithoutDiversityIsReported) {
   EXPECT_GT(summary["collapse_step"].get<int64_t>(), 0);
   EXPECT_EQ(summary["cluster_readout"], "kmeans") << summary.dump();
   EXPECT_EQ(summary["readout_agreement"]["head"].get<double>(), 0.0);
+  EXPECT_EQ(summary["readout_balance"]["head"].get<double>(), 0.0);  // one cluster of 4
   EXPECT_EQ(summary["clusters_used"].get<int64_t>(), 4);
   EXPECT_GT(summary["acc"].get<double>(), summary["head_acc"].get<double>());
   const std::string report = read_text(out("collapse") + "/report.html");

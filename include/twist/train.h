@@ -84,9 +84,10 @@ struct TrainSummary {
   int64_t clusters_used = 0;
   double head_acc = 0, head_nmi = 0;  // the head's argmax, the same as acc and nmi when it is the read-out
   // The read-out chosen at the end (twist/cluster_readout.h): "head" or
-  // "kmeans", and each partition's neighbour agreement (-1: not measured).
+  // "kmeans", and each partition's neighbour agreement and cluster balance
+  // (-1: not measured).
   std::string cluster_readout = "head";
-  double head_agreement = -1, kmeans_agreement = -1;
+  double head_agreement = -1, kmeans_agreement = -1, head_balance = -1, kmeans_balance = -1;
   // cluster_heads >= 2: each C-class head's training loss (moving average)
   // and, when clustered, its figures; the figures above are chosen_head's.
   struct Head {

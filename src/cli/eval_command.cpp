@@ -122,8 +122,11 @@ ClusterReadout choose_again(Run& run, const RunArgs& a, TrainEvalSplits& s) {
     r = choose_cluster_readout(run.model, images, eval_side(run, images), run.state.norm, run.config.classes, "auto");
   });
   save_cluster_readout(run.dir, r);
-  std::fprintf(stderr, "twist: clusters read out by %s (neighbour agreement: head %.4f, k-means %.4f)\n",
-               r.kmeans() ? "k-means of the features" : "the head", r.head_agreement, r.kmeans_agreement);
+  std::fprintf(stderr,
+               "twist: clusters read out by %s (neighbour agreement: head %.4f, k-means %.4f; balance: head %.4f, "
+               "k-means %.4f)\n",
+               r.kmeans() ? "k-means of the features" : "the head", r.head_agreement, r.kmeans_agreement,
+               r.head_balance, r.kmeans_balance);
   return r;
 }
 
@@ -156,8 +159,11 @@ int run_cluster(const RunArgs& a, const std::string& assignments, const std::str
   j["acc"] = m.acc;
   j["top5"] = top5;
   j["readout"] = kmeans ? "kmeans" : "head";
-  if (saved && saved->kmeans_agreement > -1)
+  if (saved && saved->kmeans_agreement > -1) {
     j["readout_agreement"] = {{"head", saved->head_agreement}, {"kmeans", saved->kmeans_agreement}};
+    if (saved->kmeans_balance > -1)  // runs saved before the balance counted have none
+      j["readout_balance"] = {{"head", saved->head_balance}, {"kmeans", saved->kmeans_balance}};
+  }
   j["clusters"] = run.config.classes;
   j["clusters_used"] = m.clusters_used;
   j["classes"] = std::max(s.train.num_classes, s.eval.num_classes);

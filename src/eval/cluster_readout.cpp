@@ -1,8 +1,10 @@
 // The run's cluster read-out: the head's argmax or k-means of the
-// backbone's features, whichever agrees more with the features' nearest
-// neighbours (twist/cluster_readout.h).
+// backbone's features, whichever scores higher by its agreement with the
+// features' nearest neighbours and its balance (twist/cluster_readout.h).
 #include "twist/cluster_readout.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -21,10 +23,20 @@ const char* kCentresFile = "cluster_centres.npy";
 
 }  // namespace
 
-bool kmeans_clearly_better(double head_agreement, double kmeans_agreement) {
-  return kmeans_agreement > head_agreement &&
-         1 - kmeans_agreement <= (1 - kKmeansDisagreementShare) * (1 - head_agreement);
+bool kmeans_clearly_better(double head_score, double kmeans_score) {
+  return kmeans_score > head_score && 1 - kmeans_score <= (1 - kKmeansDisagreementShare) * (1 - head_score);
 }
+
+double cluster_balance(const torch::Tensor& clusters, int64_t k) {
+  check(k >= 2 && clusters.dim() == 1 && clusters.size(0) >= 1, "cluster balance: needs N >= 1 ids and k >= 2");
+  const torch::Tensor share =
+      torch::bincount(clusters.to(torch::kInt64), {}, k).to(torch::kFloat64) / double(clusters.size(0));
+  check(share.size(0) == k, "cluster balance: a cluster id is not below k = " + std::to_string(k));
+  const torch::Tensor used = share.masked_select(share > 0);
+  return std::max(0.0, -(used * used.log()).sum().item<double>() / std::log(double(k)));  // not -0 for one cluster
+}
+
+double readout_score(double agreement, double balance) { return agreement - kReadoutBalanceWeight * (1 - balance); }
 
 torch::Tensor nearest_neighbours(const torch::Tensor& features, int64_t k) {
   check(features.dim() == 2, "neighbour agreement: features must be N x d");
@@ -68,15 +80,16 @@ torch::Tensor cluster_centres(const torch::Tensor& features, const torch::Tensor
   return sums / sums.norm(2, 1, true).clamp_min(1e-12);
 }
 
-KmeansFit most_agreeing_kmeans(const torch::Tensor& features, const torch::Tensor& neighbours, int64_t clusters,
-                               uint64_t seed, int64_t fits) {
+KmeansFit readout_kmeans(const torch::Tensor& features, const torch::Tensor& neighbours, int64_t clusters,
+                         uint64_t seed, int64_t fits) {
   check(fits >= 1, "cluster read-out: k-means needs at least one fit");
-  const KmeansScore agreement = [&](const torch::Tensor& ids, double) {
-    return agreement_with_neighbours(neighbours, ids);
+  const KmeansScore score = [&](const torch::Tensor& ids, double) {
+    return readout_score(agreement_with_neighbours(neighbours, ids), cluster_balance(ids, clusters));
   };
   KmeansFit best;
-  best.clusters = spherical_kmeans(features, clusters, seed, fits, kKmeansIterations, agreement);
-  best.agreement = agreement(best.clusters, 0);
+  best.clusters = spherical_kmeans(features, clusters, seed, fits, kKmeansIterations, score);
+  best.agreement = agreement_with_neighbours(neighbours, best.clusters);
+  best.balance = cluster_balance(best.clusters, clusters);
   return best;
 }
 
@@ -102,10 +115,12 @@ ClusterReadout choose_cluster_readout(const torch::Tensor& features, const torch
   // Too few images to judge by (or for k-means): the head.
   if (mode == "head" || r.images < kMinImagesPerCluster * clusters) return r;
   const torch::Tensor neighbours = nearest_neighbours(features, kReadoutNeighbours);  // once, for all
-  const KmeansFit km = most_agreeing_kmeans(features, neighbours, clusters, seed, kReadoutKmeansFits);
+  const KmeansFit km = readout_kmeans(features, neighbours, clusters, seed, kReadoutKmeansFits);
   r.kmeans_agreement = km.agreement;
+  r.kmeans_balance = km.balance;
   r.head_agreement = agreement_with_neighbours(neighbours, head_clusters);
-  if (mode == "kmeans" || kmeans_clearly_better(r.head_agreement, r.kmeans_agreement)) {
+  r.head_balance = cluster_balance(head_clusters, clusters);
+  if (mode == "kmeans" || kmeans_clearly_better(readout_score(r.head_agreement, r.head_balance), km.score())) {
     r.method = "kmeans";
     r.centres = cluster_centres(features, km.clusters, clusters);
   }
@@ -127,6 +142,8 @@ void save_cluster_readout(const std::string& dir, const ClusterReadout& r) {
   j["method"] = r.method;
   j["head_agreement"] = r.head_agreement;
   j["kmeans_agreement"] = r.kmeans_agreement;
+  j["head_balance"] = r.head_balance;
+  j["kmeans_balance"] = r.kmeans_balance;
   j["images"] = r.images;
   if (r.kmeans()) {
     j["clusters"] = r.centres.size(0);
@@ -144,6 +161,8 @@ std::optional<ClusterReadout> load_cluster_readout(const std::string& dir) {
     r.method = j.at("method").get<std::string>();
     r.head_agreement = j.at("head_agreement").get<double>();
     r.kmeans_agreement = j.at("kmeans_agreement").get<double>();
+    r.head_balance = j.value("head_balance", -1.0);  // absent in runs saved before the balance counted
+    r.kmeans_balance = j.value("kmeans_balance", -1.0);
     r.images = j.at("images").get<int64_t>();
     check(r.method == "head" || r.method == "kmeans", "method '" + r.method + "' is neither head nor kmeans");
     if (r.kmeans()) {

@@ -208,8 +208,10 @@ std::string TrainSummary::to_json() const {
   }
   if (!stopped_early) {
     j["cluster_readout"] = cluster_readout;
-    if (kmeans_agreement > -1)  // measured (-1: the head kept without comparing)
+    if (kmeans_agreement > -1) {  // measured (-1: the head kept without comparing)
       j["readout_agreement"] = {{"head", head_agreement}, {"kmeans", kmeans_agreement}};
+      j["readout_balance"] = {{"head", head_balance}, {"kmeans", kmeans_balance}};
+    }
   }
   if (!heads.empty()) {
     j["chosen_head"] = chosen_head;

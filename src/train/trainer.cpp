@@ -374,12 +374,14 @@ ClusterReadout Trainer::choose_readout() {
   summary_.cluster_readout = r.method;
   summary_.head_agreement = r.head_agreement;
   summary_.kmeans_agreement = r.kmeans_agreement;
+  summary_.head_balance = r.head_balance;
+  summary_.kmeans_balance = r.kmeans_balance;
   if (writer_ && r.kmeans_agreement > -1)
     std::fprintf(stderr,
-                 "twist: clusters read out by %s: neighbour agreement of the head's clusters %.4f, of k-means "
-                 "of the features %.4f (%lld training images)\n",
-                 r.kmeans() ? "k-means of the features" : "the head", r.head_agreement, r.kmeans_agreement,
-                 (long long)r.images);
+                 "twist: clusters read out by %s: neighbour agreement (balance) of the head's clusters %.4f "
+                 "(%.4f), of k-means of the features %.4f (%.4f) (%lld training images)\n",
+                 r.kmeans() ? "k-means of the features" : "the head", r.head_agreement, r.head_balance,
+                 r.kmeans_agreement, r.kmeans_balance, (long long)r.images);
   return r;
 }
 
