@@ -309,7 +309,8 @@ std::vector<Field> runtime_fields() {
     choice_field("cluster_readout", &TrainConfig::cluster_readout, K::Runtime, {"auto", "head", "kmeans"},
           "the run's clusters, chosen at the end of training on up to 10,000 unlabeled training images: "
           "auto (the head's argmax, or spherical k-means of the backbone's features into C clusters when "
-          "it agrees clearly more with the features' 10 nearest neighbours) | head | kmeans; saved as "
+          "it agrees clearly more with the features' 10 nearest neighbours, less a charge for unequal cluster "
+          "sizes) | head | kmeans; saved as "
           "cluster_readout.json for twist eval cluster and twist predict"),
     field("bank_memory", &TrainConfig::bank_memory, K::Runtime,
           "MiB of features each bank of the evaluation keeps in memory when the data set is an image folder "
