@@ -26,17 +26,19 @@ their nearest centre (the head: its argmax); the candidates are fitted on
 at most 5,000 of the rest. --imbalance R first keeps each image of class c
 (of C) with probability R^(c / (C - 1)), a stand-in for a data set whose
 largest class is 1/R times its smallest (labels only choose what is kept).
-Prints one JSON line: per weight, the candidate chosen and its held-out
-cluster accuracy.
+Prints one JSON line: the balance of the fitted images' true classes
+(labels_balance), and per weight the candidate chosen, its held-out
+cluster accuracy and the charge a partition that followed the true
+classes exactly would pay (labels_charge).
 """
-import argparse
 import json
 
 import numpy as np
 import torch
 
-from kmeans_fit_choice import agreement, lloyd, seed_centres, unit
-from neighbor_heads import neighbours, val_permutation
+from kmeans_fit_choice import agreement, lloyd, seed_centres
+from neighbor_heads import neighbours
+from readout_candidates import load_run, run_parser
 from reference_twist import cluster_metrics
 
 
@@ -54,19 +56,11 @@ def choose(head, fits, w):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("features")
-    ap.add_argument("logits")
-    ap.add_argument("--val-split", type=int, required=True)
-    ap.add_argument("--classes", type=int, default=10)
-    ap.add_argument("--fits", type=int, default=50)
+    ap = run_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--imbalance", type=float, default=1.0)
     ap.add_argument("--weights", default="0,0.1,0.2,0.3")
     a = ap.parse_args()
-    x = unit(np.load(a.features).astype(np.float64))
-    logits = np.load(a.logits)
-    labels = np.load(a.features[:-len(".npy")] + ".labels.npy")
-    perm = val_permutation(len(x)).numpy()
+    x, logits, labels, perm = load_run(a)
     keep = np.random.RandomState(1).rand(len(x)) < a.imbalance ** (labels / (a.classes - 1.0))
     held_n = int(round(a.val_split * keep[perm[:a.val_split]].mean()))
     perm = perm[keep[perm]]
@@ -84,11 +78,14 @@ def main():
     for i in range(a.fits):
         ids, _, centres = lloyd(xp, seed_centres(xp, a.classes, rng))
         fits.append(candidate("kmeans%d" % i, ids, (x[held] @ centres.T).argmax(1)))
-    out = {"held_out": int(len(held)), "head": {k: round(v, 4) for k, v in head.items() if k != "name"}}
+    labels_balance = balance(labels[pool], a.classes)
+    out = {"held_out": int(len(held)), "labels_balance": round(labels_balance, 4),
+           "head": {k: round(v, 4) for k, v in head.items() if k != "name"}}
     for w in [float(s) for s in a.weights.split(",")]:
         c = choose(head, fits, w)
         out["w=%g" % w] = {"chosen": c["name"], "agreement": round(c["agreement"], 4),
-                           "balance": round(c["balance"], 4), "acc": round(c["acc"], 4)}
+                           "balance": round(c["balance"], 4), "acc": round(c["acc"], 4),
+                           "labels_charge": round(w * (1 - labels_balance), 4)}
     print(json.dumps(out))
 
 

@@ -30,18 +30,27 @@ from neighbor_heads import neighbours, val_permutation
 from reference_twist import cluster_metrics
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def run_parser(description):
+    """The arguments every read-out script of a run's embeddings takes."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("features")
     ap.add_argument("logits")
     ap.add_argument("--val-split", type=int, required=True)
     ap.add_argument("--classes", type=int, default=10)
     ap.add_argument("--fits", type=int, default=50)
-    a = ap.parse_args()
+    return ap
+
+
+def load_run(a):
+    """Unit-length features, logits, labels and twist's validation permutation."""
     x = unit(np.load(a.features).astype(np.float64))
-    logits = np.load(a.logits)
     labels = np.load(a.features[:-len(".npy")] + ".labels.npy")
-    perm = val_permutation(len(x)).numpy()
+    return x, np.load(a.logits), labels, val_permutation(len(x)).numpy()
+
+
+def main():
+    a = run_parser(__doc__.split("\n\n")[0]).parse_args()
+    x, logits, labels, perm = load_run(a)
     held, pool = perm[:a.val_split], perm[a.val_split:][:5000]
     xp = x[pool]
     near = neighbours(torch.from_numpy(xp), 10).numpy()

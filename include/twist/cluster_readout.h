@@ -72,7 +72,7 @@ double cluster_balance(const torch::Tensor& clusters, int64_t k);
 // a numpy port's, each for the better; on the same features with the
 // classes made unequal (the largest five times the smallest) it changed
 // none (same round). A partition that follows unequal classes exactly pays
-// 0.011 at five times, 0.057 at a hundred times (ten geometric classes).
+// 0.010 at five times, 0.057 at a hundred times (ten geometric classes).
 constexpr double kReadoutBalanceWeight = 0.2;
 double readout_score(double agreement, double balance);
 
