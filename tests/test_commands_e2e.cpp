@@ -194,6 +194,37 @@ TEST_F(CommandsE2E, DiagnosticsEmbedExport) {
   EXPECT_EQ(x["torchvision_compatible"], false);  // small stem, one channel, width 0.125
 }
 
+TEST_F(CommandsE2E, EmbedWritesTheLogitsOfAnyHead) {
+  // The tiny run has C = 4, so five heads (cluster_heads auto); logits
+  // without --head are the chosen one's.
+  auto summary = json::parse(read_text(path("run") + "/summary.json"));
+  ASSERT_EQ(summary["cluster_heads"].size(), 5u);
+  const int64_t chosen = summary["chosen_head"].get<int64_t>();
+  const std::string on = " --data idx:" + path("data") + "@test" + run();
+  auto used = run_json("embed --output logits --out " + path("l.npy") + on);
+  EXPECT_EQ(used["head"].get<int64_t>(), chosen);
+  const torch::Tensor l = twist::read_npy(path("l.npy"));
+  int64_t differ = 0;
+  for (int64_t k = 0; k < 5; ++k) {
+    auto j = run_json("embed --output logits --head " + std::to_string(k) + " --out " + path("lk.npy") + on);
+    EXPECT_EQ(j["head"].get<int64_t>(), k);
+    const torch::Tensor lk = twist::read_npy(path("lk.npy"));
+    ASSERT_EQ(lk.sizes(), l.sizes());
+    if (k == chosen)
+      EXPECT_TRUE(torch::equal(lk, l));
+    else
+      differ += !torch::allclose(lk, l);
+  }
+  EXPECT_EQ(differ, 4);  // each head has its own weights
+  auto bad = run_twist("embed --output logits --head 5 --out " + path("l5.npy") + on);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("the run has 5 C-class head(s), 0 ... 4"), std::string::npos) << bad.output;
+  bad = run_twist("embed --head 1 --out " + path("f1.npy") + on);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("--head applies to --output logits or probabilities only"), std::string::npos)
+      << bad.output;
+}
+
 TEST_F(CommandsE2E, PredictNamesClustersAfterEvalCluster) {
   // A test image written as binary PGM (the model takes 16x16 grey).
   auto data = twist::load_dataset("idx:" + path("data") + "@test");

@@ -13,13 +13,16 @@ namespace {
 
 // Streamed: each batch's rows go to the file as they are made, so memory
 // stays flat whatever the size of the set (an image folder of any size).
-int64_t write_rows(Run& run, const Dataset& d, const std::string& what, const std::string& path,
+// `head`: which C-class head writes logits and probabilities (the chosen one
+// when -1).
+int64_t write_rows(Run& run, const Dataset& d, const std::string& what, int64_t head, const std::string& path,
                    torch::ScalarType type) {
+  if (head < 0) head = run.model->chosen_head();
   std::unique_ptr<NpyRowWriter> out;
   int64_t dim = 0;
   for_each_eval_batch(d, eval_side(run, d), StreamOptions{}.batch_size, [&](int64_t, const torch::Tensor& images) {
     torch::Tensor x = backbone_batch_features(run.model->backbone, images, run.state.norm);
-    if (what != "features") x = head_batch_logits(run.model, x);
+    if (what != "features") x = head_batch_logits(run.model, x, head);
     if (what == "probabilities") x = torch::softmax(x / run.config.temperature, 1);
     if (!out) out = std::make_unique<NpyRowWriter>(path, d.size(), dim = x.size(1), type);
     out->append(x);
@@ -52,6 +55,7 @@ std::function<int()> add_embed_command(CLI::App& app) {
     RunArgs args;
     std::string out, what = "features", dtype = "float32";
     bool whiten = false;
+    int64_t head = -1;
   };
   auto st = std::make_shared<State>();
   add_run_args(cmd, st->args);
@@ -61,6 +65,10 @@ std::function<int()> add_embed_command(CLI::App& app) {
       ->check(CLI::IsMember({"features", "logits", "probabilities"}));
   cmd->add_option("--dtype", st->dtype, "float32, or float16 for half the bytes (about 3 significant digits) [float32]")
       ->check(CLI::IsMember({"float32", "float16"}));
+  cmd->add_option("--head", st->head,
+                  "logits/probabilities: which of the run's C-class heads (0 ... cluster_heads - 1; summary.json's "
+                  "cluster_heads lists them) [the one the run uses, its chosen_head]")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--whiten", st->whiten,
                 "features: ZCA-whitened with the mean and covariance of the rows written (every direction at unit "
                 "variance; cosine kNN on them is the summary's knn_top1_whitened)");
@@ -72,13 +80,17 @@ std::function<int()> add_embed_command(CLI::App& app) {
     check_channels(run, d, spec);
     check(d.size() > 0, "data set '" + spec + "' has no images");
     check(!st->whiten || st->what == "features", "--whiten applies to --output features only");
+    check(st->head < 0 || st->what != "features", "--head applies to --output logits or probabilities only");
+    check(st->head < run.model->num_heads(), "--head " + std::to_string(st->head) + ": the run has " +
+                                                 std::to_string(run.model->num_heads()) + " C-class head(s), 0 ... " +
+                                                 std::to_string(run.model->num_heads() - 1));
     std::fprintf(stderr, "twist: embedding %s (%lld images)\n", d.name.c_str(), (long long)d.size());
     int64_t dim = 0;
     // A file that does not decode (within --skip-bad-images) leaves no row:
     // rows and labels are those of the other files, in order.
     const std::vector<std::string> skipped = reading_past_bad_images(run, st->args, {&d}, [&] {
       const auto type = st->dtype == "float16" ? torch::kHalf : torch::kFloat32;
-      dim = st->whiten ? write_whitened(run, d, st->out, type) : write_rows(run, d, st->what, st->out, type);
+      dim = st->whiten ? write_whitened(run, d, st->out, type) : write_rows(run, d, st->what, st->head, st->out, type);
     });
     std::string labels_file;
     if (d.has_labels()) {
@@ -92,6 +104,7 @@ std::function<int()> add_embed_command(CLI::App& app) {
     j["rows"] = d.size();
     j["dim"] = dim;
     j["output"] = st->what;
+    if (st->what != "features") j["head"] = st->head < 0 ? run.model->chosen_head() : st->head;
     j["whitened"] = st->whiten;
     j["data"] = d.name;
     j["skipped_images"] = skipped.size();
