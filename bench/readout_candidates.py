@@ -41,11 +41,17 @@ def run_parser(description):
     return ap
 
 
+def load_features(path):
+    """Unit-length features, their labels and twist's validation permutation."""
+    x = unit(np.load(path).astype(np.float64))
+    labels = np.load(path[:-len(".npy")] + ".labels.npy")
+    return x, labels, val_permutation(len(x)).numpy()
+
+
 def load_run(a):
-    """Unit-length features, logits, labels and twist's validation permutation."""
-    x = unit(np.load(a.features).astype(np.float64))
-    labels = np.load(a.features[:-len(".npy")] + ".labels.npy")
-    return x, np.load(a.logits), labels, val_permutation(len(x)).numpy()
+    """load_features of a.features, and the logits."""
+    x, labels, perm = load_features(a.features)
+    return x, np.load(a.logits), labels, perm
 
 
 def main():

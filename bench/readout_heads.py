@@ -32,8 +32,9 @@ import numpy as np
 import torch
 
 from kmeans_fit_choice import agreement, lloyd, seed_centres, unit
-from neighbor_heads import neighbours, val_permutation
-from readout_balance import balance
+from neighbor_heads import neighbours
+from readout_balance import balance, choose
+from readout_candidates import load_features
 from reference_twist import cluster_metrics
 
 WEIGHT = 0.2  # kReadoutBalanceWeight
@@ -41,12 +42,6 @@ WEIGHT = 0.2  # kReadoutBalanceWeight
 
 def score(c):
     return c["agreement"] - WEIGHT * (1 - c["balance"])
-
-
-def rule(head, fits):
-    """The read-out's choice between a head candidate and the best k-means fit."""
-    best = max(fits, key=score)
-    return best if 1 - score(best) <= 0.75 * (1 - score(head)) and score(best) > score(head) else head
 
 
 def main():
@@ -59,9 +54,7 @@ def main():
     ap.add_argument("--fits", type=int, default=50)
     ap.add_argument("--temperature", type=float, default=0.25, help="the run's tau")
     a = ap.parse_args()
-    x = unit(np.load(a.features).astype(np.float64))
-    labels = np.load(a.features[:-len(".npy")] + ".labels.npy")
-    perm = val_permutation(len(x)).numpy()
+    x, labels, perm = load_features(a.features)
     held, pool = perm[:a.val_split], perm[a.val_split:][:5000]
     near = neighbours(torch.from_numpy(x[pool]), 10).numpy()
     losses = [h["loss"] for h in json.load(open(a.summary))["cluster_heads"]]
@@ -78,6 +71,7 @@ def main():
         heads.append(dict(candidate("head%d" % i, logits[pool].argmax(1), logits[held].argmax(1)), loss=losses[i]))
     by_loss = min(heads, key=lambda h: h["loss"])
     by_score = max(heads, key=score)
+
     def kmeans(z, name):
         rng, fits = np.random.RandomState(0), []
         for i in range(a.fits):
@@ -92,7 +86,7 @@ def main():
            "by_loss": by_loss["name"], "by_loss_acc": r(by_loss["acc"]),
            "by_score": by_score["name"], "by_score_acc": r(by_score["acc"])}
     for name, head in (("rule_by_loss", by_loss), ("rule_by_score", by_score)):
-        c = rule(head, fits)
+        c = choose(head, fits, WEIGHT)  # the read-out's rule
         out[name] = c["name"]
         out[name + "_acc"] = r(c["acc"])
     out["consensus_score"], out["consensus_acc"] = r(score(consensus)), r(consensus["acc"])

@@ -13,11 +13,9 @@ namespace {
 
 // Streamed: each batch's rows go to the file as they are made, so memory
 // stays flat whatever the size of the set (an image folder of any size).
-// `head`: which C-class head writes logits and probabilities (the chosen one
-// when -1).
+// `head`: which C-class head writes logits and probabilities.
 int64_t write_rows(Run& run, const Dataset& d, const std::string& what, int64_t head, const std::string& path,
                    torch::ScalarType type) {
-  if (head < 0) head = run.model->chosen_head();
   std::unique_ptr<NpyRowWriter> out;
   int64_t dim = 0;
   for_each_eval_batch(d, eval_side(run, d), StreamOptions{}.batch_size, [&](int64_t, const torch::Tensor& images) {
@@ -84,13 +82,14 @@ std::function<int()> add_embed_command(CLI::App& app) {
     check(st->head < run.model->num_heads(), "--head " + std::to_string(st->head) + ": the run has " +
                                                  std::to_string(run.model->num_heads()) + " C-class head(s), 0 ... " +
                                                  std::to_string(run.model->num_heads() - 1));
+    const int64_t head = st->head < 0 ? run.model->chosen_head() : st->head;
     std::fprintf(stderr, "twist: embedding %s (%lld images)\n", d.name.c_str(), (long long)d.size());
     int64_t dim = 0;
     // A file that does not decode (within --skip-bad-images) leaves no row:
     // rows and labels are those of the other files, in order.
     const std::vector<std::string> skipped = reading_past_bad_images(run, st->args, {&d}, [&] {
       const auto type = st->dtype == "float16" ? torch::kHalf : torch::kFloat32;
-      dim = st->whiten ? write_whitened(run, d, st->out, type) : write_rows(run, d, st->what, st->head, st->out, type);
+      dim = st->whiten ? write_whitened(run, d, st->out, type) : write_rows(run, d, st->what, head, st->out, type);
     });
     std::string labels_file;
     if (d.has_labels()) {
@@ -104,7 +103,7 @@ std::function<int()> add_embed_command(CLI::App& app) {
     j["rows"] = d.size();
     j["dim"] = dim;
     j["output"] = st->what;
-    if (st->what != "features") j["head"] = st->head < 0 ? run.model->chosen_head() : st->head;
+    if (st->what != "features") j["head"] = head;
     j["whitened"] = st->whiten;
     j["data"] = d.name;
     j["skipped_images"] = skipped.size();
