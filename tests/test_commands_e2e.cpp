@@ -252,6 +252,25 @@ TEST_F(CommandsE2E, PredictNamesClustersAfterEvalCluster) {
   EXPECT_TRUE(top[0].contains("class") || assign["mapping"][c]["class"].get<int64_t>() < 0);
 }
 
+// --feature-dim is part of the run: the commands that rebuild its model
+// from the run directory see the wider features.
+TEST_F(CommandsE2E, FeatureDimReachesEmbedAndExport) {
+  auto r = run_twist("train --data idx:" + path("data") +
+                     " --batch-size 32 --width 0.125 --hidden 32 --classes 4 --feature-dim 24 --max-steps 3"
+                     " --threads 2 --precision fp32 --eval false --report false --out " +
+                     path("wide"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("resnet18 x0.12 -> 24 features"), std::string::npos) << r.output;
+  const std::string wide = " --run " + path("wide") + " --threads 2";
+  run_json("embed --data idx:" + path("data") + "@test --out " + path("wide.npy") + wide);
+  const auto f = twist::read_npy(path("wide.npy"));
+  EXPECT_EQ(f.sizes(), (std::vector<int64_t>{64, 24}));
+  EXPECT_GE(f.min().item<double>(), 0.0);  // pooled ReLU outputs
+  auto x = run_json("export --format torchvision --out " + path("wide.pth") + wide);
+  EXPECT_EQ(x["torchvision_compatible"], false);
+  EXPECT_NE(x["note"].get<std::string>().find("expand_conv.weight"), std::string::npos) << x["note"];
+}
+
 TEST_F(CommandsE2E, BadInputGivesOneClearError) {
   write_text(path("notimage.png"), "hello\n");
   std::filesystem::create_directories(path("foreign"));

@@ -10,6 +10,7 @@
 #include "twist/config.h"
 #include "twist/error.h"
 #include "twist/models.h"
+#include "twist/train.h"
 
 namespace {
 
@@ -89,6 +90,37 @@ TEST(ResNet, StemsWidthAndChannels) {
   EXPECT_EQ(big->conv1->weight.sizes(), (std::vector<int64_t>{16, 3, 7, 7}));
   EXPECT_EQ(big->forward(torch::randn({2, 3, 64, 64})).sizes(), (std::vector<int64_t>{2, 128}));
   o.arch = "resnet9";
+  EXPECT_THROW(twist::ResNet{o}, std::exception);
+}
+
+// feature_dim: a 1x1 convolution + BatchNorm + ReLU after the last stage,
+// then the pooling; the features are the mean over positions of that map.
+TEST(ResNet, FeatureDimExpandsTheLastStageBeforePooling) {
+  twist::ResNetOptions o;
+  o.width = 0.25;
+  o.in_channels = 1;
+  twist::ResNet plain(o);
+  o.feature_dim = 48;
+  twist::ResNet wide(o);
+  EXPECT_EQ(wide->feature_dim(), 48);
+  EXPECT_EQ(plain->expand_conv.is_empty(), true);
+  EXPECT_EQ(wide->expand_conv->weight.sizes(), (std::vector<int64_t>{48, 128, 1, 1}));
+  // 128 * 48 weights and a BatchNorm's weight and bias per channel.
+  EXPECT_EQ(parameter_count(wide->parameters()) - parameter_count(plain->parameters()), 128 * 48 + 2 * 48);
+  std::set<std::string> names;
+  for (const auto& kv : wide->named_buffers()) names.insert(kv.key());
+  EXPECT_TRUE(names.count("expand_bn.running_mean"));
+  wide->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({3, 1, 28, 28});
+  const auto y = wide->forward(x);
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{3, 48}));
+  auto map = torch::relu(wide->bn1(wide->conv1(x.contiguous(torch::MemoryFormat::ChannelsLast))));
+  map = wide->layer4->forward(wide->layer3->forward(wide->layer2->forward(wide->layer1->forward(map))));
+  const auto expected = torch::relu(wide->expand_bn(wide->expand_conv(map))).mean({2, 3});
+  EXPECT_TRUE(torch::allclose(y, expected, 1e-5, 1e-6));
+  EXPECT_GE(y.min().item<double>(), 0.0);  // means of ReLU outputs
+  o.feature_dim = -1;
   EXPECT_THROW(twist::ResNet{o}, std::exception);
 }
 
@@ -191,6 +223,24 @@ TEST(Config, FlagsJsonAndErrors) {
   EXPECT_THROW(twist::config_from_json("{\"batch_size\": -1e19}", "x"), twist::Error);
   c.batch_size = 1;
   EXPECT_THROW(twist::validate(c), std::exception);
+}
+
+TEST(Config, FeatureDimIsForResNetsAndNotNegative) {
+  twist::TrainConfig c;
+  twist::set_config_value(c, "feature_dim", "512");
+  EXPECT_EQ(c.feature_dim, 512);
+  EXPECT_NO_THROW(twist::validate(c));
+  EXPECT_EQ(twist::model_options(c, 1).backbone.feature_dim, 512);
+  c.arch = "vit_tiny";
+  try {
+    twist::validate(c);
+    ADD_FAILURE() << "a ViT with a feature_dim was accepted";
+  } catch (const twist::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("feature_dim: applies to ResNets only"), std::string::npos) << e.what();
+  }
+  c.arch = "resnet18";
+  c.feature_dim = -2;
+  EXPECT_THROW(twist::validate(c), twist::Error);
 }
 
 // The settings table is the one place that lists a setting's choices and

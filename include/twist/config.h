@@ -16,6 +16,7 @@ struct TrainConfig {
   std::string arch = "resnet18";
   double width = 0.25;
   std::string stem = "small";
+  int64_t feature_dim = 0;  // ResNets: > 0 maps the last stage to this many channels (1x1 conv) before pooling
   int64_t patch_size = 16;  // ViTs: side of the square patches
   double drop_path = 0.0;   // ViTs: stochastic depth of the last block
   int64_t hidden = 512;

@@ -40,6 +40,11 @@ struct ResNetOptions {
   double width = 1.0;             // channel multiplier (0.25 -> 16 base channels)
   std::string stem = "small";     // small: 3x3 stride-1 conv, no max-pool; imagenet: 7x7/2 + max-pool
   int64_t in_channels = 3;
+  // > 0: a 1x1 convolution + BatchNorm + ReLU maps the last stage to this
+  // many channels before the pooling (as MobileNet's last layer): wider
+  // features from a narrow network at little cost. 0: the last stage's
+  // channels are the features (torchvision's ResNet).
+  int64_t feature_dim = 0;
   // Convolutions in NHWC layout: oneDNN then skips a layout conversion per
   // call (about 1.2x faster training on CPU here: bench/step_bench).
   bool channels_last = true;
@@ -80,6 +85,8 @@ struct ResNetImpl : BackboneImpl {
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
+  torch::nn::Conv2d expand_conv{nullptr};  // with feature_dim > 0 only
+  torch::nn::BatchNorm2d expand_bn{nullptr};
 
  private:
   ResNetOptions options_;

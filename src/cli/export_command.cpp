@@ -36,13 +36,18 @@ ExportNote export_note(const Backbone& backbone) {
     return {"torchvision", false,
             "torchvision's names; torchvision has no resnet50w2: build torchvision.models.resnet50() with every "
             "channel doubled (SimCLR's ResNet-50 (2x)) before load_state_dict"};
-  ExportNote n{"torchvision", o.stem == "imagenet" && o.in_channels == 3 && o.width == 1.0, ""};
+  ExportNote n{"torchvision", o.stem == "imagenet" && o.in_channels == 3 && o.width == 1.0 && o.feature_dim == 0, ""};
+  const std::string expand = o.feature_dim > 0 ? "; expand_conv.weight and expand_bn.* are a 1x1 convolution + "
+                                                 "BatchNorm + ReLU after layer4 (feature_dim " +
+                                                     std::to_string(o.feature_dim) + ") that torchvision lacks"
+                                               : "";
   n.text = n.loads_as_is ? "loads into torchvision.models." + o.arch + "() with only fc.* missing"
                          : "torchvision's names; shapes differ from torchvision." + o.arch + "() (" +
                                (o.width != 1.0 ? "width x" + fixed(o.width, 2) + ", " : "") + o.stem + " stem, " +
                                std::to_string(o.in_channels) +
                                " channel(s)): build the model to match before "
-                               "load_state_dict";
+                               "load_state_dict" +
+                               expand;
   return n;
 }
 

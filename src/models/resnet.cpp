@@ -75,6 +75,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& o) : options_(o) {
   check(o.width > 0, "width must be positive, got " + std::to_string(o.width));
   check(o.stem == "small" || o.stem == "imagenet", "unknown stem '" + o.stem + "': expected small or imagenet");
   check(o.in_channels == 1 || o.in_channels == 3, "images must have 1 or 3 channels");
+  check(o.feature_dim >= 0, "feature_dim must be 0 (the last stage's channels) or positive");
   const Depths d = depths(o.arch);
   auto ch = [&](int64_t base) {
     return std::max<int64_t>(1, static_cast<int64_t>(std::lround(base * o.width * d.width)));
@@ -105,6 +106,11 @@ ResNetImpl::ResNetImpl(const ResNetOptions& o) : options_(o) {
     *layers[i] = register_module("layer" + std::to_string(i + 1), seq);
   }
   feature_dim_ = in;
+  if (o.feature_dim > 0) {
+    expand_conv = register_module("expand_conv", conv(in, o.feature_dim, 1, 1));
+    expand_bn = register_module("expand_bn", nn::BatchNorm2d(o.feature_dim));
+    feature_dim_ = o.feature_dim;
+  }
   // torchvision's initialisation.
   for (auto& m : modules(false)) {
     if (auto* c = m->as<nn::Conv2d>()) {
@@ -135,6 +141,7 @@ torch::Tensor ResNetImpl::forward(const torch::Tensor& input) {
   auto y = torch::relu(bn1(conv1(x)));
   if (options_.stem == "imagenet") y = torch::max_pool2d(y, 3, 2, 1);
   y = layer4->forward(layer3->forward(layer2->forward(layer1->forward(y))));
+  if (expand_conv) y = torch::relu(expand_bn(expand_conv(y)));
   return y.mean({2, 3});
 }
 
@@ -167,6 +174,11 @@ BackboneCost resnet_cost(const ResNetOptions& o, int64_t image_side) {
       if (strided || in != out) c.parameters += in * out + 2 * out;
       in = out;
     }
+  }
+  if (o.feature_dim > 0) {  // the 1x1 expansion and its BatchNorm
+    c.parameters += in * double(o.feature_dim) + 2.0 * double(o.feature_dim);
+    c.activations_per_image += double(o.feature_dim) * side * side;
+    in = double(o.feature_dim);
   }
   c.feature_dim = in;
   return c;

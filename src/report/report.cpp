@@ -567,6 +567,7 @@ std::string page(const Run& run, const std::string& body) {
   return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + html_escape(title) +
          "</title>\n<style>\n" + kStyle + "</style>\n</head>\n<body>\n<h1>" + html_escape(title) +
          "</h1>\n<p class=\"muted\">" + html_escape(cfg.arch) + " (width " + fmt("%g", cfg.width) +
+         (cfg.feature_dim > 0 ? ", features " + std::to_string(cfg.feature_dim) : "") +
          "), C = " + std::to_string(cfg.classes) + " classes, trained on " + html_escape(cfg.data) +
          "; report written " + when + ".</p>\n" + body + "</body>\n</html>\n";
 }

@@ -120,6 +120,10 @@ std::vector<Field> model_fields() {
           "channel multiplier of the ResNet (0.25 = 16 base channels)"),
     choice_field("stem", &TrainConfig::stem, K::Model, {"small", "imagenet"},
           "small (3x3 stride 1, no max-pool; for images under ~64 px) | imagenet (7x7/2 + max-pool)"),
+    field("feature_dim", &TrainConfig::feature_dim, K::Model,
+          "ResNets: 0 = the features are the last stage's channels (torchvision's ResNet); N > 0 = a 1x1 "
+          "convolution + BatchNorm + ReLU maps the last stage to N channels before the pooling, so a narrow "
+          "network gives N-dimensional features"),
     field("patch_size", &TrainConfig::patch_size, K::Model,
           "ViTs: side of the square patches (16 on ImageNet; 4 suits 28- or 32-pixel images); crops "
           "must be at least this large"),
@@ -463,6 +467,8 @@ void validate(const TrainConfig& c) {
   };
   validate_choices(c);
   need(c.width > 0, "width", "must be positive");
+  need(c.feature_dim >= 0, "feature_dim", "must be 0 (the last stage's channels) or positive");
+  need(c.feature_dim == 0 || !is_vit(c.arch), "feature_dim", "applies to ResNets only (must be 0 with " + c.arch + ")");
   need(c.patch_size >= 1, "patch_size", "must be at least 1");
   need(c.drop_path >= 0 && c.drop_path < 1, "drop_path", "must lie in [0, 1)");
   if (is_vit(c.arch)) {

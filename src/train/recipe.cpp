@@ -19,6 +19,7 @@ TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
   o.backbone.arch = c.arch;
   o.backbone.width = c.width;
   o.backbone.stem = c.stem;
+  o.backbone.feature_dim = c.feature_dim;
   o.backbone.in_channels = in_channels;
   o.backbone.channels_last = c.channels_last;
   o.backbone.image_size = c.image_size;

@@ -258,12 +258,14 @@ void Trainer::announce() const {
   if (comm_)
     std::fprintf(stderr, "twist: rank %d of %d (local rank %d), %lld images per rank and step\n", denv_.rank,
                  denv_.world_size, denv_.local_rank, (long long)sampler_->local_batch_size());
+  const std::string features =
+      cfg_.feature_dim > 0 ? " -> " + std::to_string(cfg_.feature_dim) + " features" : std::string();
   if (writer_)
     std::fprintf(stderr,
-                 "twist: %s, %lld images %lldx%lldx%lld, %s x%.2f, C=%lld, batch %lld, %lld steps "
+                 "twist: %s, %lld images %lldx%lldx%lld, %s x%.2f%s, C=%lld, batch %lld, %lld steps "
                  "(%lld per epoch), %lld threads, %s %s -> %s\n",
                  t.name.c_str(), (long long)t.size(), (long long)t.channels(), (long long)t.height(),
-                 (long long)t.width(), cfg_.arch.c_str(), cfg_.width, (long long)cfg_.classes,
+                 (long long)t.width(), cfg_.arch.c_str(), cfg_.width, features.c_str(), (long long)cfg_.classes,
                  (long long)cfg_.batch_size, (long long)s_.total, (long long)s_.steps_per_epoch, (long long)threads_,
                  device_.str().c_str(), cfg_.precision.c_str(), dir_.c_str());
   if (writer_ && cfg_.local_crops > 0)
