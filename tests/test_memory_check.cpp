@@ -67,6 +67,11 @@ TEST(MemoryCheck, RefusesWhatCannotFitAndNamesTheSetting) {
   EXPECT_NE(w.find("--width 1e+06"), std::string::npos) << w;
   EXPECT_NE(w.find("this machine has 24 GiB"), std::string::npos) << w;
   EXPECT_NE(w.find("Lower --width or --hidden"), std::string::npos) << w;
+  twist::TrainConfig expanded = c;  // the 1x1 expansion's weights and activations are counted
+  expanded.feature_dim = 100000000;
+  const std::string e = message(expanded, 28);
+  EXPECT_NE(e.find("--feature-dim 100000000"), std::string::npos) << e;
+  EXPECT_NE(e.find("Lower --width, --feature-dim or --hidden"), std::string::npos) << e;
   const std::string s = message(c, 100000);
   EXPECT_NE(s.find("--image-size 100000"), std::string::npos) << s;
   EXPECT_NE(s.find("Lower --batch-size or --image-size"), std::string::npos) << s;

@@ -122,6 +122,10 @@ TEST(ResNet, FeatureDimExpandsTheLastStageBeforePooling) {
   EXPECT_GE(y.min().item<double>(), 0.0);  // means of ReLU outputs
   o.feature_dim = -1;
   EXPECT_THROW(twist::ResNet{o}, std::exception);
+  twist::BackboneOptions vit;  // a ViT has no such layer: refused, not ignored
+  vit.arch = "vit_tiny";
+  vit.feature_dim = 64;
+  EXPECT_THROW(twist::make_backbone(vit), twist::Error);
 }
 
 TEST(ResNet, MemoryFormatDoesNotChangeResults) {

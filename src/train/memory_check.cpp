@@ -64,8 +64,9 @@ void check_training_memory(const TrainConfig& c, int64_t channels, int64_t image
                            double available_bytes) {
   const TrainingMemory m = training_memory(c, channels, image_side, local_batch);
   if (available_bytes <= 0 || m.model_bytes + m.step_bytes <= available_bytes) return;
+  const std::string feature_dim = c.feature_dim > 0 ? ", --feature-dim " + std::to_string(c.feature_dim) : "";
   const std::string model = "the model's weights, gradients and optimizer state take at least " + gib(m.model_bytes) +
-                            " (--arch " + c.arch + ", --width " + num(c.width) + ", --hidden " +
+                            " (--arch " + c.arch + ", --width " + num(c.width) + feature_dim + ", --hidden " +
                             std::to_string(c.hidden) + ")";
   const std::string step = "one step's activations at least " + gib(m.step_bytes) + " (" + std::to_string(local_batch) +
                            " images per process of --batch-size " + std::to_string(c.batch_size) + ", --image-size " +
@@ -74,7 +75,9 @@ void check_training_memory(const TrainConfig& c, int64_t channels, int64_t image
   const bool model_first = m.model_bytes >= m.step_bytes;
   throw Error("this run needs at least " + gib(m.model_bytes + m.step_bytes) + " of memory and this machine has " +
               gib(available_bytes) + ": " + (model_first ? model + "; " + step : step + "; " + model) + ". Lower " +
-              (model_first ? "--width or --hidden" : "--batch-size or --image-size") + ".");
+              (model_first ? (feature_dim.empty() ? "--width or --hidden" : "--width, --feature-dim or --hidden")
+                           : "--batch-size or --image-size") +
+              ".");
 }
 
 std::string disk_space_warning(const std::string& dir, double checkpoint_bytes) {
