@@ -36,16 +36,8 @@ import json
 import numpy as np
 import torch
 
-from kmeans_fit_choice import agreement, lloyd, seed_centres
 from neighbor_heads import neighbours
-from readout_candidates import load_run, run_parser
-from reference_twist import cluster_metrics
-
-
-def balance(ids, k):
-    p = np.bincount(ids, minlength=k) / len(ids)
-    p = p[p > 0]
-    return float(-(p * np.log(p)).sum() / np.log(k))
+from readout_candidates import balance, candidate_maker, kmeans_fits, load_run, run_parser
 
 
 def choose(head, fits, w):
@@ -65,19 +57,10 @@ def main():
     held_n = int(round(a.val_split * keep[perm[:a.val_split]].mean()))
     perm = perm[keep[perm]]
     held, pool = perm[:held_n], perm[held_n:][:5000]
-    xp = x[pool]
-    near = neighbours(torch.from_numpy(xp), 10).numpy()
-
-    def candidate(name, ids, held_ids):
-        return {"name": name, "agreement": agreement(near, ids), "balance": balance(ids, a.classes),
-                "acc": cluster_metrics(held_ids, labels[held])["acc"]}
-
+    near = neighbours(torch.from_numpy(x[pool]), 10).numpy()
+    candidate = candidate_maker(near, labels[held], a.classes)
     head = candidate("head", logits[pool].argmax(1), logits[held].argmax(1))
-    rng = np.random.RandomState(0)
-    fits = []
-    for i in range(a.fits):
-        ids, _, centres = lloyd(xp, seed_centres(xp, a.classes, rng))
-        fits.append(candidate("kmeans%d" % i, ids, (x[held] @ centres.T).argmax(1)))
+    fits = kmeans_fits(x, pool, held, a.classes, a.fits, candidate)
     labels_balance = balance(labels[pool], a.classes)
     out = {"held_out": int(len(held)), "labels_balance": round(labels_balance, 4),
            "head": {k: round(v, 4) for k, v in head.items() if k != "name"}}

@@ -48,6 +48,32 @@ def load_features(path):
     return x, labels, val_permutation(len(x)).numpy()
 
 
+def balance(ids, k):
+    """H(cluster shares) / ln k: 1 when the k clusters are equally full."""
+    p = np.bincount(ids, minlength=k) / len(ids)
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum() / np.log(k))
+
+
+def candidate_maker(near, held_labels, classes):
+    """candidate(name, ids, held_ids): a partition's neighbour agreement and
+    balance on the pool (ids) and its held-out cluster accuracy (held_ids)."""
+    def candidate(name, ids, held_ids):
+        return {"name": name, "agreement": agreement(near, ids), "balance": balance(ids, classes),
+                "acc": cluster_metrics(held_ids, held_labels)["acc"]}
+    return candidate
+
+
+def kmeans_fits(z, pool, held, classes, fits, candidate, name="kmeans"):
+    """`fits` spherical k-means restarts on z[pool] (one seeded stream), each
+    a candidate whose held-out images go to their nearest centre."""
+    rng, out = np.random.RandomState(0), []
+    for i in range(fits):
+        ids, _, centres = lloyd(z[pool], seed_centres(z[pool], classes, rng))
+        out.append(candidate(name + str(i), ids, (z[held] @ centres.T).argmax(1)))
+    return out
+
+
 def load_run(a):
     """load_features of a.features, and the logits."""
     x, labels, perm = load_features(a.features)
@@ -60,20 +86,16 @@ def main():
     held, pool = perm[:a.val_split], perm[a.val_split:][:5000]
     xp = x[pool]
     near = neighbours(torch.from_numpy(xp), 10).numpy()
+    candidate = candidate_maker(near, labels[held], a.classes)
     head = logits[pool].argmax(1)
-
-    def held_acc(centres):
-        return cluster_metrics((x[held] @ centres.T).argmax(1), labels[held])["acc"]
-
-    rng = np.random.RandomState(0)
-    fits = [lloyd(xp, seed_centres(xp, a.classes, rng)) for _ in range(a.fits)]
-    most = max(fits, key=lambda f: agreement(near, f[0]))
+    most = max(kmeans_fits(x, pool, held, a.classes, a.fits, candidate), key=lambda c: c["agreement"])
     means = np.stack([xp[head == k].sum(0) for k in range(a.classes)])
-    seeded = lloyd(xp, unit(means))
-    out = {"head": (agreement(near, head), cluster_metrics(logits[held].argmax(1), labels[held])["acc"]),
-           "most_agreeing_of_%d" % a.fits: (agreement(near, most[0]), held_acc(most[2])),
-           "head_seeded_kmeans": (agreement(near, seeded[0]), held_acc(seeded[2]))}
-    print(json.dumps({k: {"agreement": round(float(g), 4), "acc": round(float(c), 4)} for k, (g, c) in out.items()}))
+    seeded_ids, _, seeded_centres = lloyd(xp, unit(means))
+    out = {"head": candidate("head", head, logits[held].argmax(1)),
+           "most_agreeing_of_%d" % a.fits: most,
+           "head_seeded_kmeans": candidate("seeded", seeded_ids, (x[held] @ seeded_centres.T).argmax(1))}
+    print(json.dumps({k: {"agreement": round(float(c["agreement"]), 4), "acc": round(float(c["acc"]), 4)}
+                      for k, c in out.items()}))
 
 
 if __name__ == "__main__":

@@ -31,11 +31,10 @@ import json
 import numpy as np
 import torch
 
-from kmeans_fit_choice import agreement, lloyd, seed_centres, unit
+from kmeans_fit_choice import unit
 from neighbor_heads import neighbours
-from readout_balance import balance, choose
-from readout_candidates import load_features
-from reference_twist import cluster_metrics
+from readout_balance import choose
+from readout_candidates import candidate_maker, kmeans_fits, load_features
 
 WEIGHT = 0.2  # kReadoutBalanceWeight
 
@@ -58,10 +57,7 @@ def main():
     held, pool = perm[:a.val_split], perm[a.val_split:][:5000]
     near = neighbours(torch.from_numpy(x[pool]), 10).numpy()
     losses = [h["loss"] for h in json.load(open(a.summary))["cluster_heads"]]
-
-    def candidate(name, ids, held_ids):
-        return {"name": name, "agreement": agreement(near, ids), "balance": balance(ids, a.classes),
-                "acc": cluster_metrics(held_ids, labels[held])["acc"]}
+    candidate = candidate_maker(near, labels[held], a.classes)
 
     heads, probs = [], []
     for i, path in enumerate(a.heads):
@@ -72,15 +68,9 @@ def main():
     by_loss = min(heads, key=lambda h: h["loss"])
     by_score = max(heads, key=score)
 
-    def kmeans(z, name):
-        rng, fits = np.random.RandomState(0), []
-        for i in range(a.fits):
-            ids, _, centres = lloyd(z[pool], seed_centres(z[pool], a.classes, rng))
-            fits.append(candidate(name + str(i), ids, (z[held] @ centres.T).argmax(1)))
-        return fits
-
-    fits = kmeans(x, "kmeans")
-    consensus = max(kmeans(unit(np.concatenate(probs, 1)), "consensus"), key=score)
+    fits = kmeans_fits(x, pool, held, a.classes, a.fits, candidate)
+    consensus = max(kmeans_fits(unit(np.concatenate(probs, 1)), pool, held, a.classes, a.fits, candidate, "consensus"),
+                    key=score)
     r = lambda v: round(v, 4)  # noqa: E731
     out = {"heads": [{k: (r(v) if k != "name" else v) for k, v in dict(h, score=score(h)).items()} for h in heads],
            "by_loss": by_loss["name"], "by_loss_acc": r(by_loss["acc"]),
