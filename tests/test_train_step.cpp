@@ -205,4 +205,15 @@ TEST(TrainStep, AutoPrecisionFollowsTheHardware) {
   EXPECT_STREQ(precision_name(Precision::bf16), "bf16");
 }
 
+// Asking for bf16 where it is emulated is said; fp32, a GPU and a CPU with
+// native bfloat16 are not.
+TEST(Precision, EmulatedBf16IsWarnedAbout) {
+  const std::string w = bf16_speed_warning(Precision::bf16, /*on_gpu=*/false, /*native_bf16=*/false);
+  EXPECT_NE(w.find("emulated"), std::string::npos) << w;
+  EXPECT_NE(w.find("--precision auto"), std::string::npos) << w;
+  EXPECT_EQ(bf16_speed_warning(Precision::bf16, false, true), "");
+  EXPECT_EQ(bf16_speed_warning(Precision::bf16, true, false), "");
+  EXPECT_EQ(bf16_speed_warning(Precision::fp32, false, false), "");
+}
+
 }  // namespace

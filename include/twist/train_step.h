@@ -38,6 +38,10 @@ bool cpu_has_native_bf16();
 // GPU and on a CPU with native bfloat16 arithmetic, fp32 elsewhere (where
 // bfloat16 is emulated and slower than fp32). Other names: twist::Error.
 Precision resolve_precision(const std::string& name, const torch::Device& device);
+// bf16 asked for on a CPU without native bfloat16 arithmetic (`native_bf16`:
+// cpu_has_native_bf16), where LibTorch emulates it many times slower than
+// fp32 (README, "Precision"): the warning to give, or "" where none is due.
+std::string bf16_speed_warning(Precision precision, bool on_gpu, bool native_bf16);
 
 // While alive, autocast to bfloat16 on `device`'s type (CPU or CUDA) for
 // `precision` bf16 (nothing for fp32); restores the previous autocast state and drops the cast-weight cache

@@ -41,4 +41,10 @@ Precision resolve_precision(const std::string& name, const torch::Device& device
   return device.is_cuda() || cpu_has_native_bf16() ? Precision::bf16 : Precision::fp32;
 }
 
+std::string bf16_speed_warning(Precision precision, bool on_gpu, bool native_bf16) {
+  if (precision != Precision::bf16 || on_gpu || native_bf16) return "";
+  return "bf16 on this CPU is emulated (/proc/cpuinfo lists neither avx512_bf16 nor amx_bf16) and runs many times "
+         "slower than fp32: --precision auto (or fp32) trains faster here";
+}
+
 }  // namespace twist
