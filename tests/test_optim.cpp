@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "twist/optim.h"
+#include "twist/train.h"
 
 namespace {
 
@@ -96,3 +99,21 @@ TEST(Schedule, LearningRateScalesWithBatch) {
 }
 
 }  // namespace
+
+// --budget-minutes: the main phase keeps the steps that fit the time left,
+// with the self-labeling steps after it; never more than planned, never
+// fewer than done.
+TEST(Schedule, BudgetKeepsTheStepsThatFit) {
+  using twist::budgeted_main_steps;
+  // 100 s budget, 10 s spent in 23 steps, 1 s per step: 90 more steps.
+  EXPECT_EQ(budgeted_main_steps(100, 10, 1.0, 23, 1000, 0), 113);
+  EXPECT_EQ(budgeted_main_steps(100, 10, 1.0, 23, 1000, 50), 63);  // self-labeling's 50 come out of it
+  EXPECT_EQ(budgeted_main_steps(100, 10, 0.5, 23, 1000, 0), 203);
+  EXPECT_EQ(budgeted_main_steps(100, 10, 1.0, 23, 113, 0), 113);    // exactly fits: unchanged
+  EXPECT_EQ(budgeted_main_steps(100, 10, 1.0, 23, 100, 0), 100);    // fits with time to spare
+  EXPECT_EQ(budgeted_main_steps(100, 150, 1.0, 23, 1000, 0), 23);   // spent already: ends now
+  EXPECT_EQ(budgeted_main_steps(100, 10, 1.0, 23, 1000, 500), 23);  // self-labeling alone is too long
+  EXPECT_EQ(budgeted_main_steps(100, 10, 0.0, 23, 1000, 0), 1000);  // no measured speed: no cut
+  EXPECT_EQ(budgeted_main_steps(100, 10, std::nan(""), 23, 1000, 0), 1000);
+  EXPECT_EQ(budgeted_main_steps(1e300, 0, 1e-300, 23, 1000, 0), 1000);  // no overflow
+}

@@ -237,6 +237,44 @@ TEST_F(TrainE2E, ResumeDoesNotInheritStopAfterSteps) {
   EXPECT_TRUE(s["complete"].get<bool>());
 }
 
+// --budget-minutes: after its first 23 steps a run whose planned steps would
+// take longer than the budget ends its main phase where the time runs out.
+// A budget of 6 ms is spent by then on any machine, so the run ends at step
+// 23, and its steps are the uncut run's (the cut comes at the end of a
+// 23-step warm-up, whose learning rates do not depend on the run's length).
+// config.json records the length as max_steps, which a resume keeps (here
+// inside a self-labeling phase that follows the cut main phase); a budget
+// the planned steps fit changes nothing.
+TEST_F(TrainE2E, ATimeBudgetEndsTheMainPhaseWhereTheTimeRunsOut) {
+  const std::string args = "train " + tiny(data()) + " --warmup-epochs 2.875 --eval false --report false --json";
+  auto cut = run_twist(args + " --budget-minutes 0.0001 --out " + out("cut"));
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  EXPECT_NE(cut.output.find("so the main phase ends at step 23 of 40 (2.88 epochs); --budget-minutes 0"),
+            std::string::npos)
+      << cut.output;
+  EXPECT_EQ(json::parse(read_text(out("cut") + "/summary.json"))["steps"].get<int64_t>(), 23);
+  EXPECT_EQ(json::parse(read_text(out("cut") + "/config.json"))["max_steps"].get<int64_t>(), 23);
+  auto whole = run_twist(args + " --budget-minutes 600 --out " + out("whole"));
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  EXPECT_NE(whole.output.find("so the planned 40 steps fit"), std::string::npos) << whole.output;
+  EXPECT_EQ(json::parse(read_text(out("whole") + "/summary.json"))["steps"].get<int64_t>(), 40);
+  EXPECT_EQ(json::parse(read_text(out("whole") + "/config.json"))["max_steps"].get<int64_t>(), 0);
+  for (int64_t step : {1, 12, 23})
+    EXPECT_EQ(loss_at_step(out("cut") + "/metrics.jsonl", step), loss_at_step(out("whole") + "/metrics.jsonl", step))
+        << "step " << step;
+
+  auto first =
+      run_twist(args + " --budget-minutes 0.0001 --self-label-epochs 2 --stop-after-steps 30 --out " + out("sl"));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto rest = run_twist("train --resume --json --out " + out("sl"));
+  ASSERT_EQ(rest.exit_code, 0) << rest.output;
+  EXPECT_EQ(json::parse(read_text(out("sl") + "/summary.json"))["steps"].get<int64_t>(), 23 + 16);
+
+  auto bad = run_twist(args + " --budget-minutes -1 --out " + out("bad-budget"));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("budget_minutes"), std::string::npos) << bad.output;
+}
+
 // --precision auto (the default) runs bf16 where the CPU has native bfloat16
 // and fp32 elsewhere; config.json and the first line name the one that ran,
 // so a resumed run keeps it on any machine.

@@ -71,6 +71,10 @@ struct TrainConfig {
   double epochs = 0;
   int64_t min_images = 360000;
   int64_t max_steps = 0;  // > 0: the run (and its schedules) end here
+  // > 0: at most this many minutes of training; the run measures its speed over
+  // its first steps and ends its main phase where the time runs out
+  // (train.h, budgeted_main_steps; README, "A time budget")
+  double budget_minutes = 0;
   int64_t seed = 0;
   int64_t skip_bad_images = 0;  // image files that do not decode that may be skipped; 0: stop at the first
   int64_t skip_nonfinite = 0;   // steps with a non-finite loss/gradient that may be skipped; 0: stop at the first

@@ -13,6 +13,8 @@ class Progress {
   // `detail` is shown after the counters, e.g. "loss -1.23 (c 0.1 s 0.4 d 2.1)".
   void update(int64_t step, double images_per_s, const std::string& detail);
   void finish();
+  // The run's length changed (a time budget cut it): the ETA follows.
+  void set_total(int64_t total_steps) { total_ = total_steps; }
   static bool stderr_is_terminal();
   static std::string format_duration(double seconds);
 

@@ -45,6 +45,18 @@ std::string default_run_dir();
 // The main phase's length in epochs for a training set of `images`:
 // config.epochs, or with epochs 0 (auto) max(4, ceil(min_images / images)).
 double resolved_epochs(const TrainConfig& config, int64_t images);
+// The first steps of an invocation, which throughput figures leave out
+// (allocator and cache warm-up).
+inline constexpr int64_t kUntimedSteps = 3;
+// --budget-minutes: the run times this many steps after the untimed ones,
+// then sizes itself with budgeted_main_steps.
+inline constexpr int64_t kBudgetTimedSteps = 20;
+// The main phase's length under a budget of `budget_s` seconds when the
+// `done` steps so far took `spent_s` and each next one takes
+// `seconds_per_step`: as many as fit with the `sl_total` self-labeling steps
+// after them, never more than the planned `main_total`, never fewer than `done`.
+int64_t budgeted_main_steps(double budget_s, double spent_s, double seconds_per_step, int64_t done, int64_t main_total,
+                            int64_t sl_total);
 // With flip_p -1 (auto), sets it from the mirror check of `sample`, images
 // of the training set (twist/mirror_check.h); `say`: tells stderr the
 // outcome. Any other flip_p is left as given.

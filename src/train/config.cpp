@@ -255,6 +255,11 @@ std::vector<Field> optimization_fields() {
           "with epochs 0 (auto): the fewest images the main phase sees, summed over epochs")),
     outside_step(field("max_steps", &TrainConfig::max_steps, K::Recipe,
           "> 0: end the run (and its schedules) after this many steps")),
+    outside_step(field("budget_minutes", &TrainConfig::budget_minutes, K::Recipe,
+          "> 0: at most this many minutes of training (evaluation not counted): after its first 23 "
+          "steps the run measures its speed and, where the planned steps would take longer, ends its main "
+              "phase where the time runs out, its schedules sized to that length (config.json records it as "
+              "max_steps); 0: off")),
     field("seed", &TrainConfig::seed, K::Recipe,
           "seeds initialisation, sampling and augmentation"),
     outside_step(field("skip_nonfinite", &TrainConfig::skip_nonfinite, K::Recipe,
@@ -490,6 +495,7 @@ void validate(const TrainConfig& c) {
   need(c.epochs >= 0, "epochs", "must be >= 0 (0: auto, from min_images)");
   need(c.min_images >= 0, "min_images", "must be >= 0");
   need(c.max_steps >= 0, "max_steps", "must be >= 0");
+  need(c.budget_minutes >= 0 && std::isfinite(c.budget_minutes), "budget_minutes", "must be 0 (off) or positive");
   need(c.lr > 0, "lr", "must be positive");
   need(c.min_lr_ratio >= 0 && c.min_lr_ratio <= 1, "min_lr_ratio", "must lie in [0, 1]");
   need(c.weight_decay >= 0, "weight_decay", "must be >= 0");

@@ -6,6 +6,8 @@
 // the temperature to the entropies only: the tau-scaled KL is what makes
 // flattening cheap, and with the official placement no run in
 // docs/recipe.md went through a flat phase.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
@@ -18,9 +20,15 @@ TrainSummary train_with_restarts(TrainConfig cfg, bool resume) {
   if (cfg.out.empty() && !dist_env().distributed()) cfg.out = default_run_dir();
   std::vector<std::string> why;
   for (;;) {
+    const auto started = std::chrono::steady_clock::now();
     try {
       return train(cfg, resume, why);
     } catch (const CollapseRestart& c) {
+      // A time budget covers the attempts together; the next gets what is
+      // left, and at least a tenth of it, so that it can train at all.
+      const double spent_min = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() / 60;
+      if (cfg.budget_minutes > 0)
+        cfg.budget_minutes = std::max(cfg.budget_minutes - spent_min, cfg.budget_minutes / 10);
       namespace fs = std::filesystem;
       const fs::path dir(cfg.out);
       const std::string kept = "metrics.collapsed-" + std::to_string(why.size() + 1) + ".jsonl";

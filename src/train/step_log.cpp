@@ -34,7 +34,7 @@ StepLog::StepLog(const TrainConfig& config, const Schedules& schedules, int64_t 
       collapse_(collapse_settings(config, local_batch)),
       first_(first_step),
       end_(end_step),
-      untimed_(std::min<int64_t>(3, std::max<int64_t>(0, end_step - first_step - 1))),
+      untimed_(std::min<int64_t>(kUntimedSteps, std::max<int64_t>(0, end_step - first_step - 1))),
       t_start_(Clock::now()),
       t_timed_(t_start_) {
   if (metrics_) progress_.emplace(first_step, schedules.total, Progress::stderr_is_terminal());
@@ -53,6 +53,11 @@ double StepLog::final_loss() const {
   double s = 0;
   for (double v : recent_) s += v;
   return s / double(recent_.size());
+}
+
+void StepLog::set_end(int64_t end_step) {
+  end_ = end_step;
+  if (progress_) progress_->set_total(s_.total);
 }
 
 void StepLog::finish() {

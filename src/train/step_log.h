@@ -37,6 +37,8 @@ class StepLog {
   // Images per second over the steps after the first few (allocator warm-up).
   double images_per_s(int64_t step) const;
   double final_loss() const;  // mean loss of the last 20 good steps; NaN if none
+  // The run now ends at `end_step` (a time budget cut it; schedules() changed with it).
+  void set_end(int64_t end_step);
   void finish();
   int64_t collapse_step() const { return collapse_step_; }
   const std::string& collapse_warning() const { return collapse_warning_; }

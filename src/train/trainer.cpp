@@ -85,6 +85,7 @@ class Trainer {
   void open_loader(int64_t from);
   void count_bad_step(const std::string& bad);
   void evaluate_during(StepLog& log);
+  void fit_budget(StepLog& log);
   void save(int64_t at_step);
   ClusterReadout choose_readout();
   TrainSummary finish(const std::vector<std::string>& restarts);
@@ -298,6 +299,8 @@ void Trainer::loop() {
     if (!outcome.bad.empty()) count_bad_step(outcome.bad);
     ++step_;
     log.after_step(step_, outcome, skipped_);
+    // A resumed invocation keeps the length its run chose.
+    if (cfg_.budget_minutes > 0 && first_ == 0 && step_ == kUntimedSteps + kBudgetTimedSteps) fit_budget(log);
     // The curves end where the run ends, on the same subsets.
     if (writer_ && (evaluator_->due(step_, log.train_seconds()) || (step_ == s_.total && evaluator_->curves())))
       evaluate_during(log);
@@ -361,6 +364,40 @@ void Trainer::evaluate_during(StepLog& log) {
       evaluator_->during(teacher_ ? teacher_ : model_, step_, s_.steps_per_epoch, log.train_seconds());
   log.write(line);
   log.pause(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+// --budget-minutes: the first steps' speed decides where the main phase ends,
+// and its schedules are sized to that length. The cut comes in the warm-up,
+// whose learning rates do not depend on the length, so the steps done are
+// the ones the shorter run would have taken (with a warm-up shorter than
+// these steps, the cosine's first steps move a little). config.json records
+// the length as max_steps, which a resumed run keeps.
+void Trainer::fit_budget(StepLog& log) {
+  auto seen = torch::tensor({log.train_seconds(), double(cfg_.batch_size) / log.images_per_s(step_)}, torch::kDouble);
+  if (comm_) {  // every rank must end at the same step: the ranks' mean
+    std::vector<torch::Tensor> t{seen};
+    comm_->all_reduce_sum(t);
+    seen = t[0] / double(comm_->world_size());
+  }
+  const double spent = seen[0].item<double>(), per_step = seen[1].item<double>();
+  const int64_t planned = s_.main_total;
+  const int64_t main = budgeted_main_steps(cfg_.budget_minutes * 60, spent, per_step, step_, planned, s_.sl_total);
+  if (writer_) {
+    char epochs[32];
+    std::snprintf(epochs, sizeof epochs, "%.2f", double(main) / double(s_.steps_per_epoch));
+    const std::string outcome = main >= planned ? "the planned " + std::to_string(planned) + " steps fit"
+                                                : "the main phase ends at step " + std::to_string(main) + " of " +
+                                                      std::to_string(planned) + " (" + epochs +
+                                                      " epochs); --budget-minutes 0 trains them all";
+    std::fprintf(stderr, "\ntwist: budget %g min: %.3f s per step over steps %lld-%lld, so %s\n", cfg_.budget_minutes,
+                 per_step, (long long)(kUntimedSteps + 1), (long long)step_, outcome.c_str());
+  }
+  if (main >= planned) return;
+  cfg_.max_steps = main;
+  s_ = make_schedules(cfg_, sampler_->steps_per_epoch());
+  end_ = cfg_.stop_after_steps > 0 ? std::min(s_.total, first_ + cfg_.stop_after_steps) : s_.total;
+  log.set_end(end_);
+  if (writer_) write_file_atomic(dir_ + "/config.json", config_to_json(cfg_) + "\n");
 }
 
 void Trainer::save(int64_t at_step) {
