@@ -369,9 +369,10 @@ void Trainer::evaluate_during(StepLog& log) {
 // --budget-minutes: the first steps' speed decides where the main phase ends,
 // and its schedules are sized to that length. The cut comes in the warm-up,
 // whose learning rates do not depend on the length, so the steps done are
-// the ones the shorter run would have taken (with a warm-up shorter than
-// these steps, the cosine's first steps move a little). config.json records
-// the length as max_steps, which a resumed run keeps.
+// the ones the shorter run would have taken (where the warm-up is shorter
+// than these steps, those after it followed the longer cosine, a little
+// above the shorter one's). config.json records the length as max_steps,
+// which a resumed run keeps.
 void Trainer::fit_budget(StepLog& log) {
   auto seen = torch::tensor({log.train_seconds(), double(cfg_.batch_size) / log.images_per_s(step_)}, torch::kDouble);
   if (comm_) {  // every rank must end at the same step: the ranks' mean
