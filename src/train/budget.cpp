@@ -8,8 +8,8 @@ namespace twist {
 
 static_assert(kUntimedSteps + kBudgetTimedSteps == 23, "the help of budget_minutes and the docs say 23 steps");
 
-int64_t budgeted_main_steps(double budget_s, double spent_s, double seconds_per_step, int64_t done,
-                            int64_t main_total, int64_t sl_total) {
+int64_t budgeted_main_steps(double budget_s, double spent_s, double seconds_per_step, int64_t done, int64_t main_total,
+                            int64_t sl_total) {
   if (!(seconds_per_step > 0) || !std::isfinite(seconds_per_step)) return main_total;
   const double left = std::max(0.0, budget_s - spent_s);
   const double more = std::floor(left / seconds_per_step);
