@@ -259,6 +259,12 @@ TEST_F(TrainE2E, ATimeBudgetEndsTheMainPhaseWhereTheTimeRunsOut) {
   EXPECT_NE(whole.output.find("so the planned 40 steps fit"), std::string::npos) << whole.output;
   EXPECT_EQ(json::parse(read_text(out("whole") + "/summary.json"))["steps"].get<int64_t>(), 40);
   EXPECT_EQ(json::parse(read_text(out("whole") + "/config.json"))["max_steps"].get<int64_t>(), 0);
+  // With a warm-up longer than the first 23 steps the speed is measured again at its end.
+  auto twice = run_twist("train " + tiny(data()) + " --warmup-epochs 4 --eval false --report false" +
+                         " --budget-minutes 600 --out " + out("twice"));
+  ASSERT_EQ(twice.exit_code, 0) << twice.output;
+  EXPECT_NE(twice.output.find("over steps 4-23, so the planned 40 steps fit"), std::string::npos) << twice.output;
+  EXPECT_NE(twice.output.find("over steps 4-32, so the planned 40 steps fit"), std::string::npos) << twice.output;
   for (int64_t step : {1, 12, 23})
     EXPECT_EQ(loss_at_step(out("cut") + "/metrics.jsonl", step), loss_at_step(out("whole") + "/metrics.jsonl", step))
         << "step " << step;
