@@ -183,7 +183,7 @@ std::function<int()> add_bench_command(CLI::App& app) {
     const torch::Device device = require_device(cfg.device);
     const Precision precision = resolve_precision(cfg.precision, device);
     cfg.precision = precision_name(precision);
-    const std::string slow = bf16_speed_warning(precision, device.is_cuda(), device.is_cuda() || cpu_has_native_bf16());
+    const std::string slow = bf16_speed_warning(precision, device.is_cuda(), cpu_has_native_bf16());
     if (!slow.empty()) std::fprintf(stderr, "twist bench: warning: %s\n", slow.c_str());
     const int64_t threads = use_threads(cfg.threads);
 

@@ -132,9 +132,9 @@ Trainer::Trainer(TrainConfig config, bool resume)
         torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(denv_.local_rank % torch::cuda::device_count()));
   // "auto" becomes what this machine runs, and config.json records that:
   // a resumed run keeps the precision it started with.
-  cfg_.precision = precision_name(resolve_precision(cfg_.precision, device_));
-  const std::string slow = bf16_speed_warning(parse_precision(cfg_.precision), device_.is_cuda(),
-                                              device_.is_cuda() || cpu_has_native_bf16());
+  const Precision precision = resolve_precision(cfg_.precision, device_);
+  cfg_.precision = precision_name(precision);
+  const std::string slow = bf16_speed_warning(precision, device_.is_cuda(), cpu_has_native_bf16());
   if (writer_ && !slow.empty()) std::fprintf(stderr, "twist: warning: %s\n", slow.c_str());
   cfg_.cluster_heads = resolved_cluster_heads(cfg_);
   open_run_dir();
