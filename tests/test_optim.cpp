@@ -117,3 +117,14 @@ TEST(Schedule, BudgetKeepsTheStepsThatFit) {
   EXPECT_EQ(budgeted_main_steps(100, 10, std::nan(""), 23, 1000, 0), 1000);
   EXPECT_EQ(budgeted_main_steps(1e300, 0, 1e-300, 23, 1000, 0), 1000);  // no overflow
 }
+
+// A cut run's warm-up keeps its share of the planned run.
+TEST(Schedule, BudgetShortensTheWarmUpInProportion) {
+  using twist::budgeted_warmup_steps;
+  EXPECT_EQ(budgeted_warmup_steps(234, 23, 700, 1404), 117);   // 6 epochs cut to 3: half an epoch
+  EXPECT_EQ(budgeted_warmup_steps(234, 23, 1404, 1404), 234);  // not cut: as asked
+  EXPECT_EQ(budgeted_warmup_steps(234, 23, 2000, 1404), 234);
+  EXPECT_EQ(budgeted_warmup_steps(234, 23, 100, 1404), 23);  // never before the steps taken
+  EXPECT_EQ(budgeted_warmup_steps(10, 23, 100, 1404), 10);   // a warm-up already over stays
+  EXPECT_EQ(budgeted_warmup_steps(0, 23, 700, 1404), 0);
+}

@@ -268,6 +268,15 @@ TEST_F(TrainE2E, ATimeBudgetEndsTheMainPhaseWhereTheTimeRunsOut) {
   for (int64_t step : {1, 12, 23})
     EXPECT_EQ(loss_at_step(out("cut") + "/metrics.jsonl", step), loss_at_step(out("whole") + "/metrics.jsonl", step))
         << "step " << step;
+  // A cut run's warm-up keeps its share of the run (32 of 40 steps, cut to 23:
+  // 18, but not before the 23 taken), recorded for a resume.
+  auto short_warmup = run_twist("train " + tiny(data()) + " --warmup-epochs 4 --eval false --report false" +
+                                " --budget-minutes 0.0001 --out " + out("short-warmup"));
+  ASSERT_EQ(short_warmup.exit_code, 0) << short_warmup.output;
+  EXPECT_NE(short_warmup.output.find("ends at step 23 of 40 (2.88 epochs), its warm-up at step 23;"), std::string::npos)
+      << short_warmup.output;
+  EXPECT_EQ(json::parse(read_text(out("short-warmup") + "/config.json"))["warmup_epochs"].get<double>(), 2.875);
+  EXPECT_EQ(cut.output.find("its warm-up"), std::string::npos) << cut.output;  // 23 steps, over at the cut
 
   auto first =
       run_twist(args + " --budget-minutes 0.0001 --self-label-epochs 2 --stop-after-steps 30 --out " + out("sl"));

@@ -57,6 +57,10 @@ inline constexpr int64_t kBudgetTimedSteps = 20;
 // after them, never more than the planned `main_total`, never fewer than `done`.
 int64_t budgeted_main_steps(double budget_s, double spent_s, double seconds_per_step, int64_t done, int64_t main_total,
                             int64_t sl_total);
+// The warm-up of a main phase that a budget cut from `planned` steps to
+// `main_total`: it keeps its share of the run, `warmup` steps of `planned`,
+// but never ends before the `done` steps already taken, nor grows.
+int64_t budgeted_warmup_steps(int64_t warmup, int64_t done, int64_t main_total, int64_t planned);
 // With flip_p -1 (auto), sets it from the mirror check of `sample`, images
 // of the training set (twist/mirror_check.h); `say`: tells stderr the
 // outcome. Any other flip_p is left as given.

@@ -19,4 +19,10 @@ int64_t budgeted_main_steps(double budget_s, double spent_s, double seconds_per_
   return std::max(done, done + int64_t(more) - sl_total);
 }
 
+int64_t budgeted_warmup_steps(int64_t warmup, int64_t done, int64_t main_total, int64_t planned) {
+  if (main_total >= planned || planned <= 0) return warmup;
+  const int64_t share = std::llround(double(warmup) * double(main_total) / double(planned));
+  return std::min(warmup, std::max(done, share));
+}
+
 }  // namespace twist

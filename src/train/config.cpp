@@ -258,8 +258,8 @@ std::vector<Field> optimization_fields() {
     outside_step(field("budget_minutes", &TrainConfig::budget_minutes, K::Recipe,
           "> 0: at most this many minutes of training (evaluation not counted): after its first 23 "
           "steps the run measures its speed and, where the planned steps would take longer, ends its main "
-          "phase where the time runs out, its schedules sized to that length (config.json records it as "
-          "max_steps); 0: off")),
+          "phase where the time runs out, its schedules sized to that length and its warm-up to its share of "
+          "the planned run (config.json records them as max_steps and warmup_epochs); 0: off")),
     field("seed", &TrainConfig::seed, K::Recipe,
           "seeds initialisation, sampling and augmentation"),
     outside_step(field("skip_nonfinite", &TrainConfig::skip_nonfinite, K::Recipe,

@@ -87,6 +87,7 @@ class Trainer {
   void evaluate_during(StepLog& log);
   bool budget_due() const;
   void fit_budget(StepLog& log);
+  void say_budget(double per_step, int64_t main, int64_t planned, int64_t warmup) const;
   void save(int64_t at_step);
   ClusterReadout choose_readout();
   TrainSummary finish(const std::vector<std::string>& restarts);
@@ -115,9 +116,10 @@ class Trainer {
   std::unique_ptr<RunEvaluator> evaluator_;
   std::unique_ptr<BatchLoader> loader_;
   int64_t step_ = 0, first_ = 0, end_ = 0;
-  int64_t asked_max_steps_ = 0;  // config.max_steps as given: the length a time budget may cut
-  int64_t skipped_ = 0;          // steps skipped for a non-finite loss or gradient, over the whole run
-  int64_t saved_step_ = -1;      // the step of the checkpoint on disk; -1: none yet
+  int64_t asked_max_steps_ = 0;     // config.max_steps as given: the length a time budget may cut
+  double asked_warmup_epochs_ = 0;  // config.warmup_epochs as given: the warm-up a cut shortens
+  int64_t skipped_ = 0;             // steps skipped for a non-finite loss or gradient, over the whole run
+  int64_t saved_step_ = -1;         // the step of the checkpoint on disk; -1: none yet
   std::chrono::steady_clock::time_point t_saved_ = std::chrono::steady_clock::now();
   TrainSummary summary_;
 };
@@ -163,6 +165,7 @@ Trainer::Trainer(TrainConfig config, bool resume)
   }
   first_ = step_;
   asked_max_steps_ = cfg_.max_steps;
+  asked_warmup_epochs_ = cfg_.warmup_epochs;
   end_ = cfg_.stop_after_steps > 0 ? std::min(s_.total, first_ + cfg_.stop_after_steps) : s_.total;
   summary_.run_dir = dir_;
   summary_.rank = denv_.rank;
@@ -380,12 +383,16 @@ bool Trainer::budget_due() const {
 
 // The speed measured so far decides where the main phase ends, and its
 // schedules are sized to that length (at the second measurement the asked
-// length may come back). Both measurements come in the warm-up, whose
-// learning rates do not depend on the length, so the steps done are the ones
-// the shorter run would have taken (where the warm-up is shorter than 23
-// steps, those after it followed the longer cosine, a little above the
-// shorter one's). config.json records the length as max_steps, which a
-// resumed run keeps.
+// length may come back). The first measurement also shortens the warm-up
+// of a cut run to its share of the planned run (6 epochs cut to 3 warm up
+// for half an epoch, not one: docs/recipe.md, thirty-second round); the
+// second comes at the warm-up's end and leaves it. Both come in the warm-up,
+// so the steps done are the ones the shorter run would have taken but for
+// the first 23 steps' learning rates, which rose on the longer warm-up's
+// slope (where the warm-up is shorter than 23 steps, those after it followed
+// the longer cosine, a little above the shorter one's). config.json records
+// the length as max_steps and the warm-up as warmup_epochs, which a resumed
+// run keeps.
 void Trainer::fit_budget(StepLog& log) {
   auto seen = torch::tensor({log.train_seconds(), double(cfg_.batch_size) / log.images_per_s(step_)}, torch::kDouble);
   if (comm_) {  // every rank must end at the same step: the ranks' mean
@@ -396,25 +403,34 @@ void Trainer::fit_budget(StepLog& log) {
   const double spent = seen[0].item<double>(), per_step = seen[1].item<double>();
   TrainConfig asked = cfg_;
   asked.max_steps = asked_max_steps_;
-  const int64_t planned = make_schedules(asked, sampler_->steps_per_epoch()).main_total;
+  asked.warmup_epochs = asked_warmup_epochs_;
+  const Schedules plan = make_schedules(asked, s_.steps_per_epoch);
+  const int64_t planned = plan.main_total;
   const int64_t main = budgeted_main_steps(cfg_.budget_minutes * 60, spent, per_step, step_, planned, s_.sl_total);
-  if (writer_) {
-    char epochs[32];
-    std::snprintf(epochs, sizeof epochs, "%.2f", double(main) / double(s_.steps_per_epoch));
-    const std::string outcome = main >= planned ? "the planned " + std::to_string(planned) + " steps fit"
-                                                : "the main phase ends at step " + std::to_string(main) + " of " +
-                                                      std::to_string(planned) + " (" + epochs +
-                                                      " epochs); --budget-minutes 0 trains them all";
-    std::fprintf(stderr, "\ntwist: budget %g min: %.3f s per step over steps %lld-%lld, so %s\n", cfg_.budget_minutes,
-                 per_step, (long long)(kUntimedSteps + 1), (long long)step_, outcome.c_str());
-  }
+  const bool first = step_ == kUntimedSteps + kBudgetTimedSteps;
+  const int64_t warmup = first ? budgeted_warmup_steps(plan.warmup, step_, main, planned) : s_.warmup;
+  if (writer_) say_budget(per_step, main, planned, warmup < s_.warmup ? warmup : 0);
   const int64_t max_steps = main >= planned ? asked_max_steps_ : main;
-  if (max_steps == cfg_.max_steps) return;
+  if (max_steps == cfg_.max_steps && warmup == s_.warmup) return;
   cfg_.max_steps = max_steps;
+  if (warmup != s_.warmup) cfg_.warmup_epochs = double(warmup) / double(s_.steps_per_epoch);
   s_ = make_schedules(cfg_, sampler_->steps_per_epoch());
   end_ = cfg_.stop_after_steps > 0 ? std::min(s_.total, first_ + cfg_.stop_after_steps) : s_.total;
   log.set_end(end_);
   if (writer_) write_file_atomic(dir_ + "/config.json", config_to_json(cfg_) + "\n");
+}
+
+// What the budget decided, on stderr; `warmup` > 0: the warm-up now ends there.
+void Trainer::say_budget(double per_step, int64_t main, int64_t planned, int64_t warmup) const {
+  char epochs[32];
+  std::snprintf(epochs, sizeof epochs, "%.2f", double(main) / double(s_.steps_per_epoch));
+  const std::string shorter = warmup > 0 ? ", its warm-up at step " + std::to_string(warmup) : "";
+  const std::string outcome = main >= planned ? "the planned " + std::to_string(planned) + " steps fit"
+                                              : "the main phase ends at step " + std::to_string(main) + " of " +
+                                                    std::to_string(planned) + " (" + epochs + " epochs)" + shorter +
+                                                    "; --budget-minutes 0 trains them all";
+  std::fprintf(stderr, "\ntwist: budget %g min: %.3f s per step over steps %lld-%lld, so %s\n", cfg_.budget_minutes,
+               per_step, (long long)(kUntimedSteps + 1), (long long)step_, outcome.c_str());
 }
 
 void Trainer::save(int64_t at_step) {
