@@ -116,10 +116,10 @@ class Trainer {
   std::unique_ptr<RunEvaluator> evaluator_;
   std::unique_ptr<BatchLoader> loader_;
   int64_t step_ = 0, first_ = 0, end_ = 0;
-  int64_t asked_max_steps_ = 0;     // config.max_steps as given: the length a time budget may cut
-  double asked_warmup_epochs_ = 0;  // config.warmup_epochs as given: the warm-up a cut shortens
-  int64_t skipped_ = 0;             // steps skipped for a non-finite loss or gradient, over the whole run
-  int64_t saved_step_ = -1;         // the step of the checkpoint on disk; -1: none yet
+  int64_t asked_max_steps_ = 0;                    // config.max_steps as given: what a budget's undone cut restores
+  int64_t planned_main_ = 0, planned_warmup_ = 0;  // the main phase and warm-up as asked: what a budget cuts
+  int64_t skipped_ = 0;      // steps skipped for a non-finite loss or gradient, over the whole run
+  int64_t saved_step_ = -1;  // the step of the checkpoint on disk; -1: none yet
   std::chrono::steady_clock::time_point t_saved_ = std::chrono::steady_clock::now();
   TrainSummary summary_;
 };
@@ -165,7 +165,8 @@ Trainer::Trainer(TrainConfig config, bool resume)
   }
   first_ = step_;
   asked_max_steps_ = cfg_.max_steps;
-  asked_warmup_epochs_ = cfg_.warmup_epochs;
+  planned_main_ = s_.main_total;
+  planned_warmup_ = s_.warmup;
   end_ = cfg_.stop_after_steps > 0 ? std::min(s_.total, first_ + cfg_.stop_after_steps) : s_.total;
   summary_.run_dir = dir_;
   summary_.rank = denv_.rank;
@@ -401,14 +402,10 @@ void Trainer::fit_budget(StepLog& log) {
     seen = t[0] / double(comm_->world_size());
   }
   const double spent = seen[0].item<double>(), per_step = seen[1].item<double>();
-  TrainConfig asked = cfg_;
-  asked.max_steps = asked_max_steps_;
-  asked.warmup_epochs = asked_warmup_epochs_;
-  const Schedules plan = make_schedules(asked, s_.steps_per_epoch);
-  const int64_t planned = plan.main_total;
+  const int64_t planned = planned_main_;
   const int64_t main = budgeted_main_steps(cfg_.budget_minutes * 60, spent, per_step, step_, planned, s_.sl_total);
   const bool first = step_ == kUntimedSteps + kBudgetTimedSteps;
-  const int64_t warmup = first ? budgeted_warmup_steps(plan.warmup, step_, main, planned) : s_.warmup;
+  const int64_t warmup = first ? budgeted_warmup_steps(planned_warmup_, step_, main, planned) : s_.warmup;
   if (writer_) say_budget(per_step, main, planned, warmup < s_.warmup ? warmup : 0);
   const int64_t max_steps = main >= planned ? asked_max_steps_ : main;
   if (max_steps == cfg_.max_steps && warmup == s_.warmup) return;
