@@ -99,32 +99,3 @@ TEST(Schedule, LearningRateScalesWithBatch) {
 }
 
 }  // namespace
-
-// --budget-minutes: the main phase keeps the steps that fit the time left,
-// with the self-labeling steps after it; never more than planned, never
-// fewer than done.
-TEST(Schedule, BudgetKeepsTheStepsThatFit) {
-  using twist::budgeted_main_steps;
-  // 100 s budget, 10 s spent in 23 steps, 1 s per step: 90 more steps.
-  EXPECT_EQ(budgeted_main_steps(100, 10, 1.0, 23, 1000, 0), 113);
-  EXPECT_EQ(budgeted_main_steps(100, 10, 1.0, 23, 1000, 50), 63);  // self-labeling's 50 come out of it
-  EXPECT_EQ(budgeted_main_steps(100, 10, 0.5, 23, 1000, 0), 203);
-  EXPECT_EQ(budgeted_main_steps(100, 10, 1.0, 23, 113, 0), 113);    // exactly fits: unchanged
-  EXPECT_EQ(budgeted_main_steps(100, 10, 1.0, 23, 100, 0), 100);    // fits with time to spare
-  EXPECT_EQ(budgeted_main_steps(100, 150, 1.0, 23, 1000, 0), 23);   // spent already: ends now
-  EXPECT_EQ(budgeted_main_steps(100, 10, 1.0, 23, 1000, 500), 23);  // self-labeling alone is too long
-  EXPECT_EQ(budgeted_main_steps(100, 10, 0.0, 23, 1000, 0), 1000);  // no measured speed: no cut
-  EXPECT_EQ(budgeted_main_steps(100, 10, std::nan(""), 23, 1000, 0), 1000);
-  EXPECT_EQ(budgeted_main_steps(1e300, 0, 1e-300, 23, 1000, 0), 1000);  // no overflow
-}
-
-// A cut run's warm-up keeps its share of the planned run.
-TEST(Schedule, BudgetShortensTheWarmUpInProportion) {
-  using twist::budgeted_warmup_steps;
-  EXPECT_EQ(budgeted_warmup_steps(234, 23, 700, 1404), 117);   // 6 epochs cut to 3: half an epoch
-  EXPECT_EQ(budgeted_warmup_steps(234, 23, 1404, 1404), 234);  // not cut: as asked
-  EXPECT_EQ(budgeted_warmup_steps(234, 23, 2000, 1404), 234);
-  EXPECT_EQ(budgeted_warmup_steps(234, 23, 100, 1404), 23);  // never before the steps taken
-  EXPECT_EQ(budgeted_warmup_steps(10, 23, 100, 1404), 10);   // a warm-up already over stays
-  EXPECT_EQ(budgeted_warmup_steps(0, 23, 700, 1404), 0);
-}

@@ -18,16 +18,19 @@ using json = nlohmann::json;
 
 std::string tiny(const std::string& data) { return tiny_train_args(data); }
 
-double loss_at_step(const std::string& metrics_path, int64_t step) {
+// The `key` (a training line's: loss, lr, ...) that metrics.jsonl logged at `step`.
+double value_at_step(const std::string& metrics_path, int64_t step, const std::string& key) {
   std::istringstream lines(read_text(metrics_path));
   std::string line;
   while (std::getline(lines, line)) {
     auto j = json::parse(line);
-    if (j["step"].get<int64_t>() == step && j.contains("loss")) return j["loss"].get<double>();
+    if (j["step"].get<int64_t>() == step && j.contains(key)) return j[key].get<double>();
   }
-  ADD_FAILURE() << "no step " << step << " in " << metrics_path;
+  ADD_FAILURE() << "no " << key << " at step " << step << " in " << metrics_path;
   return 0;
 }
+
+double loss_at_step(const std::string& metrics_path, int64_t step) { return value_at_step(metrics_path, step, "loss"); }
 
 class TrainE2E : public TinyDataSuite {};
 
@@ -288,6 +291,42 @@ TEST_F(TrainE2E, ATimeBudgetEndsTheMainPhaseWhereTheTimeRunsOut) {
   auto bad = run_twist(args + " --budget-minutes -1 --out " + out("bad-budget"));
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("budget_minutes"), std::string::npos) << bad.output;
+}
+
+// A budget's re-plan bends the schedules where it re-sized the run, and
+// config.json records the bend (replan_step, replan_from): planned for 60
+// steps and re-sized to 40 at step 20, the learning rate at step 21 is the
+// 60-step run's, the last is the cosine's end, and a resume from step 30
+// logs the same rates and losses as the run that went on.
+TEST_F(TrainE2E, AResumeKeepsTheBendOfAReplannedSchedule) {
+  const std::string args =
+      "train " + tiny(data()) + " --epochs 8 --warmup-epochs 0 --log-every 1 --eval false --report false";
+  auto planned = run_twist(args + " --max-steps 60 --stop-after-steps 21 --out " + out("planned"));
+  ASSERT_EQ(planned.exit_code, 0) << planned.output;
+  const std::string bent = " --max-steps 40 --replan-step 20 --replan-from 60 --out ";
+  auto whole = run_twist(args + bent + out("bent"));
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  auto first = run_twist(args + bent + out("resumed") + " --stop-after-steps 30");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto rest = run_twist("train --resume --out " + out("resumed"));
+  ASSERT_EQ(rest.exit_code, 0) << rest.output;
+  const auto lr = [&](const std::string& run, int64_t step) {
+    return value_at_step(out(run) + "/metrics.jsonl", step, "lr");
+  };
+  EXPECT_EQ(lr("bent", 21), lr("planned", 21));
+  EXPECT_GT(lr("bent", 21), lr("bent", 22));
+  EXPECT_NEAR(lr("bent", 40), twist::TrainConfig{}.lr * 32 / 256 * twist::TrainConfig{}.min_lr_ratio, 1e-12);
+  for (int64_t step : {31, 35, 40}) {
+    EXPECT_EQ(lr("resumed", step), lr("bent", step)) << step;
+    EXPECT_EQ(loss_at_step(out("resumed") + "/metrics.jsonl", step), loss_at_step(out("bent") + "/metrics.jsonl", step))
+        << step;
+  }
+  auto late = run_twist(args + " --max-steps 40 --replan-step 50 --replan-from 60 --out " + out("late"));
+  EXPECT_EQ(late.exit_code, 1) << late.output;
+  EXPECT_NE(late.output.find("replan_step 50 must lie after the warm-up (0 steps) and no later than the main phase's "
+                             "end (step 40)"),
+            std::string::npos)
+      << late.output;
 }
 
 // --precision auto (the default) runs bf16 where the CPU has native bfloat16

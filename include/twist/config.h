@@ -75,6 +75,10 @@ struct TrainConfig {
   // its first steps and ends its main phase where the time runs out
   // (train.h, budgeted_main_steps; README, "A time budget")
   double budget_minutes = 0;
+  // Set by budget_minutes where its last measurement re-sized the main phase
+  // from replan_from steps to max_steps at step replan_step (0: never); the
+  // cosine schedules bend there (optim.h, bent_cosine_schedule).
+  int64_t replan_step = 0, replan_from = 0;
   int64_t seed = 0;
   int64_t skip_bad_images = 0;  // image files that do not decode that may be skipped; 0: stop at the first
   int64_t skip_nonfinite = 0;   // steps with a non-finite loss/gradient that may be skipped; 0: stop at the first

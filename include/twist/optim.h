@@ -91,6 +91,20 @@ std::vector<bool> token_parameters(const torch::nn::Module& module);
 // `final_value` at step total_steps-1 (DINO's cosine_scheduler).
 std::vector<double> cosine_schedule(double base, double final_value, int64_t total_steps, int64_t warmup_steps = 0);
 
+// Where a schedule's length changed during its run (a time budget's re-plan):
+// at step `step` the run, planned for `planned` steps, was re-sized.
+struct ScheduleBend {
+  int64_t step = 0;  // 0: no bend
+  int64_t planned = 0;
+};
+
+// cosine_schedule planned for `bend.planned` steps up to `bend.step`, from
+// there on at the pace that reaches `final_value` at step total_steps-1: the
+// cosine's progress goes on from where it was, so the value never jumps.
+// The bend lies after the warm-up and no later than either length.
+std::vector<double> bent_cosine_schedule(double base, double final_value, int64_t total_steps, int64_t warmup_steps,
+                                         ScheduleBend bend);
+
 // The learning rate is given per 256 images, scaled linearly with the batch.
 double scaled_lr(double lr_per_256, int64_t batch_size);
 

@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "budget_plan.h"
 #include "metrics_log.h"
 #include "run_eval.h"
 #include "run_lock.h"
@@ -87,7 +88,6 @@ class Trainer {
   void evaluate_during(StepLog& log);
   bool budget_due() const;
   void fit_budget(StepLog& log);
-  void say_budget(double per_step, int64_t main, int64_t planned, int64_t warmup) const;
   void save(int64_t at_step);
   ClusterReadout choose_readout();
   TrainSummary finish(const std::vector<std::string>& restarts);
@@ -116,8 +116,7 @@ class Trainer {
   std::unique_ptr<RunEvaluator> evaluator_;
   std::unique_ptr<BatchLoader> loader_;
   int64_t step_ = 0, first_ = 0, end_ = 0;
-  int64_t asked_max_steps_ = 0;                    // config.max_steps as given: what a budget's undone cut restores
-  int64_t planned_main_ = 0, planned_warmup_ = 0;  // the main phase and warm-up as asked: what a budget cuts
+  BudgetPlan budget_;  // --budget-minutes: its measurements
   int64_t skipped_ = 0;      // steps skipped for a non-finite loss or gradient, over the whole run
   int64_t saved_step_ = -1;  // the step of the checkpoint on disk; -1: none yet
   std::chrono::steady_clock::time_point t_saved_ = std::chrono::steady_clock::now();
@@ -164,9 +163,7 @@ Trainer::Trainer(TrainConfig config, bool resume)
     metrics_ = std::make_unique<MetricsLog>(dir_ + "/metrics.jsonl", resume_);
   }
   first_ = step_;
-  asked_max_steps_ = cfg_.max_steps;
-  planned_main_ = s_.main_total;
-  planned_warmup_ = s_.warmup;
+  budget_ = BudgetPlan(cfg_, s_);
   end_ = cfg_.stop_after_steps > 0 ? std::min(s_.total, first_ + cfg_.stop_after_steps) : s_.total;
   summary_.run_dir = dir_;
   summary_.rank = denv_.rank;
@@ -372,62 +369,31 @@ void Trainer::evaluate_during(StepLog& log) {
   log.pause(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
-// --budget-minutes measures after the first 23 steps and again at the end of
-// the warm-up, from all the steps since the untimed ones: the first steps can
-// run faster than the rest (0.859 s against 0.948 per step in one run). A
-// resumed invocation keeps the length its run chose.
-bool Trainer::budget_due() const {
-  if (cfg_.budget_minutes <= 0 || first_ != 0) return false;
-  const int64_t first_check = kUntimedSteps + kBudgetTimedSteps;
-  return step_ == first_check || (step_ == s_.warmup && s_.warmup > first_check && step_ < s_.main_total);
-}
+// --budget-minutes measures three times (budget_plan.h); a resumed
+// invocation keeps the length its run chose.
+bool Trainer::budget_due() const { return first_ == 0 && budget_.due(step_, s_); }
 
-// The speed measured so far decides where the main phase ends, and its
-// schedules are sized to that length (at the second measurement the asked
-// length may come back). The first measurement also shortens the warm-up
-// of a cut run to its share of the planned run (6 epochs cut to 3 warm up
-// for half an epoch, not one: docs/recipe.md, thirty-second round); the
-// second comes at the warm-up's end and leaves it. Both come in the warm-up,
-// so the steps done are the ones the shorter run would have taken but for
-// the first 23 steps' learning rates, which rose on the longer warm-up's
-// slope (where the warm-up is shorter than 23 steps, those after it followed
-// the longer cosine, a little above the shorter one's). config.json records
-// the length as max_steps and the warm-up as warmup_epochs, which a resumed
-// run keeps.
+// A measurement: the ranks' mean speed decides where the main phase ends (every
+// rank must end at the same step), and its schedules are sized to that length.
+// config.json records the length as max_steps, the warm-up as warmup_epochs
+// and a re-plan's bend as replan_step and replan_from, which a resumed run keeps.
 void Trainer::fit_budget(StepLog& log) {
-  auto seen = torch::tensor({log.train_seconds(), double(cfg_.batch_size) / log.images_per_s(step_)}, torch::kDouble);
-  if (comm_) {  // every rank must end at the same step: the ranks' mean
+  const double now = log.train_seconds();
+  auto seen = torch::tensor(
+      {now, budget_.per_step(step_, now, double(cfg_.batch_size) / log.images_per_s(step_))}, torch::kDouble);
+  if (comm_) {
     std::vector<torch::Tensor> t{seen};
     comm_->all_reduce_sum(t);
     seen = t[0] / double(comm_->world_size());
   }
-  const double spent = seen[0].item<double>(), per_step = seen[1].item<double>();
-  const int64_t planned = planned_main_;
-  const int64_t main = budgeted_main_steps(cfg_.budget_minutes * 60, spent, per_step, step_, planned, s_.sl_total);
-  const bool first = step_ == kUntimedSteps + kBudgetTimedSteps;
-  const int64_t warmup = first ? budgeted_warmup_steps(planned_warmup_, step_, main, planned) : s_.warmup;
-  if (writer_) say_budget(per_step, main, planned, warmup < s_.warmup ? warmup : 0);
-  const int64_t max_steps = main >= planned ? asked_max_steps_ : main;
-  if (max_steps == cfg_.max_steps && warmup == s_.warmup) return;
-  cfg_.max_steps = max_steps;
-  if (warmup != s_.warmup) cfg_.warmup_epochs = double(warmup) / double(s_.steps_per_epoch);
+  const BudgetDecision d = budget_.decide(step_, now, seen[0].item<double>(), seen[1].item<double>(), cfg_, s_);
+  if (writer_) std::fprintf(stderr, "%s", d.said.c_str());
+  if (!d.changed) return;
+  cfg_ = d.config;
   s_ = make_schedules(cfg_, sampler_->steps_per_epoch());
   end_ = cfg_.stop_after_steps > 0 ? std::min(s_.total, first_ + cfg_.stop_after_steps) : s_.total;
   log.set_end(end_);
   if (writer_) write_file_atomic(dir_ + "/config.json", config_to_json(cfg_) + "\n");
-}
-
-// What the budget decided, on stderr; `warmup` > 0: the warm-up now ends there.
-void Trainer::say_budget(double per_step, int64_t main, int64_t planned, int64_t warmup) const {
-  char epochs[32];
-  std::snprintf(epochs, sizeof epochs, "%.2f", double(main) / double(s_.steps_per_epoch));
-  const std::string shorter = warmup > 0 ? ", its warm-up at step " + std::to_string(warmup) : "";
-  const std::string outcome = main >= planned ? "the planned " + std::to_string(planned) + " steps fit"
-                                              : "the main phase ends at step " + std::to_string(main) + " of " +
-                                                    std::to_string(planned) + " (" + epochs + " epochs)" + shorter +
-                                                    "; --budget-minutes 0 trains them all";
-  std::fprintf(stderr, "\ntwist: budget %g min: %.3f s per step over steps %lld-%lld, so %s\n", cfg_.budget_minutes,
-               per_step, (long long)(kUntimedSteps + 1), (long long)step_, outcome.c_str());
 }
 
 void Trainer::save(int64_t at_step) {
