@@ -102,8 +102,8 @@ TEST(Schedule, BudgetPlanMeasuresThriceAndBendsTheSchedules) {
   EXPECT_EQ(d.config.max_steps, 716);
   EXPECT_EQ(d.config.replan_step, 346);
   EXPECT_EQ(d.config.replan_from, 593);
-  EXPECT_NE(d.said.find("over steps 100-346, so the main phase ends at step 716 of 1404 (3.06 epochs) (it was to "
-                        "end at step 593), its schedules going on from here at the new pace"),
+  EXPECT_NE(d.said.find("over steps 100-346, so the main phase ends at step 716 of 1404 (3.06 epochs), not at step "
+                        "593: its schedules go on from here at the new pace"),
             std::string::npos)
       << d.said;
   const twist::Schedules bent = twist::make_schedules(d.config, 234);

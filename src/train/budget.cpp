@@ -94,8 +94,8 @@ BudgetDecision BudgetPlan::replan(int64_t step, double per_step, int64_t main, c
   d.config.replan_from = was;
   d.changed = true;
   d.said = line(per_step, step,
-                length(main, s.steps_per_epoch) + " (it was to end at step " + std::to_string(was) +
-                    "), its schedules going on from here at the new pace");
+                length(main, s.steps_per_epoch) + ", not at step " + std::to_string(was) +
+                    ": its schedules go on from here at the new pace");
   return d;
 }
 
