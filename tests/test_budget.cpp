@@ -131,7 +131,7 @@ TEST(Schedule, BudgetPlanCutsLateWhereTheMachineSlows) {
   auto d = plan.decide(23, 23, 23, 1.0, c, s);  // 277 more fit: the planned 200 do
   EXPECT_FALSE(d.changed);
   EXPECT_NE(d.said.find("so the planned 200 steps fit"), std::string::npos) << d.said;
-  ASSERT_TRUE(plan.due(111, s));  // halfway from 23 to 200
+  ASSERT_TRUE(plan.due(111, s));                                  // halfway from 23 to 200
   d = plan.decide(111, 23 + 88 * 3.0, 23 + 88 * 3.0, 3.0, c, s);  // 300 s - 287 s left: 4 more steps
   EXPECT_TRUE(d.changed);
   EXPECT_EQ(d.config.max_steps, 115);

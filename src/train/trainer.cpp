@@ -116,7 +116,7 @@ class Trainer {
   std::unique_ptr<RunEvaluator> evaluator_;
   std::unique_ptr<BatchLoader> loader_;
   int64_t step_ = 0, first_ = 0, end_ = 0;
-  BudgetPlan budget_;  // --budget-minutes: its measurements
+  BudgetPlan budget_;        // --budget-minutes: its measurements
   int64_t skipped_ = 0;      // steps skipped for a non-finite loss or gradient, over the whole run
   int64_t saved_step_ = -1;  // the step of the checkpoint on disk; -1: none yet
   std::chrono::steady_clock::time_point t_saved_ = std::chrono::steady_clock::now();
@@ -379,8 +379,8 @@ bool Trainer::budget_due() const { return first_ == 0 && budget_.due(step_, s_);
 // and a re-plan's bend as replan_step and replan_from, which a resumed run keeps.
 void Trainer::fit_budget(StepLog& log) {
   const double now = log.train_seconds();
-  auto seen = torch::tensor(
-      {now, budget_.per_step(step_, now, double(cfg_.batch_size) / log.images_per_s(step_))}, torch::kDouble);
+  auto seen = torch::tensor({now, budget_.per_step(step_, now, double(cfg_.batch_size) / log.images_per_s(step_))},
+                            torch::kDouble);
   if (comm_) {
     std::vector<torch::Tensor> t{seen};
     comm_->all_reduce_sum(t);
