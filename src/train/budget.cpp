@@ -1,4 +1,4 @@
-// --budget-minutes: how long a run may train, from the speed of its first steps.
+// --budget-minutes: how long a run may train, from its measured speed (budget_plan.h).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
