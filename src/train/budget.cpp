@@ -29,14 +29,13 @@ int64_t budgeted_warmup_steps(int64_t warmup, int64_t done, int64_t main_total, 
 }
 
 BudgetPlan::BudgetPlan(const TrainConfig& config, const Schedules& schedules)
-    : budget_s_(config.budget_minutes * 60),
-      budget_minutes_(config.budget_minutes),
+    : budget_minutes_(config.budget_minutes),
       asked_max_steps_(config.max_steps),
       planned_main_(schedules.main_total),
       planned_warmup_(schedules.warmup) {}
 
 bool BudgetPlan::due(int64_t step, const Schedules& s) const {
-  if (budget_s_ <= 0) return false;
+  if (budget_minutes_ <= 0) return false;
   const int64_t first = kUntimedSteps + kBudgetTimedSteps;
   return step == first || (step == s.warmup && s.warmup > first && step < s.main_total) || step == replan_at_;
 }
@@ -49,7 +48,7 @@ double BudgetPlan::per_step(int64_t step, double train_seconds, double timed_per
 BudgetDecision BudgetPlan::decide(int64_t step, double train_seconds, double spent, double per_step,
                                   const TrainConfig& config, const Schedules& s) {
   const bool again = step == replan_at_;
-  const int64_t main = budgeted_main_steps(budget_s_, spent, per_step, step, planned_main_, s.sl_total);
+  const int64_t main = budgeted_main_steps(budget_minutes_ * 60, spent, per_step, step, planned_main_, s.sl_total);
   BudgetDecision d = again ? replan(step, per_step, main, config, s) : resize(step, per_step, main, config, s);
   mark_step_ = step;
   mark_seconds_ = train_seconds;
@@ -74,7 +73,7 @@ BudgetDecision BudgetPlan::resize(int64_t step, double per_step, int64_t main, c
   d.changed = d.config.max_steps != config.max_steps || warmup != s.warmup;
   const std::string shorter = warmup < s.warmup ? ", its warm-up at step " + std::to_string(warmup) : "";
   const std::string off = main < planned_main_ ? "; --budget-minutes 0 trains them all" : "";
-  d.said = line(per_step, step, length(main, s.steps_per_epoch) + shorter + off);
+  d.said = line(per_step, kUntimedSteps + 1, step, length(main, s.steps_per_epoch) + shorter + off);
   return d;
 }
 
@@ -86,21 +85,20 @@ BudgetDecision BudgetPlan::replan(int64_t step, double per_step, int64_t main, c
   BudgetDecision d{config, false, {}};
   const int64_t was = s.main_total;
   if (std::llabs(main - was) * 100 < was) {
-    d.said = line(per_step, step, "its end at step " + std::to_string(was) + " stands");
+    d.said = line(per_step, mark_step_ + 1, step, "its end at step " + std::to_string(was) + " stands");
     return d;
   }
   d.config.max_steps = main >= planned_main_ ? asked_max_steps_ : main;
   d.config.replan_step = step;
   d.config.replan_from = was;
   d.changed = true;
-  d.said = line(per_step, step,
+  d.said = line(per_step, mark_step_ + 1, step,
                 length(main, s.steps_per_epoch) + ", not at step " + std::to_string(was) +
                     ": its schedules go on from here at the new pace");
   return d;
 }
 
-std::string BudgetPlan::line(double per_step, int64_t step, const std::string& outcome) const {
-  const int64_t from = step == replan_at_ ? mark_step_ + 1 : kUntimedSteps + 1;
+std::string BudgetPlan::line(double per_step, int64_t from, int64_t step, const std::string& outcome) const {
   char head[160];
   std::snprintf(head, sizeof head, "\ntwist: budget %g min: %.3f s per step over steps %lld-%lld, so ", budget_minutes_,
                 per_step, (long long)from, (long long)step);

@@ -44,10 +44,10 @@ class BudgetPlan {
  private:
   BudgetDecision resize(int64_t step, double per_step, int64_t main, const TrainConfig& config, const Schedules& s);
   BudgetDecision replan(int64_t step, double per_step, int64_t main, const TrainConfig& config, const Schedules& s);
-  std::string line(double per_step, int64_t step, const std::string& outcome) const;
+  std::string line(double per_step, int64_t from, int64_t step, const std::string& outcome) const;
   std::string length(int64_t main, int64_t steps_per_epoch) const;
 
-  double budget_s_ = 0, budget_minutes_ = 0;
+  double budget_minutes_ = 0;
   int64_t asked_max_steps_ = 0;                    // config.max_steps as given: what an undone cut restores
   int64_t planned_main_ = 0, planned_warmup_ = 0;  // the main phase and warm-up as asked: what a budget cuts
   int64_t replan_at_ = 0;                          // the re-plan's step; 0: none due
