@@ -9,7 +9,9 @@
 
 namespace twist {
 
-static_assert(kUntimedSteps + kBudgetTimedSteps == 23, "the help of budget_minutes and the docs say 23 steps");
+// The step of the first measurement.
+constexpr int64_t kFirstMeasuredStep = kUntimedSteps + kBudgetTimedSteps;
+static_assert(kFirstMeasuredStep == 23, "the help of budget_minutes and the docs say 23 steps");
 
 int64_t budgeted_main_steps(double budget_s, double spent_s, double seconds_per_step, int64_t done, int64_t main_total,
                             int64_t sl_total) {
@@ -36,8 +38,8 @@ BudgetPlan::BudgetPlan(const TrainConfig& config, const Schedules& schedules)
 
 bool BudgetPlan::due(int64_t step, const Schedules& s) const {
   if (budget_minutes_ <= 0) return false;
-  const int64_t first = kUntimedSteps + kBudgetTimedSteps;
-  return step == first || (step == s.warmup && s.warmup > first && step < s.main_total) || step == replan_at_;
+  return step == kFirstMeasuredStep || (step == s.warmup && s.warmup > kFirstMeasuredStep && step < s.main_total) ||
+         step == replan_at_;
 }
 
 double BudgetPlan::per_step(int64_t step, double train_seconds, double timed_per_step) const {
@@ -66,7 +68,7 @@ BudgetDecision BudgetPlan::decide(int64_t step, double train_seconds, double spe
 BudgetDecision BudgetPlan::resize(int64_t step, double per_step, int64_t main, const TrainConfig& config,
                                   const Schedules& s) {
   BudgetDecision d{config, false, {}};
-  const bool first = step == kUntimedSteps + kBudgetTimedSteps;
+  const bool first = step == kFirstMeasuredStep;
   const int64_t warmup = first ? budgeted_warmup_steps(planned_warmup_, step, main, planned_main_) : s.warmup;
   d.config.max_steps = main >= planned_main_ ? asked_max_steps_ : main;
   if (warmup != s.warmup) d.config.warmup_epochs = double(warmup) / double(s.steps_per_epoch);
