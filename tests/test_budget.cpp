@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "../src/train/budget_plan.h"
 #include "../src/train/schedules.h"
@@ -66,12 +67,43 @@ TEST(Schedule, BentCosineGoesOnFromWhereItWas) {
   EXPECT_THROW(twist::bent_cosine_schedule(1.0, 0.0, 5, 2, {6, 10}), twist::Error);   // after the new end
 }
 
+// A second bend (bend_at) goes on from the value the once-bent schedule has
+// there, whatever the warm-up (the learning rate's, or none as for weight
+// decay): planned for 10 steps, bent at step 6 to 14 steps, then at step 9
+// to 12. Step 9 stands for the planned run's step 6 + (9 - 6) * 3 / 7: the
+// first bend spread the planned steps 6-9 over its steps 6-13.
+TEST(Schedule, ASecondBendGoesOnFromTheFirst) {
+  const twist::ScheduleBend second = twist::bend_at(9, 14, {6, 10});
+  EXPECT_EQ(second.step, 9);
+  EXPECT_EQ(second.planned, 10);
+  EXPECT_NEAR(second.along, 6 + 3.0 * 3 / 7, 1e-12);
+  for (int64_t warmup : {2, 0}) {
+    const auto once = twist::bent_cosine_schedule(1.0, 0.0, 14, warmup, {6, 10});
+    const auto twice = twist::bent_cosine_schedule(1.0, 0.0, 12, warmup, second);
+    ASSERT_EQ(twice.size(), 12u);
+    EXPECT_NEAR(twice[9], once[9], 1e-12) << warmup;
+    EXPECT_NEAR(twice[11], 0.0, 1e-12) << warmup;
+    EXPECT_LT(twice[10], twice[9]);
+    EXPECT_LT(twice[11], twice[10]);
+  }
+  // Not bent yet: a first bend, at the schedule's own length.
+  const twist::ScheduleBend first = twist::bend_at(6, 10, {});
+  EXPECT_EQ(first.step, 6);
+  EXPECT_EQ(first.planned, 10);
+  EXPECT_EQ(first.along, 0.0);
+  EXPECT_THROW(twist::bend_at(5, 14, {6, 10}), twist::Error);                               // before the last bend
+  EXPECT_THROW(twist::bent_cosine_schedule(1.0, 0.0, 12, 2, {9, 10, 11.0}), twist::Error);  // past the planned end
+}
+
 // Fashion-MNIST's default under a 10-minute budget: 6 epochs of 234 steps,
 // one of warm-up. Measured at step 23 at 1 s per step after 30 s, the run
 // is cut to 593 steps and its warm-up to 99; at the warm-up's end the same
 // speed keeps them; halfway through the rest (step 346) the steps since run
-// at 0.8 s, so the main phase grows to 716 and the schedules bend there.
-TEST(Schedule, BudgetPlanMeasuresThriceAndBendsTheSchedules) {
+// at 0.8 s, so the main phase grows to 716 and the schedules bend there;
+// halfway through what is left (step 531) they ran at 1 s, so it shrinks to
+// 642 and they bend again; at that speed the re-plans at steps 586 and 614
+// keep it, and none comes after (fewer than 20 steps to halfway).
+TEST(Schedule, BudgetPlanMeasuresAndBendsTheSchedulesAgainAndAgain) {
   twist::TrainConfig c;
   c.epochs = 6;
   c.budget_minutes = 10;
@@ -112,7 +144,30 @@ TEST(Schedule, BudgetPlanMeasuresThriceAndBendsTheSchedules) {
   EXPECT_GT(bent.lr[347], s.lr[347]);  // the longer run decays more slowly from here
   EXPECT_GT(bent.lr[400], s.lr[400]);
   EXPECT_DOUBLE_EQ(bent.lr[715], s.lr[592]);
-  EXPECT_FALSE(plan.due(500, bent));  // once only
+  EXPECT_FALSE(plan.due(530, bent));
+  ASSERT_TRUE(plan.due(531, bent));
+  const double later = now + 185 * 1.0;
+  EXPECT_NEAR(plan.per_step(531, later, 0.8), 1.0, 1e-12);
+  const twist::TrainConfig once = d.config;
+  d = plan.decide(531, later, later, 1.0, once, bent);
+  EXPECT_TRUE(d.changed);
+  EXPECT_EQ(d.config.max_steps, 642);
+  EXPECT_EQ(d.config.replan_step, 531);
+  EXPECT_EQ(d.config.replan_from, 593);  // the first planned length, and how far along it the bend had come:
+  EXPECT_NEAR(d.config.replan_along, 346 + 246.0 * 185 / 369, 1e-9);
+  const twist::Schedules twice = twist::make_schedules(d.config, 234);
+  ASSERT_EQ(twice.main_total, 642);
+  EXPECT_NEAR(twice.lr[531], bent.lr[531], 1e-12 * bent.lr[346]);  // the steps before were taken already
+  EXPECT_LT(twice.lr[532], bent.lr[532]);                          // the shorter run decays faster from here
+  EXPECT_DOUBLE_EQ(twice.lr[641], s.lr[592]);
+  std::vector<int64_t> replans;
+  for (int64_t k = 532; k < 642; ++k)
+    if (plan.due(k, twice)) {
+      replans.push_back(k);
+      const double t = later + double(k - 531);  // still 1 s per step
+      EXPECT_FALSE(plan.decide(k, t, t, 1.0, d.config, twice).changed) << k;
+    }
+  EXPECT_EQ(replans, (std::vector<int64_t>{586, 614}));
   // At the speed it had, the end stands.
   d = same.decide(346, now, 106 + 247.0, 1.0, c, s);
   EXPECT_FALSE(d.changed);

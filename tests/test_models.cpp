@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -227,6 +228,27 @@ TEST(Config, FlagsJsonAndErrors) {
   EXPECT_THROW(twist::config_from_json("{\"batch_size\": -1e19}", "x"), twist::Error);
   c.batch_size = 1;
   EXPECT_THROW(twist::validate(c), std::exception);
+}
+
+// A bend (replan_step, replan_from, replan_along) as budget_minutes writes it:
+// after a second re-plan the step may lie past the first planned length,
+// but the step of it reached may not; no bend takes no replan_along.
+TEST(Config, AReplanBendIsCheckedWhole) {
+  twist::TrainConfig c;
+  c.replan_step = 531;
+  c.replan_from = 593;
+  EXPECT_NO_THROW(twist::validate(c));
+  c.replan_step = 650;
+  EXPECT_THROW(twist::validate(c), twist::Error);  // past the planned length, with no earlier bend
+  c.replan_along = 469.3;
+  EXPECT_NO_THROW(twist::validate(c));
+  for (double bad : {-1.0, 593.5, std::nan(""), HUGE_VAL}) {
+    c.replan_along = bad;
+    EXPECT_THROW(twist::validate(c), twist::Error) << bad;
+  }
+  c = twist::TrainConfig{};
+  c.replan_along = 10;
+  EXPECT_THROW(twist::validate(c), twist::Error);
 }
 
 TEST(Config, FeatureDimIsForResNetsAndNotNegative) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -321,6 +322,17 @@ TEST_F(TrainE2E, AResumeKeepsTheBendOfAReplannedSchedule) {
     EXPECT_EQ(loss_at_step(out("resumed") + "/metrics.jsonl", step), loss_at_step(out("bent") + "/metrics.jsonl", step))
         << step;
   }
+  // A second re-plan at step 30, to 36 steps: the first bend had spread the
+  // planned steps 20-59 over its steps 20-39, so step 30 stands for step
+  // 20 + 39 * 10 / 19 of the planned run (replan_along), and the rates go on
+  // from the once-bent run's.
+  char along[64];
+  std::snprintf(along, sizeof along, " --replan-along %.17g", 20 + 39.0 * 10 / 19);
+  auto twice = run_twist(args + " --max-steps 36 --replan-step 30 --replan-from 60" + along + " --out " + out("twice"));
+  ASSERT_EQ(twice.exit_code, 0) << twice.output;
+  EXPECT_NEAR(lr("twice", 31), lr("bent", 31), 1e-12);
+  EXPECT_LT(lr("twice", 32), lr("bent", 32));
+  EXPECT_NEAR(lr("twice", 36), lr("bent", 40), 1e-12);
   auto late = run_twist(args + " --max-steps 40 --replan-step 50 --replan-from 60 --out " + out("late"));
   EXPECT_EQ(late.exit_code, 1) << late.output;
   EXPECT_NE(late.output.find("replan_step 50 must lie after the warm-up (0 steps) and no later than the main phase's "

@@ -75,10 +75,13 @@ struct TrainConfig {
   // its first steps and ends its main phase where the time runs out
   // (train.h, budgeted_main_steps; README, "A time budget")
   double budget_minutes = 0;
-  // Set by budget_minutes where its last measurement re-sized the main phase
+  // Set by budget_minutes where its last re-plan re-sized the main phase
   // from replan_from steps to max_steps at step replan_step (0: never); the
-  // cosine schedules bend there (optim.h, bent_cosine_schedule).
+  // cosine schedules bend there (optim.h, bent_cosine_schedule). After an
+  // earlier re-plan, replan_from stays the first planned length and
+  // replan_along is the step of it that the schedules had reached (0: none).
   int64_t replan_step = 0, replan_from = 0;
+  double replan_along = 0;
   int64_t seed = 0;
   int64_t skip_bad_images = 0;  // image files that do not decode that may be skipped; 0: stop at the first
   int64_t skip_nonfinite = 0;   // steps with a non-finite loss/gradient that may be skipped; 0: stop at the first

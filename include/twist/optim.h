@@ -92,10 +92,14 @@ std::vector<bool> token_parameters(const torch::nn::Module& module);
 std::vector<double> cosine_schedule(double base, double final_value, int64_t total_steps, int64_t warmup_steps = 0);
 
 // Where a schedule's length changed during its run (a time budget's re-plan):
-// at step `step` the run, planned for `planned` steps, was re-sized.
+// at step `step` the run, planned for `planned` steps, was re-sized. From
+// there its steps stand for the planned run's steps from `along` (0: `step`
+// itself; after an earlier bend, where that bend had brought the schedule:
+// bend_at) to planned-1, evenly spread.
 struct ScheduleBend {
   int64_t step = 0;  // 0: no bend
   int64_t planned = 0;
+  double along = 0;
 };
 
 // cosine_schedule planned for `bend.planned` steps up to `bend.step`, from
@@ -104,6 +108,12 @@ struct ScheduleBend {
 // The bend lies after the warm-up and no later than either length.
 std::vector<double> bent_cosine_schedule(double base, double final_value, int64_t total_steps, int64_t warmup_steps,
                                          ScheduleBend bend);
+
+// The bend at `step` of a schedule of `total_steps` that already bends at
+// `bend` (bend.step 0: not yet): a schedule bent there, sized to any new
+// length, goes on from the value this one has at `step`, whatever its
+// warm-up. A time budget re-plans more than once this way.
+ScheduleBend bend_at(int64_t step, int64_t total_steps, ScheduleBend bend);
 
 // The learning rate is given per 256 images, scaled linearly with the batch.
 double scaled_lr(double lr_per_256, int64_t batch_size);

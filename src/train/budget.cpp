@@ -55,10 +55,12 @@ BudgetDecision BudgetPlan::decide(int64_t step, double train_seconds, double spe
   mark_step_ = step;
   mark_seconds_ = train_seconds;
   replan_at_ = 0;
-  // Once the warm-up is over, the re-plan comes halfway through the rest.
+  // Once the warm-up is over, a re-plan comes halfway through the rest, and
+  // after it another, while that leaves enough steps to time.
   const int64_t warmup = std::llround(d.config.warmup_epochs * double(s.steps_per_epoch));
-  const int64_t halfway = step + (main - step) / 2;
-  if (!again && step >= warmup && halfway - step >= kBudgetTimedSteps) replan_at_ = halfway;
+  const int64_t end = d.changed ? main : s.main_total;
+  const int64_t halfway = step + (end - step) / 2;
+  if (step >= warmup && halfway - step >= kBudgetTimedSteps) replan_at_ = halfway;
   return d;
 }
 
@@ -79,9 +81,10 @@ BudgetDecision BudgetPlan::resize(int64_t step, double per_step, int64_t main, c
   return d;
 }
 
-// The re-plan halfway: where the end moves by 1% or more, the main phase is
-// re-sized from here and its cosine schedules bend here (config.json records
-// the bend as replan_step and replan_from, so a resume keeps it).
+// A re-plan: where the end moves by 1% or more, the main phase is re-sized
+// from here and its cosine schedules bend here, going on from where an
+// earlier re-plan bent them (config.json records the bend as replan_step,
+// replan_from and replan_along, so a resume keeps it).
 BudgetDecision BudgetPlan::replan(int64_t step, double per_step, int64_t main, const TrainConfig& config,
                                   const Schedules& s) {
   BudgetDecision d{config, false, {}};
@@ -91,8 +94,10 @@ BudgetDecision BudgetPlan::replan(int64_t step, double per_step, int64_t main, c
     return d;
   }
   d.config.max_steps = main >= planned_main_ ? asked_max_steps_ : main;
-  d.config.replan_step = step;
-  d.config.replan_from = was;
+  const ScheduleBend bend = bend_at(step, was, {config.replan_step, config.replan_from, config.replan_along});
+  d.config.replan_step = bend.step;
+  d.config.replan_from = bend.planned;
+  d.config.replan_along = bend.along;
   d.changed = true;
   d.said = line(per_step, mark_step_ + 1, step,
                 length(main, s.steps_per_epoch) + ", not at step " + std::to_string(was) +

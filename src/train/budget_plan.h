@@ -10,7 +10,7 @@
 namespace twist {
 
 // What one measurement decided: the config with the main phase re-sized
-// (max_steps, warmup_epochs, replan_step and replan_from), whether that
+// (max_steps, warmup_epochs, replan_step, replan_from and replan_along), whether that
 // differs from the run's, and the line that says so.
 struct BudgetDecision {
   TrainConfig config;
@@ -18,14 +18,17 @@ struct BudgetDecision {
   std::string said;
 };
 
-// Three measurements: after the first 23 steps (kUntimedSteps +
+// The measurements: after the first 23 steps (kUntimedSteps +
 // kBudgetTimedSteps), again at the warm-up's end, over all the timed steps
 // (the first steps can run faster than the rest: 0.859 s against 0.948 per
-// step in one run), and once more halfway through the rest of the main
-// phase, over the steps since the last one (a machine's speed can change:
-// 1.29 s per step over steps 20-80, then 0.96 over 120-529 in one run). The
-// first shortens a cut run's warm-up to its share of the planned run; the
-// last bends the cosine schedules where it re-sizes (bent_cosine_schedule).
+// step in one run), then the re-plans: halfway through the rest of the main
+// phase, over the steps since the last measurement (a machine's speed can
+// change: 1.29 s per step over steps 20-80, then 0.96 over 120-529 in one
+// run), and again halfway through what is left while that is at least
+// kBudgetTimedSteps away (one run measured 1.065 s per step over steps
+// 87-311 and then ran its last 256 at 1.26, 46 s past its budget). The
+// first shortens a cut run's warm-up to its share of the planned run; a
+// re-plan bends the cosine schedules where it re-sizes (bent_cosine_schedule).
 class BudgetPlan {
  public:
   BudgetPlan() = default;

@@ -261,13 +261,16 @@ std::vector<Field> optimization_fields() {
           "phase where the time runs out, its schedules sized to that length and its warm-up to its share of "
           "the planned run (config.json records them as max_steps and warmup_epochs); halfway through the "
           "rest it measures again and re-sizes the main phase once more, its schedules going on from there at "
-          "the new pace; 0: off")),
+          "the new pace, and again halfway through what is left, while that is at least 20 steps; 0: off")),
     outside_step(field("replan_step", &TrainConfig::replan_step, K::Recipe,
           "set by budget_minutes (config.json records it, so a resume keeps the schedules): the step at "
           "which the main phase was re-sized from replan_from steps to max_steps, where its cosine schedules "
           "take the new pace; 0: never")),
     outside_step(field("replan_from", &TrainConfig::replan_from, K::Recipe,
-          "set by budget_minutes with replan_step: the main phase's length before the re-sizing")),
+          "set by budget_minutes with replan_step: the main phase's length before the first re-sizing")),
+    outside_step(field("replan_along", &TrainConfig::replan_along, K::Recipe,
+          "set by budget_minutes with replan_step where an earlier re-sizing bent the schedules: the step of "
+          "the replan_from-step run that they had reached at replan_step; 0: replan_step itself")),
     field("seed", &TrainConfig::seed, K::Recipe,
           "seeds initialisation, sampling and augmentation"),
     outside_step(field("skip_nonfinite", &TrainConfig::skip_nonfinite, K::Recipe,
@@ -504,8 +507,10 @@ void validate(const TrainConfig& c) {
   need(c.min_images >= 0, "min_images", "must be >= 0");
   need(c.max_steps >= 0, "max_steps", "must be >= 0");
   need(c.budget_minutes >= 0 && std::isfinite(c.budget_minutes), "budget_minutes", "must be 0 (off) or positive");
-  need(c.replan_step >= 0 && (c.replan_step == 0 || c.replan_from >= c.replan_step), "replan_step",
-       "must be 0 (never) or a step no later than replan_from");
+  need(c.replan_step >= 0 && (c.replan_step == 0 || c.replan_from >= c.replan_step || c.replan_along > 0),
+       "replan_step", "must be 0 (never) or a step no later than replan_from");
+  need(c.replan_along == 0 || (c.replan_step > 0 && c.replan_along > 0 && c.replan_along <= double(c.replan_from)),
+       "replan_along", "must be 0 (none) or, with replan_step, a step of the replan_from-step run");
   need(c.lr > 0, "lr", "must be positive");
   need(c.min_lr_ratio >= 0 && c.min_lr_ratio <= 1, "min_lr_ratio", "must lie in [0, 1]");
   need(c.weight_decay >= 0, "weight_decay", "must be >= 0");

@@ -18,7 +18,7 @@ Schedules make_schedules(const TrainConfig& c, int64_t spe) {
   s.sl_total = c.self_label_epochs > 0 ? std::max<int64_t>(1, std::llround(c.self_label_epochs * double(spe))) : 0;
   s.total = s.main_total + s.sl_total;
   s.warmup = std::llround(c.warmup_epochs * double(spe));
-  const ScheduleBend bend{c.replan_step, c.replan_from};
+  const ScheduleBend bend{c.replan_step, c.replan_from, c.replan_along};
   check(bend.step == 0 || (bend.step >= s.warmup && bend.step <= s.main_total),
         "replan_step " + std::to_string(bend.step) + " must lie after the warm-up (" + std::to_string(s.warmup) +
             " steps) and no later than the main phase's end (step " + std::to_string(s.main_total) + ")");

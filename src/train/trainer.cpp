@@ -369,14 +369,15 @@ void Trainer::evaluate_during(StepLog& log) {
   log.pause(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
-// --budget-minutes measures three times (budget_plan.h); a resumed
+// --budget-minutes measures a few times (budget_plan.h); a resumed
 // invocation keeps the length its run chose.
 bool Trainer::budget_due() const { return first_ == 0 && budget_.due(step_, s_); }
 
 // A measurement: the ranks' mean speed decides where the main phase ends (every
 // rank must end at the same step), and its schedules are sized to that length.
 // config.json records the length as max_steps, the warm-up as warmup_epochs
-// and a re-plan's bend as replan_step and replan_from, which a resumed run keeps.
+// and a re-plan's bend as replan_step, replan_from and replan_along, which a
+// resumed run keeps.
 void Trainer::fit_budget(StepLog& log) {
   const double now = log.train_seconds();
   auto seen = torch::tensor({now, budget_.per_step(step_, now, double(cfg_.batch_size) / log.images_per_s(step_))},
