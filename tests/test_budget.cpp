@@ -153,7 +153,7 @@ TEST(Schedule, BudgetPlanMeasuresAndBendsTheSchedulesAgainAndAgain) {
   EXPECT_TRUE(d.changed);
   EXPECT_EQ(d.config.max_steps, 642);
   EXPECT_EQ(d.config.replan_step, 531);
-  EXPECT_EQ(d.config.replan_from, 593);  // the first planned length, and how far along it the bend had come:
+  EXPECT_EQ(d.config.replan_from, 593);  // the length before the first re-plan, and how far along it:
   EXPECT_NEAR(d.config.replan_along, 346 + 246.0 * 185 / 369, 1e-9);
   const twist::Schedules twice = twist::make_schedules(d.config, 234);
   ASSERT_EQ(twice.main_total, 642);

@@ -231,7 +231,7 @@ TEST(Config, FlagsJsonAndErrors) {
 }
 
 // A bend (replan_step, replan_from, replan_along) as budget_minutes writes it:
-// after a second re-plan the step may lie past the first planned length,
+// after a second re-plan the step may lie past the length before the first,
 // but the step of it reached may not; no bend takes no replan_along.
 TEST(Config, AReplanBendIsCheckedWhole) {
   twist::TrainConfig c;

@@ -41,7 +41,7 @@ class TrainE2E : public TinyDataSuite {};
 // learning rate with tau on the entropies only; the second has no restart
 // left and trains on, marked.
 TEST_F(TrainE2E, ACollapseAfterTheWarmUpRestartsTheRunAtHalfTheLearningRate) {
-  auto r = run_twist("train " + tiny(data()) + " --temperature 100 --collapse-restarts 1 --max-steps 16" +
+  auto r = run_twist("train " + tiny(data()) + " --temperature 100 --lr 2 --collapse-restarts 1 --max-steps 16" +
                      " --eval false --report false --json --out " + out("flat"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("restarted at lr 1 "), std::string::npos) << r.output;

@@ -47,7 +47,7 @@ struct TrainConfig {
   double shear = -1;     // largest horizontal shear of a view in degrees; 0: none; -1: auto (with the rotation)
   // optimisation
   std::string optimizer = "lars";
-  double lr = 2.0;  // per 256 images
+  double lr = 3.0;  // per 256 images
   double min_lr_ratio = 0.001;
   double weight_decay = 1.5e-6;
   double weight_decay_end = -1;  // < 0: constant weight decay
@@ -78,7 +78,7 @@ struct TrainConfig {
   // Set by budget_minutes where its last re-plan re-sized the main phase
   // from replan_from steps to max_steps at step replan_step (0: never); the
   // cosine schedules bend there (optim.h, bent_cosine_schedule). After an
-  // earlier re-plan, replan_from stays the first planned length and
+  // earlier re-plan, replan_from stays the length before the first one and
   // replan_along is the step of it that the schedules had reached (0: none).
   int64_t replan_step = 0, replan_from = 0;
   double replan_along = 0;
