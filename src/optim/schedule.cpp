@@ -19,10 +19,13 @@ double plain_progress(double at, int64_t planned, int64_t warmup) {
   return n > 1 ? std::min(1.0, (at - double(warmup)) / double(n - 1)) : 1.0;
 }
 
+// The planned run's step that the bend's own step stands for.
+double along_at_bend(ScheduleBend bend) { return bend.along > 0 ? bend.along : double(bend.step); }
+
 // The planned run's step that `step` stands for in a schedule of `total`
 // steps bent at `bend` (from bend.step on).
 double planned_step(int64_t step, int64_t total, ScheduleBend bend) {
-  const double along = bend.along > 0 ? bend.along : double(bend.step);
+  const double along = along_at_bend(bend);
   const int64_t rest = total - bend.step;
   return rest > 1 ? along + (double(bend.planned - 1) - along) * double(step - bend.step) / double(rest - 1)
                   : double(bend.planned - 1);
@@ -44,7 +47,7 @@ std::vector<double> cosine_schedule(double base, double final_value, int64_t tot
 std::vector<double> bent_cosine_schedule(double base, double final_value, int64_t total_steps, int64_t warmup_steps,
                                          ScheduleBend bend) {
   if (bend.step <= 0) return cosine_schedule(base, final_value, total_steps, warmup_steps);
-  const double along = bend.along > 0 ? bend.along : double(bend.step);
+  const double along = along_at_bend(bend);
   check(bend.step >= warmup_steps && bend.step <= total_steps && along >= double(warmup_steps) &&
             along <= double(bend.planned),
         "a schedule's bend must lie after its warm-up and no later than its planned or new length");
