@@ -26,7 +26,7 @@ struct BudgetDecision {
 // change: 1.29 s per step over steps 20-80, then 0.96 over 120-529 in one
 // run), and again halfway through what is left while that is at least
 // kBudgetTimedSteps away (one run measured 1.065 s per step over steps
-// 87-311 and then ran its last 256 at 1.26, 46 s past its budget). The
+// 87-311 and then ran steps 301-567 at 1.26, 46 s past its budget). The
 // first shortens a cut run's warm-up to its share of the planned run; a
 // re-plan bends the cosine schedules where it re-sizes (bent_cosine_schedule).
 class BudgetPlan {
