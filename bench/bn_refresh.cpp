@@ -9,8 +9,7 @@
 // thirty-seventh round).
 //   build/bn_refresh RUN_DIR VAL_SPLIT BATCHES
 // VAL_SPLIT: the run's --val-split, so the held-out images stay unseen. The
-// images are drawn by LibTorch's default generator, unseeded: the same ones
-// in every invocation.
+// images are drawn with a fixed seed: the same ones in every invocation.
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -47,6 +46,14 @@ Norms reset_norms(TwistModel& model) {
   return n;
 }
 
+// A whole non-negative number, or a clear error.
+int64_t count_arg(const char* text, const char* name) {
+  char* end = nullptr;
+  const long long v = std::strtoll(text, &end, 10);
+  check(end != text && *end == '\0' && v >= 0, std::string(name) + " must be a whole number >= 0, got '" + text + "'");
+  return v;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,19 +64,21 @@ int main(int argc, char** argv) {
   try {
     at::set_num_threads(1);
     Run run = open_run(argv[1]);
-    const int64_t val = std::atoll(argv[2]), batches = std::atoll(argv[3]);
+    const int64_t val = count_arg(argv[2], "VAL_SPLIT"), batches = count_arg(argv[3], "BATCHES");
     const Dataset train = load_train_eval_splits(run.config.data, val, false).train;
+    // The side twist eval embeds at: an image folder's at the run's --image-size.
+    const int64_t side = train.file_backed() && run.config.image_size > 0 ? run.config.image_size : train.height();
     check(batches >= 1 && batches * 256 <= train.size(), "BATCHES must lie in [1, training images / 256]");
+    torch::manual_seed(0);  // the same images in every invocation
     const auto rows = torch::randperm(train.size(), torch::TensorOptions().dtype(torch::kInt64));
     torch::NoGradGuard no_grad;
     run.model->train();
     Norms norms = reset_norms(run.model);
     for (int64_t k = 0; k < batches; ++k) {
       norms.set_momentum(1.0 / double(k + 1));
-      const auto u8 = eval_images_at(train, rows.narrow(0, k * 256, 256), train.height());
+      const auto u8 = eval_images_at(train, rows.narrow(0, k * 256, 256), side);
       run.model->forward({normalize(u8.to(torch::kFloat32).div_(255.0), run.state.norm)});
     }
-    norms.set_momentum(0.1);
     save_checkpoint(run.path("checkpoint.pt"), run.model, nullptr, run.state);
     std::printf("%zu convolution and %zu head BatchNorms re-estimated on %lld images; %s rewritten\n",
                 norms.conv.size(), norms.head.size(), (long long)(batches * 256), run.path("checkpoint.pt").c_str());
