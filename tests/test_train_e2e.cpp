@@ -289,6 +289,21 @@ TEST_F(TrainE2E, ATimeBudgetEndsTheMainPhaseWhereTheTimeRunsOut) {
   ASSERT_EQ(rest.exit_code, 0) << rest.output;
   EXPECT_EQ(json::parse(read_text(out("sl") + "/summary.json"))["steps"].get<int64_t>(), 23 + 16);
 
+  // Covering the whole command, the run also times its evaluation and says
+  // what the end will take; the measurement changes none of its steps.
+  auto all = run_twist(args + " --budget-minutes 600 --budget-covers all --out " + out("all"));
+  ASSERT_EQ(all.exit_code, 0) << all.output;
+  EXPECT_NE(all.output.find("twist: budget covers all: "), std::string::npos) << all.output;
+  EXPECT_NE(all.output.find(" s of read-out, evaluation and report after the last step"), std::string::npos)
+      << all.output;
+  EXPECT_NE(all.output.find("so the planned 40 steps fit"), std::string::npos) << all.output;
+  for (int64_t step : {23, 24, 40})
+    EXPECT_EQ(loss_at_step(out("all") + "/metrics.jsonl", step), loss_at_step(out("whole") + "/metrics.jsonl", step))
+        << "step " << step;
+  auto unknown = run_twist(args + " --budget-minutes 1 --budget-covers everything --out " + out("bad-covers"));
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.output.find("budget_covers"), std::string::npos) << unknown.output;
+
   auto bad = run_twist(args + " --budget-minutes -1 --out " + out("bad-budget"));
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("budget_minutes"), std::string::npos) << bad.output;

@@ -75,6 +75,11 @@ struct TrainConfig {
   // its first steps and ends its main phase where the time runs out
   // (train.h, budgeted_main_steps; README, "A time budget")
   double budget_minutes = 0;
+  // What budget_minutes covers: "training" (its steps only), or "all": the
+  // whole `twist train` command, from its start through the final
+  // evaluation and the report, whose time the run estimates from measured
+  // speeds (README, "A time budget").
+  std::string budget_covers = "training";
   // Set by budget_minutes where its last re-plan re-sized the main phase
   // from replan_from steps to max_steps at step replan_step (0: never); the
   // cosine schedules bend there (optim.h, bent_cosine_schedule). After an

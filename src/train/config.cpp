@@ -256,12 +256,17 @@ std::vector<Field> optimization_fields() {
     outside_step(field("max_steps", &TrainConfig::max_steps, K::Recipe,
           "> 0: end the run (and its schedules) after this many steps")),
     outside_step(field("budget_minutes", &TrainConfig::budget_minutes, K::Recipe,
-          "> 0: at most this many minutes of training (evaluation not counted): after its first 23 "
+          "> 0: at most this many minutes of training (with budget_covers all: of the whole command): after its first 23 "
           "steps the run measures its speed and, where the planned steps would take longer, ends its main "
           "phase where the time runs out, its schedules sized to that length and its warm-up to its share of "
           "the planned run (config.json records them as max_steps and warmup_epochs); halfway through the "
           "rest it measures again and re-sizes the main phase once more, its schedules going on from there at "
           "the new pace, and again halfway through what is left, while that is at least 20 steps; 0: off")),
+    outside_step(choice_field("budget_covers", &TrainConfig::budget_covers, K::Recipe, {"training", "all"},
+          "what budget_minutes covers: training (its steps; the set-up, evaluation and report come on top) or "
+          "all (the whole command from its start to its summary: its first measurement also times the "
+          "evaluation's kinds of work on 512 held-out images, and every measurement counts what the cluster "
+          "read-out, the final evaluation and the report will take at the pace then)")),
     outside_step(field("replan_step", &TrainConfig::replan_step, K::Recipe,
           "set by budget_minutes (config.json records it, so a resume keeps the schedules): the step at "
           "which the main phase was re-sized from replan_from steps to max_steps, where its cosine schedules "

@@ -27,7 +27,8 @@ TrainSummary train_with_restarts(TrainConfig cfg, bool resume) {
       // A time budget covers the attempts together; the next gets what is
       // left, and at least a tenth of it, so that it can train at all.
       const double spent_min = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() / 60;
-      if (cfg.budget_minutes > 0)
+      // (Under budget_covers all the clock runs from the command's start anyway.)
+      if (cfg.budget_minutes > 0 && cfg.budget_covers == "training")
         cfg.budget_minutes = std::max(cfg.budget_minutes - spent_min, cfg.budget_minutes / 10);
       namespace fs = std::filesystem;
       const fs::path dir(cfg.out);

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "budget_plan.h"
+#include "eval_cost.h"
 #include "metrics_log.h"
 #include "run_eval.h"
 #include "run_lock.h"
@@ -88,6 +89,7 @@ class Trainer {
   void evaluate_during(StepLog& log);
   bool budget_due() const;
   void fit_budget(StepLog& log);
+  double after_training_seconds(double per_step);
   void save(int64_t at_step);
   ClusterReadout choose_readout();
   TrainSummary finish(const std::vector<std::string>& restarts);
@@ -116,9 +118,11 @@ class Trainer {
   std::unique_ptr<RunEvaluator> evaluator_;
   std::unique_ptr<BatchLoader> loader_;
   int64_t step_ = 0, first_ = 0, end_ = 0;
-  BudgetPlan budget_;        // --budget-minutes: its measurements
-  int64_t skipped_ = 0;      // steps skipped for a non-finite loss or gradient, over the whole run
-  int64_t saved_step_ = -1;  // the step of the checkpoint on disk; -1: none yet
+  BudgetPlan budget_;                    // --budget-minutes: its measurements
+  std::optional<EvalRates> eval_rates_;  // budget_covers all: measured at the first measurement,
+  double eval_rates_per_step_ = 0;       // at this pace
+  int64_t skipped_ = 0;                  // steps skipped for a non-finite loss or gradient, over the whole run
+  int64_t saved_step_ = -1;              // the step of the checkpoint on disk; -1: none yet
   std::chrono::steady_clock::time_point t_saved_ = std::chrono::steady_clock::now();
   TrainSummary summary_;
 };
@@ -380,8 +384,15 @@ bool Trainer::budget_due() const { return first_ == 0 && budget_.due(step_, s_);
 // resumed run keeps.
 void Trainer::fit_budget(StepLog& log) {
   const double now = log.train_seconds();
-  auto seen = torch::tensor({now, budget_.per_step(step_, now, double(cfg_.batch_size) / log.images_per_s(step_))},
-                            torch::kDouble);
+  const double per_step = budget_.per_step(step_, now, double(cfg_.batch_size) / log.images_per_s(step_));
+  // budget_covers all: the command's seconds so far (the measurement of the
+  // evaluation's rates among them) and those its end will take.
+  double spent = now;
+  if (cfg_.budget_covers == "all") {
+    const double after = after_training_seconds(per_step);
+    spent = seconds_since_start() + after;
+  }
+  auto seen = torch::tensor({spent, per_step}, torch::kDouble);
   if (comm_) {
     std::vector<torch::Tensor> t{seen};
     comm_->all_reduce_sum(t);
@@ -395,6 +406,30 @@ void Trainer::fit_budget(StepLog& log) {
   end_ = cfg_.stop_after_steps > 0 ? std::min(s_.total, first_ + cfg_.stop_after_steps) : s_.total;
   log.set_end(end_);
   if (writer_) write_file_atomic(dir_ + "/config.json", config_to_json(cfg_) + "\n");
+}
+
+// budget_covers all: what the read-out, the final evaluation and the report
+// will take, at rates measured (on a seeded subset of the held-out images)
+// at the first measurement and scaled by the pace since.
+double Trainer::after_training_seconds(double per_step) {
+  if (!eval_rates_) {
+    Dataset sample = seeded_subset(data_.eval.size() > 0 ? data_.eval : data_.train, kEvalRateImages, /*stream=*/5);
+    StreamOptions stream;
+    stream.bank_budget_bytes = cfg_.bank_memory << 20;
+    skipping_bad_images(cfg_.skip_bad_images > 0 ? bad_images_.get() : nullptr, {&sample}, [&] {
+      eval_rates_ = measure_eval_rates(teacher_ ? teacher_ : model_, sample, image_size_, norm_, cfg_.classes, stream);
+    });
+    eval_rates_per_step_ = per_step;
+  }
+  const EvalWork work = after_training_work(cfg_, data_.train, data_.eval, image_size_, evaluator_->possible(),
+                                            comm_ ? comm_->world_size() : 1);
+  const double seconds = eval_seconds(*eval_rates_, work) * per_step / eval_rates_per_step_;
+  if (writer_)
+    std::fprintf(stderr,
+                 "\ntwist: budget covers all: %.0f s since the command started, about %.0f s of read-out, "
+                 "evaluation and report after the last step\n",
+                 seconds_since_start(), seconds);
+  return seconds;
 }
 
 void Trainer::save(int64_t at_step) {
