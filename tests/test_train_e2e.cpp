@@ -300,6 +300,14 @@ TEST_F(TrainE2E, ATimeBudgetEndsTheMainPhaseWhereTheTimeRunsOut) {
   for (int64_t step : {23, 24, 40})
     EXPECT_EQ(loss_at_step(out("all") + "/metrics.jsonl", step), loss_at_step(out("whole") + "/metrics.jsonl", step))
         << "step " << step;
+  EXPECT_EQ(all.output.find("past its budget"), std::string::npos) << all.output;
+  // A budget that the steps taken and the evaluation after them overrun is said to be.
+  auto over = run_twist(args + " --budget-minutes 0.0001 --budget-covers all --out " + out("all-over"));
+  ASSERT_EQ(over.exit_code, 0) << over.output;
+  EXPECT_NE(over.output.find("past its budget of 0.0001: the steps taken and the work after them do not fit"),
+            std::string::npos)
+      << over.output;
+  EXPECT_EQ(json::parse(read_text(out("all-over") + "/summary.json"))["steps"].get<int64_t>(), 23);
   auto unknown = run_twist(args + " --budget-minutes 1 --budget-covers everything --out " + out("bad-covers"));
   EXPECT_NE(unknown.exit_code, 0);
   EXPECT_NE(unknown.output.find("budget_covers"), std::string::npos) << unknown.output;

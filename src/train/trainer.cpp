@@ -400,6 +400,12 @@ void Trainer::fit_budget(StepLog& log) {
   }
   const BudgetDecision d = budget_.decide(step_, now, seen[0].item<double>(), seen[1].item<double>(), cfg_, s_);
   if (writer_) std::fprintf(stderr, "%s", d.said.c_str());
+  if (writer_ && cfg_.budget_covers == "all" && seen[0].item<double>() > cfg_.budget_minutes * 60)
+    std::fprintf(stderr,
+                 "twist: warning: the command will take about %.1f minutes, past its budget of %g: the steps "
+                 "taken and the work after them do not fit (a larger --budget-minutes, or --eval false and "
+                 "--report false)\n",
+                 seen[0].item<double>() / 60, cfg_.budget_minutes);
   if (!d.changed) return;
   cfg_ = d.config;
   s_ = make_schedules(cfg_, sampler_->steps_per_epoch());
