@@ -149,6 +149,8 @@ ClusterMetrics cluster_metrics(const torch::Tensor& pred, const torch::Tensor& l
 // rows of 1 - cos to their centre); the highest-scoring restart is kept.
 using KmeansScore = std::function<double(const torch::Tensor& assignment, double inertia)>;
 constexpr int64_t kKmeansIterations = 100;
+// Fits of spherical_kmeans unless a caller asks for another number.
+constexpr int64_t kKmeansRestarts = 5;
 
 // Spherical k-means (cosine) of N x d features into k clusters: k-means++
 // seeding, Lloyd iterations until no assignment changes (at most
@@ -156,16 +158,17 @@ constexpr int64_t kKmeansIterations = 100;
 // inertia). Returns N cluster ids (int64); the same for the same seed, and
 // the first restart is the fit that `restarts` 1 gives. A read-out of the
 // backbone's clusters independent of the head (twist eval cluster --method kmeans).
-torch::Tensor spherical_kmeans(const torch::Tensor& features, int64_t k, uint64_t seed = 0, int64_t restarts = 5,
-                               int64_t iterations = kKmeansIterations, const KmeansScore& score = {});
+torch::Tensor spherical_kmeans(const torch::Tensor& features, int64_t k, uint64_t seed = 0,
+                               int64_t restarts = kKmeansRestarts, int64_t iterations = kKmeansIterations,
+                               const KmeansScore& score = {});
 // The same over a feature bank of any size (streamed evaluation), read
 // `chunk_rows` at a time (0: about 64 MiB); k-means++ seeds on every row
 // of a bank of at most `seed_rows`, else on that many drawn at random (0:
 // 50,000 rows or 64 MiB of them, whichever is fewer, and at least k).
 // Memory beyond the centres: one chunk, the seeding rows, N cluster ids.
-torch::Tensor spherical_kmeans(const FeatureBank& bank, int64_t k, uint64_t seed = 0, int64_t restarts = 5,
-                               int64_t iterations = kKmeansIterations, int64_t chunk_rows = 0, int64_t seed_rows = 0,
-                               const KmeansScore& score = {});
+torch::Tensor spherical_kmeans(const FeatureBank& bank, int64_t k, uint64_t seed = 0,
+                               int64_t restarts = kKmeansRestarts, int64_t iterations = kKmeansIterations,
+                               int64_t chunk_rows = 0, int64_t seed_rows = 0, const KmeansScore& score = {});
 
 // Top-k accuracy of the head after the cluster -> class mapping: a sample
 // counts when one of its k highest-scoring clusters maps to its label.

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "run_eval.h"
 #include "twist/cluster_readout.h"
 #include "twist/random.h"
 #include "twist/report.h"
@@ -64,9 +65,9 @@ EvalWork after_training_work(const TrainConfig& config, const Dataset& train, co
   const double bank = double(train.size()), query = double(eval.size()), ranks = double(std::max(world, 1));
   if (config.eval && evaluated) {
     w.embedded += (bank + query) / ranks;
-    w.feature_pairs += 2 * bank * query;  // plain and whitened
-    w.kmeans_rows += query * 5;           // evaluate_model's k-means
-    if (in_memory_bytes(train, side) + in_memory_bytes(eval, side) <= in_memory_limit_bytes()) {
+    w.feature_pairs += 2 * bank * query;               // plain and whitened
+    w.kmeans_rows += query * double(kKmeansRestarts);  // evaluate_model's k-means
+    if (pixel_baselines_fit(train, eval, side)) {
       w.pixel_rows += 2 * (bank + query) / ranks;  // raw and normalized
       w.pixel_pairs += 2 * bank * query;
     }

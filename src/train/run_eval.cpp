@@ -51,6 +51,10 @@ EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset
   return f;
 }
 
+bool pixel_baselines_fit(const Dataset& bank, const Dataset& query, int64_t side) {
+  return in_memory_bytes(bank, side) + in_memory_bytes(query, side) <= in_memory_limit_bytes();
+}
+
 double pixel_knn_top1(const Dataset& bank, const Dataset& query, int64_t side, const KnnOptions& ko,
                       const Normalization* centre, const StreamOptions& stream) {
   auto pixels = [&](const torch::Tensor& x) {
@@ -131,6 +135,14 @@ void record_heads(TwistModel& model, const EvalFigures& f, TrainSummary& summary
 
 }  // namespace
 
+EvalRates RunEvaluator::measure_rates(TwistModel& model) {
+  Dataset sample = seeded_subset(data_.eval.size() > 0 ? data_.eval : data_.train, kEvalRateImages, /*stream=*/5);
+  EvalRates r;
+  skipping_bad_images(bad_, {&sample},
+                      [&] { r = measure_eval_rates(model, sample, side_, norm_, cfg_.classes, stream_); });
+  return r;
+}
+
 ClusterReadout RunEvaluator::choose_readout(TwistModel& model) {
   ClusterReadout r;
   Dataset images = readout_images(data_.train);
@@ -161,15 +173,13 @@ void RunEvaluator::final(TwistModel& model, TrainSummary& summary, Communicator*
   summary.knn_top1 = f.knn_top1;
   summary.knn_top5 = f.knn_top5;
   summary.knn_top1_whitened = f.knn_top1_whitened;
-  // The pixel baselines' banks hold 12 bytes per pixel (float32 x 3
-  // channels): kept to folders within the in-memory rule.
-  const int64_t pixels = in_memory_bytes(bank, side_) + in_memory_bytes(query, side_);
-  if (pixels <= in_memory_limit_bytes()) {
+  if (pixel_baselines_fit(bank, query, side_)) {
     summary.pixel_knn_top1 = pixel_knn_top1(bank, query, side_, ko, nullptr, stream);
     summary.centered_pixel_knn_top1 = pixel_knn_top1(bank, query, side_, ko, &norm_, stream);
   } else if (speaks) {
     std::fprintf(stderr, "twist: pixel baselines skipped: %s and %s hold %lld MiB of pixels, above %lld MiB\n",
-                 bank.name.c_str(), query.name.c_str(), (long long)(pixels >> 20),
+                 bank.name.c_str(), query.name.c_str(),
+                 (long long)((in_memory_bytes(bank, side_) + in_memory_bytes(query, side_)) >> 20),
                  (long long)(in_memory_limit_bytes() >> 20));
   }
   if (f.kmeans_done) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "eval_cost.h"
 #include "step_log.h"
 #include "twist/bad_images.h"
 #include "twist/cluster_readout.h"
@@ -51,6 +52,11 @@ double pixel_knn_top1(const Dataset& bank, const Dataset& query, int64_t side, c
 constexpr int64_t kCurveBankImages = 10000;
 constexpr int64_t kCurveQueryImages = 2000;
 
+// Whether a run's final evaluation of `query` against `bank` computes the
+// pixel baselines: their banks hold 12 bytes per pixel (float32 x 3
+// channels), so they are kept to folders within the in-memory rule.
+bool pixel_baselines_fit(const Dataset& bank, const Dataset& query, int64_t side);
+
 class RunEvaluator {
  public:
   // Image folders of any size are streamed (`stream`: batch size, feature
@@ -82,6 +88,10 @@ class RunEvaluator {
   // kCurveBankImages seeded training images, labels unused: possible
   // without held-out images or labels. Every rank computes the same.
   ClusterReadout choose_readout(TwistModel& model);
+  // budget_covers all: the rates of the work after training (eval_cost.h),
+  // timed on kEvalRateImages seeded held-out images (else training images),
+  // passing over files that do not decode as the evaluation would.
+  EvalRates measure_rates(TwistModel& model);
 
  private:
   TrainEvalSplits& data_;

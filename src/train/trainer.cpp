@@ -419,12 +419,7 @@ void Trainer::fit_budget(StepLog& log) {
 // at the first measurement and scaled by the pace since.
 double Trainer::after_training_seconds(double per_step) {
   if (!eval_rates_) {
-    Dataset sample = seeded_subset(data_.eval.size() > 0 ? data_.eval : data_.train, kEvalRateImages, /*stream=*/5);
-    StreamOptions stream;
-    stream.bank_budget_bytes = cfg_.bank_memory << 20;
-    skipping_bad_images(cfg_.skip_bad_images > 0 ? bad_images_.get() : nullptr, {&sample}, [&] {
-      eval_rates_ = measure_eval_rates(teacher_ ? teacher_ : model_, sample, image_size_, norm_, cfg_.classes, stream);
-    });
+    eval_rates_ = evaluator_->measure_rates(teacher_ ? teacher_ : model_);
     eval_rates_per_step_ = per_step;
   }
   const EvalWork work = after_training_work(cfg_, data_.train, data_.eval, image_size_, evaluator_->possible(),
