@@ -53,6 +53,26 @@ TEST(Lars, OneDimensionalParamsExcluded) {
   EXPECT_NEAR(b.item<double>(), 0.95 - 0.1 * 0.95, 1e-7);
 }
 
+// bias_lr_ratio scales the 1-D parameters' steps only (SGD mode here): the
+// weight steps by lr * g, the bias by lr * ratio * mu.
+TEST(Lars, BiasLearningRateRatio) {
+  auto w = param({3, 4}, {1, 2});
+  auto b = param({1.0f}, {1});
+  twist::LarsOptions o;
+  o.adapt = false;
+  o.bias_lr_ratio = 0.25;
+  twist::Lars opt({w, b}, o);
+  set_grad(w, {.6f, .8f});
+  set_grad(b, {.5f});
+  opt.step(0.1, 0.0);
+  EXPECT_NEAR(w[0][0].item<double>(), 3 - 0.06, 1e-6);  // the weight at lr .1
+  EXPECT_NEAR(b.item<double>(), 1.0 - 0.025 * 0.5, 1e-7);
+  set_grad(b, {.5f});
+  set_grad(w, {0.f, 0.f});
+  opt.step(0.1, 0.0);  // mu = .9*.5 + .5 = .95
+  EXPECT_NEAR(b.item<double>(), 0.9875 - 0.025 * 0.95, 1e-7);
+}
+
 // SGD mode: d = g + wd*p, unscaled: [.6,.8] + .1*[3,4] = [.9,1.2]; lr .1
 TEST(Lars, SgdModeSkipsAdaptation) {
   auto p = param({3, 4}, {1, 2});

@@ -47,7 +47,8 @@ struct TrainConfig {
   double shear = -1;     // largest horizontal shear of a view in degrees; 0: none; -1: auto (with the rotation)
   // optimisation
   std::string optimizer = "lars";
-  double lr = 3.0;  // per 256 images
+  double lr = 3.0;             // per 256 images
+  double bias_lr_ratio = 1.0;  // lars and sgd: biases' and norms' learning rate over lr
   double min_lr_ratio = 0.001;
   double weight_decay = 1.5e-6;
   double weight_decay_end = -1;  // < 0: constant weight decay

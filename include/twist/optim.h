@@ -33,13 +33,17 @@ class Optimizer {
 struct LarsOptions {
   double momentum = 0.9;
   double eta = 0.001;  // trust coefficient
+  // Learning rate of the 1-D parameters (biases, BatchNorm), which get
+  // neither adaptation nor weight decay, as a ratio of lr.
+  double bias_lr_ratio = 1.0;
   // false: plain SGD with momentum (weight decay still applied to >1-D params)
   bool adapt = true;
 };
 
 // For each parameter with more than one dimension (weights of convolutions and
 // linear layers):  d = g + wd*p;  d *= eta*|p|/|d| (when both norms > 0).
-// 1-D parameters (biases, BatchNorm) get neither weight decay nor adaptation.
+// 1-D parameters (biases, BatchNorm) get neither weight decay nor adaptation,
+// and their learning rate is lr * bias_lr_ratio.
 // Then mu = momentum*mu + d;  p -= lr*mu.
 class Lars : public Optimizer {
  public:

@@ -27,7 +27,7 @@ void Lars::step(double lr, double weight_decay) {
     } else {
       momentum_[i].mul_(options_.momentum).add_(d);
     }
-    p.add_(momentum_[i], -lr);
+    p.add_(momentum_[i], p.dim() > 1 ? -lr : -lr * options_.bias_lr_ratio);
   }
 }
 

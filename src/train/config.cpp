@@ -217,6 +217,9 @@ std::vector<Field> optimization_fields() {
           "lars (layer-wise adaptive, the paper's choice for CNNs) | sgd | adamw (the ViT recipes')"),
     field("lr", &TrainConfig::lr, K::Recipe,
           "peak learning rate per 256 images (scaled by batch/256)"),
+    field("bias_lr_ratio", &TrainConfig::bias_lr_ratio, K::Recipe,
+          "lars and sgd: the learning rate of biases and normalization parameters (the 1-D parameters, "
+          "which LARS neither adapts nor decays) as a ratio of lr; 1 = the paper's"),
     outside_step(field("min_lr_ratio", &TrainConfig::min_lr_ratio, K::Recipe,
           "the cosine schedule ends at lr * this")),
     field("weight_decay", &TrainConfig::weight_decay, K::Recipe,
@@ -518,6 +521,9 @@ void validate(const TrainConfig& c) {
        "replan_along", "must be 0 (none) or, with replan_step, a step of the replan_from-step run");
   need(c.lr > 0, "lr", "must be positive");
   need(c.min_lr_ratio >= 0 && c.min_lr_ratio <= 1, "min_lr_ratio", "must lie in [0, 1]");
+  need(c.bias_lr_ratio >= 0, "bias_lr_ratio", "must be >= 0 (0 freezes biases and normalization parameters)");
+  need(c.optimizer != "adamw" || c.bias_lr_ratio == 1, "bias_lr_ratio",
+       "applies to lars and sgd only (adamw scales every step by its own moments): leave it at 1");
   need(c.weight_decay >= 0, "weight_decay", "must be >= 0");
   need(c.momentum >= 0 && c.momentum < 1, "momentum", "must lie in [0, 1)");
   need(c.warmup_epochs >= 0, "warmup_epochs", "must be >= 0");

@@ -75,6 +75,7 @@ LarsOptions optimizer_options(const TrainConfig& c) {
   LarsOptions o;
   o.momentum = c.momentum;
   o.adapt = c.optimizer == "lars";
+  o.bias_lr_ratio = c.bias_lr_ratio;
   return o;
 }
 
