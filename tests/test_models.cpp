@@ -230,6 +230,22 @@ TEST(Config, FlagsJsonAndErrors) {
   EXPECT_THROW(twist::validate(c), std::exception);
 }
 
+// bias_lr_ratio: LARS and SGD take any ratio >= 0; AdamW only the neutral 1.
+TEST(Config, BiasLearningRateRatioIsChecked) {
+  twist::TrainConfig c;
+  c.bias_lr_ratio = 0.0;
+  EXPECT_NO_THROW(twist::validate(c));
+  c.bias_lr_ratio = -0.5;
+  EXPECT_THROW(twist::validate(c), twist::Error);
+  c.bias_lr_ratio = 0.5;
+  c.optimizer = "sgd";
+  EXPECT_NO_THROW(twist::validate(c));
+  c.optimizer = "adamw";
+  EXPECT_THROW(twist::validate(c), twist::Error);
+  c.bias_lr_ratio = 1.0;
+  EXPECT_NO_THROW(twist::validate(c));
+}
+
 // A bend (replan_step, replan_from, replan_along) as budget_minutes writes it:
 // after a second re-plan the step may lie past the length before the first,
 // but the step of it reached may not; no bend takes no replan_along.
