@@ -51,8 +51,12 @@ EvalFigures evaluate_model(TwistModel& model, const Dataset& bank, const Dataset
   return f;
 }
 
+int64_t pixel_baseline_bytes(const Dataset& bank, const Dataset& query, int64_t side) {
+  return in_memory_bytes(bank, side) + in_memory_bytes(query, side);
+}
+
 bool pixel_baselines_fit(const Dataset& bank, const Dataset& query, int64_t side) {
-  return in_memory_bytes(bank, side) + in_memory_bytes(query, side) <= in_memory_limit_bytes();
+  return pixel_baseline_bytes(bank, query, side) <= in_memory_limit_bytes();
 }
 
 double pixel_knn_top1(const Dataset& bank, const Dataset& query, int64_t side, const KnnOptions& ko,
@@ -178,8 +182,7 @@ void RunEvaluator::final(TwistModel& model, TrainSummary& summary, Communicator*
     summary.centered_pixel_knn_top1 = pixel_knn_top1(bank, query, side_, ko, &norm_, stream);
   } else if (speaks) {
     std::fprintf(stderr, "twist: pixel baselines skipped: %s and %s hold %lld MiB of pixels, above %lld MiB\n",
-                 bank.name.c_str(), query.name.c_str(),
-                 (long long)((in_memory_bytes(bank, side_) + in_memory_bytes(query, side_)) >> 20),
+                 bank.name.c_str(), query.name.c_str(), (long long)(pixel_baseline_bytes(bank, query, side_) >> 20),
                  (long long)(in_memory_limit_bytes() >> 20));
   }
   if (f.kmeans_done) {

@@ -55,6 +55,7 @@ constexpr int64_t kCurveQueryImages = 2000;
 // Whether a run's final evaluation of `query` against `bank` computes the
 // pixel baselines: their banks hold 12 bytes per pixel (float32 x 3
 // channels), so they are kept to folders within the in-memory rule.
+int64_t pixel_baseline_bytes(const Dataset& bank, const Dataset& query, int64_t side);
 bool pixel_baselines_fit(const Dataset& bank, const Dataset& query, int64_t side);
 
 class RunEvaluator {
