@@ -12,7 +12,8 @@ void Lars::step(double lr, double weight_decay) {
     auto& p = params_[i];
     if (!p.grad().defined()) continue;
     torch::Tensor d = p.grad();
-    if (p.dim() > 1) {
+    const bool matrix = p.dim() > 1;  // weights: decayed and adapted; 1-D: neither, at lr * bias_lr_ratio
+    if (matrix) {
       d = d.add(p, weight_decay);
       if (options_.adapt) {
         auto pn = p.norm();
@@ -27,7 +28,7 @@ void Lars::step(double lr, double weight_decay) {
     } else {
       momentum_[i].mul_(options_.momentum).add_(d);
     }
-    p.add_(momentum_[i], p.dim() > 1 ? -lr : -lr * options_.bias_lr_ratio);
+    p.add_(momentum_[i], matrix ? -lr : -lr * options_.bias_lr_ratio);
   }
 }
 
