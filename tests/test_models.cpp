@@ -246,6 +246,24 @@ TEST(Config, BiasLearningRateRatioIsChecked) {
   EXPECT_NO_THROW(twist::validate(c));
 }
 
+// head_lr: 0 (off) or positive, for LARS and SGD; AdamW only with it off.
+TEST(Config, HeadLearningRateIsChecked) {
+  twist::TrainConfig c;
+  c.head_lr = 0.05;
+  EXPECT_NO_THROW(twist::validate(c));
+  c.head_lr = -0.05;
+  EXPECT_THROW(twist::validate(c), twist::Error);
+  c.head_lr = std::nan("");
+  EXPECT_THROW(twist::validate(c), twist::Error);
+  c.head_lr = 0.05;
+  c.optimizer = "sgd";
+  EXPECT_NO_THROW(twist::validate(c));
+  c.optimizer = "adamw";
+  EXPECT_THROW(twist::validate(c), twist::Error);
+  c.head_lr = 0;
+  EXPECT_NO_THROW(twist::validate(c));
+}
+
 // A bend (replan_step, replan_from, replan_along) as budget_minutes writes it:
 // after a second re-plan the step may lie past the length before the first,
 // but the step of it reached may not; no bend takes no replan_along.

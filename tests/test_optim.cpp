@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "twist/error.h"
 #include "twist/optim.h"
 #include "twist/train.h"
 
@@ -73,6 +74,40 @@ TEST(Lars, BiasLearningRateRatio) {
   EXPECT_NEAR(b.item<double>(), 0.9875 - 0.025 * 0.95, 1e-7);
 }
 
+// Per-parameter rules: the first weight adapted at ratio 1 (as LARS), the
+// second unscaled at ratio .5 (d = g + wd*p = [.9, 1.2], step lr*.5*d), the
+// bias at ratio .5 too; a rule for each parameter, or an error.
+TEST(Lars, PerParameterRules) {
+  auto a = param({3, 4}, {1, 2});
+  auto w = param({3, 4}, {1, 2});
+  auto b = param({1.0f}, {1});
+  twist::Lars opt({a, w, b}, {}, {{true, 1.0}, {false, 0.5}, {false, 0.5}});
+  set_grad(a, {.6f, .8f});
+  set_grad(w, {.6f, .8f});
+  set_grad(b, {.5f});
+  opt.step(0.1, 0.1);
+  // a: d = [.9, 1.2] (|d| 1.5), trust .001*5/1.5 -> d = [.003, .004], lr .1
+  EXPECT_NEAR(a[0][0].item<double>(), 3 - 0.1 * 0.003, 1e-7);
+  EXPECT_NEAR(w[0][0].item<double>(), 3 - 0.05 * 0.9, 1e-6);
+  EXPECT_NEAR(w[0][1].item<double>(), 4 - 0.05 * 1.2, 1e-6);
+  EXPECT_NEAR(b.item<double>(), 1 - 0.05 * 0.5, 1e-7);
+  EXPECT_THROW(twist::Lars({a, w}, {}, {{true, 1.0}}), twist::Error);
+}
+
+// The default rules: weights as options.adapt says at ratio 1, 1-D
+// parameters unscaled at bias_lr_ratio.
+TEST(Lars, DefaultRulesFollowTheOptions) {
+  twist::LarsOptions o;
+  o.adapt = false;
+  o.bias_lr_ratio = 0.25;
+  const auto r = twist::lars_rules({param({3, 4}, {1, 2}), param({1.0f}, {1})}, o);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_FALSE(r[0].adapt);
+  EXPECT_EQ(r[0].lr_ratio, 1.0);
+  EXPECT_FALSE(r[1].adapt);
+  EXPECT_EQ(r[1].lr_ratio, 0.25);
+}
+
 // SGD mode: d = g + wd*p, unscaled: [.6,.8] + .1*[3,4] = [.9,1.2]; lr .1
 TEST(Lars, SgdModeSkipsAdaptation) {
   auto p = param({3, 4}, {1, 2});
@@ -116,6 +151,36 @@ TEST(Schedule, LearningRateScalesWithBatch) {
   EXPECT_DOUBLE_EQ(twist::scaled_lr(0.5, 256), 0.5);
   EXPECT_DOUBLE_EQ(twist::scaled_lr(0.5, 512), 1.0);
   EXPECT_DOUBLE_EQ(twist::scaled_lr(0.3, 64), 0.075);
+}
+
+// head_lr: every parameter outside the backbone (five cluster heads, the
+// over-clustering head) unscaled at head_lr / lr; the backbone as LARS'
+// default rules. 0 leaves every rule as the default.
+TEST(Lars, HeadLearningRateRulesCoverTheHeadsOnly) {
+  twist::TrainConfig c;
+  c.width = 0.125;
+  twist::TwistModel m(twist::model_options(c, 1));
+  const auto named = m->named_parameters();
+  const auto plain = twist::lars_rules(named.values(), twist::optimizer_options(c));
+  auto same = twist::optimizer_rules(c, m);
+  ASSERT_EQ(same.size(), named.size());
+  for (size_t i = 0; i < same.size(); ++i) {
+    EXPECT_EQ(same[i].adapt, plain[i].adapt) << named[i].key();
+    EXPECT_EQ(same[i].lr_ratio, plain[i].lr_ratio) << named[i].key();
+  }
+  c.head_lr = 0.05;
+  const auto rules = twist::optimizer_rules(c, m);
+  size_t heads = 0;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const bool backbone = named[i].key().rfind("backbone.", 0) == 0;
+    heads += !backbone;
+    EXPECT_EQ(rules[i].adapt, backbone && plain[i].adapt) << named[i].key();
+    EXPECT_DOUBLE_EQ(rules[i].lr_ratio, backbone ? plain[i].lr_ratio : 0.05 / c.lr) << named[i].key();
+  }
+  // Every head has the same layers (the last one's width aside).
+  const size_t per_head = m->head->parameters().size();
+  EXPECT_GT(per_head, 0u);
+  EXPECT_EQ(heads, per_head * size_t(twist::kAutoClusterHeads + 1));
 }
 
 }  // namespace

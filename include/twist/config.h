@@ -49,6 +49,7 @@ struct TrainConfig {
   std::string optimizer = "lars";
   double lr = 3.0;             // per 256 images
   double bias_lr_ratio = 1.0;  // lars and sgd: biases' and norms' learning rate over lr
+  double head_lr = 0;          // lars and sgd: > 0, the heads by plain SGD at this peak lr per 256; 0: as the backbone
   double min_lr_ratio = 0.001;
   double weight_decay = 1.5e-6;
   double weight_decay_end = -1;  // < 0: constant weight decay

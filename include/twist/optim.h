@@ -40,14 +40,27 @@ struct LarsOptions {
   bool adapt = true;
 };
 
+// How one parameter steps: whether its update is scaled layer-wise (LARS'
+// trust ratio; weights only) and its learning rate as a ratio of lr.
+struct LarsRule {
+  bool adapt = true;
+  double lr_ratio = 1.0;
+};
+
+// The rule LarsOptions gives each parameter: weights {adapt, 1}, 1-D
+// parameters {false, bias_lr_ratio}.
+std::vector<LarsRule> lars_rules(const std::vector<torch::Tensor>& params, const LarsOptions& options);
+
 // For each parameter with more than one dimension (weights of convolutions and
-// linear layers):  d = g + wd*p;  d *= eta*|p|/|d| (when both norms > 0).
-// 1-D parameters (biases, BatchNorm) get neither weight decay nor adaptation,
-// and their learning rate is lr * bias_lr_ratio.
-// Then mu = momentum*mu + d;  p -= lr*mu.
+// linear layers):  d = g + wd*p;  d *= eta*|p|/|d| (when both norms > 0 and
+// its rule adapts). 1-D parameters (biases, BatchNorm) get neither weight
+// decay nor adaptation. Then mu = momentum*mu + d;  p -= lr*ratio*mu, with
+// the parameter's rule's ratio (lars_rules by default: 1 for weights,
+// bias_lr_ratio for 1-D parameters).
 class Lars : public Optimizer {
  public:
-  Lars(std::vector<torch::Tensor> params, LarsOptions options = {});
+  // `rules`: one per parameter (empty: lars_rules(params, options)).
+  Lars(std::vector<torch::Tensor> params, LarsOptions options = {}, std::vector<LarsRule> rules = {});
   void step(double lr, double weight_decay) override;
   std::vector<std::pair<std::string, std::vector<torch::Tensor>*>> state() override {
     return {{"momentum", &momentum_}};
@@ -56,6 +69,7 @@ class Lars : public Optimizer {
  private:
   std::vector<torch::Tensor> momentum_;
   LarsOptions options_;
+  std::vector<LarsRule> rules_;
 };
 
 struct AdamWOptions {

@@ -37,6 +37,9 @@ int64_t resolved_cluster_heads(const TrainConfig& config);
 // `self_label`: the harder crops of the self-labeling phase.
 MultiCropOptions crop_options(const TrainConfig& config, int64_t image_size, bool self_label = false);
 LarsOptions optimizer_options(const TrainConfig& config);
+// Each of `model`'s parameters' LARS rule: optimizer_options' rules, and with
+// head_lr > 0 every parameter outside the backbone unscaled at head_lr / lr.
+std::vector<LarsRule> optimizer_rules(const TrainConfig& config, TwistModel& model);
 // The configured optimizer (lars, sgd or adamw) over `model`'s parameters.
 std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& config, TwistModel& model);
 TwistLossOptions loss_options(const TrainConfig& config);

@@ -220,6 +220,11 @@ std::vector<Field> optimization_fields() {
     field("bias_lr_ratio", &TrainConfig::bias_lr_ratio, K::Recipe,
           "lars and sgd: the learning rate of biases and normalization parameters (the 1-D parameters, "
           "which LARS neither adapts nor decays) as a ratio of lr; 1 = the paper's"),
+    field("head_lr", &TrainConfig::head_lr, K::Recipe,
+          "lars and sgd: > 0, every parameter outside the backbone (the cluster heads, the over-clustering head) "
+          "steps by plain SGD with momentum, without LARS' layer-wise scaling, at this peak learning rate per 256 "
+          "images on lr's warm-up and cosine (its steps: lr's schedule x head_lr / lr, in every phase); "
+          "0: the heads step as the backbone does"),
     outside_step(field("min_lr_ratio", &TrainConfig::min_lr_ratio, K::Recipe,
           "the cosine schedule ends at lr * this")),
     field("weight_decay", &TrainConfig::weight_decay, K::Recipe,
@@ -524,6 +529,9 @@ void validate(const TrainConfig& c) {
   need(c.bias_lr_ratio >= 0, "bias_lr_ratio", "must be >= 0 (0 freezes biases and normalization parameters)");
   need(c.optimizer != "adamw" || c.bias_lr_ratio == 1, "bias_lr_ratio",
        "applies to lars and sgd only (adamw scales every step by its own moments): leave it at 1");
+  need(c.head_lr >= 0 && std::isfinite(c.head_lr), "head_lr", "must be 0 (the heads step as the backbone) or positive");
+  need(c.optimizer != "adamw" || c.head_lr == 0, "head_lr",
+       "applies to lars and sgd only (adamw scales every step by its own moments): leave it at 0");
   need(c.weight_decay >= 0, "weight_decay", "must be >= 0");
   need(c.momentum >= 0 && c.momentum < 1, "momentum", "must lie in [0, 1)");
   need(c.warmup_epochs >= 0, "warmup_epochs", "must be >= 0");

@@ -79,10 +79,19 @@ LarsOptions optimizer_options(const TrainConfig& c) {
   return o;
 }
 
+std::vector<LarsRule> optimizer_rules(const TrainConfig& c, TwistModel& model) {
+  const auto params = model->named_parameters();
+  std::vector<LarsRule> rules = lars_rules(params.values(), optimizer_options(c));
+  if (c.head_lr <= 0) return rules;
+  for (size_t i = 0; i < params.size(); ++i)
+    if (params[i].key().rfind("backbone.", 0) != 0) rules[i] = {false, c.head_lr / c.lr};
+  return rules;
+}
+
 std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, TwistModel& model) {
   if (c.optimizer == "adamw")
     return std::make_unique<AdamW>(model->parameters(), AdamWOptions{}, token_parameters(*model));
-  return std::make_unique<Lars>(model->parameters(), optimizer_options(c));
+  return std::make_unique<Lars>(model->parameters(), optimizer_options(c), optimizer_rules(c, model));
 }
 
 TwistLossOptions loss_options(const TrainConfig& c) {
