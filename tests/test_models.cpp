@@ -230,38 +230,30 @@ TEST(Config, FlagsJsonAndErrors) {
   EXPECT_THROW(twist::validate(c), std::exception);
 }
 
-// bias_lr_ratio: LARS and SGD take any ratio >= 0; AdamW only the neutral 1.
-TEST(Config, BiasLearningRateRatioIsChecked) {
-  twist::TrainConfig c;
-  c.bias_lr_ratio = 0.0;
-  EXPECT_NO_THROW(twist::validate(c));
-  c.bias_lr_ratio = -0.5;
-  EXPECT_THROW(twist::validate(c), twist::Error);
-  c.bias_lr_ratio = 0.5;
-  c.optimizer = "sgd";
-  EXPECT_NO_THROW(twist::validate(c));
-  c.optimizer = "adamw";
-  EXPECT_THROW(twist::validate(c), twist::Error);
-  c.bias_lr_ratio = 1.0;
-  EXPECT_NO_THROW(twist::validate(c));
-}
-
-// head_lr: 0 (off) or positive, for LARS and SGD; AdamW only with it off.
-TEST(Config, HeadLearningRateIsChecked) {
-  twist::TrainConfig c;
-  c.head_lr = 0.05;
-  EXPECT_NO_THROW(twist::validate(c));
-  c.head_lr = -0.05;
-  EXPECT_THROW(twist::validate(c), twist::Error);
-  c.head_lr = std::nan("");
-  EXPECT_THROW(twist::validate(c), twist::Error);
-  c.head_lr = 0.05;
-  c.optimizer = "sgd";
-  EXPECT_NO_THROW(twist::validate(c));
-  c.optimizer = "adamw";
-  EXPECT_THROW(twist::validate(c), twist::Error);
-  c.head_lr = 0;
-  EXPECT_NO_THROW(twist::validate(c));
+// bias_lr_ratio and head_lr: LARS and SGD take any value >= 0 (head_lr 0:
+// off); AdamW only the neutral one (1 and 0).
+TEST(Config, PerParameterLearningRatesAreChecked) {
+  struct Rate {
+    double twist::TrainConfig::*field;
+    double neutral, other;
+  };
+  for (const Rate r :
+       {Rate{&twist::TrainConfig::bias_lr_ratio, 1.0, 0.5}, Rate{&twist::TrainConfig::head_lr, 0.0, 0.05}}) {
+    twist::TrainConfig c;
+    c.*r.field = 0.0;
+    EXPECT_NO_THROW(twist::validate(c));
+    for (double bad : {-0.5, std::nan("")}) {
+      c.*r.field = bad;
+      EXPECT_THROW(twist::validate(c), twist::Error) << bad;
+    }
+    c.*r.field = r.other;
+    c.optimizer = "sgd";
+    EXPECT_NO_THROW(twist::validate(c));
+    c.optimizer = "adamw";
+    EXPECT_THROW(twist::validate(c), twist::Error);
+    c.*r.field = r.neutral;
+    EXPECT_NO_THROW(twist::validate(c));
+  }
 }
 
 // A bend (replan_step, replan_from, replan_along) as budget_minutes writes it:
