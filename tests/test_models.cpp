@@ -256,6 +256,21 @@ TEST(Config, PerParameterLearningRatesAreChecked) {
   }
 }
 
+// aux_alpha and aux_beta: any number (< 0: alpha and beta), never NaN or
+// infinite, which no loss could use.
+TEST(Config, AuxEntropyWeightsAreNumbers) {
+  twist::TrainConfig c;
+  EXPECT_LT(c.aux_alpha, 0);
+  c.aux_alpha = 3.0;
+  c.aux_beta = 0.0;
+  EXPECT_NO_THROW(twist::validate(c));
+  c.aux_alpha = std::nan("");
+  EXPECT_THROW(twist::validate(c), twist::Error);
+  c.aux_alpha = -1;
+  c.aux_beta = INFINITY;
+  EXPECT_THROW(twist::validate(c), twist::Error);
+}
+
 // A bend (replan_step, replan_from, replan_along) as budget_minutes writes it:
 // after a second re-plan the step may lie past the length before the first,
 // but the step of it reached may not; no bend takes no replan_along.

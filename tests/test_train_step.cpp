@@ -64,20 +64,29 @@ TEST(TrainStep, AuxHeadTrainsBesideTheMainHead) {
 }
 
 // The step's total is the C-class head's TWIST loss plus aux_weight times
-// the over-clustering head's, both from the same forward pass.
-TEST(TrainStep, AuxWeightScalesTheOverClusteringHeadsLoss) {
+// the over-clustering head's, both from the same forward pass; the latter
+// with its own entropy weights where they are set (< 0: the C-class head's).
+TEST(TrainStep, AuxWeightAndEntropyWeightsShapeTheOverClusteringHeadsLoss) {
   const auto views = two_views(32);
-  for (double weight : {1.0, 3.0}) {
+  struct Case {
+    double weight, alpha, beta;
+  };
+  for (const Case c : {Case{1.0, -1, -1}, Case{3.0, -1, -1}, Case{1.0, 3.0, 0.5}, Case{2.0, -1, 0.0}}) {
     TwistModel m = aux_model(0), copy = aux_model(0);
     const HeadLogits h = copy->forward_heads(views);
     const double main = twist_loss(h.logits).total.item<double>();
-    const double aux = twist_loss(h.aux).total.item<double>();
+    TwistLossOptions aux_options;
+    if (c.alpha >= 0) aux_options.alpha = c.alpha;
+    if (c.beta >= 0) aux_options.beta = c.beta;
+    const double aux = twist_loss(h.aux, aux_options).total.item<double>();
     Lars lars(m->parameters());
     TrainStep step(m, lars, {});
-    step.set_aux_weight(weight);
+    step.set_aux_weight(c.weight);
+    step.set_aux_entropy_weights(c.alpha, c.beta);
     const StepOutcome out = step(views, 0.5, 1e-6);
     ASSERT_TRUE(out.bad.empty()) << out.bad;
-    EXPECT_NEAR(out.stats.total, main + weight * aux, 1e-4 * std::abs(main + weight * aux)) << "weight " << weight;
+    const double want = main + c.weight * aux;
+    EXPECT_NEAR(out.stats.total, want, 1e-4 * std::abs(want)) << c.weight << " " << c.alpha << " " << c.beta;
   }
 }
 

@@ -31,6 +31,7 @@ struct TrainConfig {
   std::string temperature_mode = "all";  // all | entropies (twist/loss.h)
   double spread_weight = 1.0;            // twist/feature_spread.h; 0: off (docs/recipe.md, 21st round)
   double aux_weight = 1.0;               // the aux head's loss against the C-class heads' (docs/recipe.md, 20th round)
+  double aux_alpha = -1, aux_beta = -1;  // the aux head's entropy weights; < 0: alpha and beta
   // crops and augmentation
   int64_t image_size = 0;  // 0: the data set's own size
   int64_t local_crops = 0;

@@ -110,6 +110,9 @@ class TrainStep {
   // Weight of the over-clustering head's TWIST loss in the total (1: as
   // much as the C-class head's).
   void set_aux_weight(double weight) { aux_weight_ = weight; }
+  // The over-clustering head's sharpness and diversity weights (each < 0:
+  // the C-class heads', the loss options' alpha and beta).
+  void set_aux_entropy_weights(double alpha, double beta);
   // Weight of feature_spread_penalty (twist/feature_spread.h) of the
   // backbone's features in the total (0: off, the paper's objective).
   void set_spread_weight(double weight) { spread_weight_ = weight; }
@@ -131,6 +134,7 @@ class TrainStep {
   TwistModel model_;
   Optimizer& optimizer_;
   TwistLossOptions loss_;
+  TwistLossOptions aux_loss_;  // loss_, with set_aux_entropy_weights' weights
   Precision precision_;
   std::shared_ptr<Communicator> comm_;
   GradientAverager averager_;

@@ -140,6 +140,11 @@ std::vector<Field> model_fields() {
     field("aux_weight", &TrainConfig::aux_weight, K::Recipe,
           "weight of the aux_classes head's TWIST loss in the total (the C-class heads' weighs 1; lower "
           "raised Fashion-MNIST's kNN but cost the digits' clusters, docs/recipe.md)"),
+    field("aux_alpha", &TrainConfig::aux_alpha, K::Recipe,
+          "the aux_classes head's sharpness weight; < 0: alpha, the C-class heads' (with aux_beta, the C-class "
+          "heads' entropy terms can weigh more than the large head's)"),
+    field("aux_beta", &TrainConfig::aux_beta, K::Recipe,
+          "the aux_classes head's diversity weight; < 0: beta, the C-class heads'"),
     field("spread_weight", &TrainConfig::spread_weight, K::Recipe,
           "> 0: adds this weight times ln(d / participation ratio) of the backbone features' covariance to the "
           "objective, asking for variance spread over many directions (what cosine kNN needs); 0: off"),
@@ -537,6 +542,8 @@ void validate(const TrainConfig& c) {
   need(c.warmup_epochs >= 0, "warmup_epochs", "must be >= 0");
   need(c.temperature > 0, "temperature", "must be positive");
   need(c.alpha >= 0 && c.beta >= 0, "alpha/beta", "must be >= 0");
+  need(std::isfinite(c.aux_alpha) && std::isfinite(c.aux_beta), "aux_alpha/aux_beta",
+       "must be numbers: >= 0, or < 0 for alpha and beta");
   need(c.clip_grad >= 0, "clip_grad", "must be >= 0 (0: no clipping)");
   need(c.teacher_momentum >= 0 && c.teacher_momentum <= 1, "teacher_momentum", "must lie in [0, 1]");
   need(c.self_label_epochs >= 0, "self_label_epochs", "must be >= 0");

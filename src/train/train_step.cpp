@@ -111,9 +111,15 @@ TrainStep::TrainStep(TwistModel model, Optimizer& optimizer, TwistLossOptions lo
     : model_(std::move(model)),
       optimizer_(optimizer),
       loss_(std::move(loss)),
+      aux_loss_(loss_),
       precision_(precision),
       comm_(comm),
       averager_(model_->parameters(), comm) {}
+
+void TrainStep::set_aux_entropy_weights(double alpha, double beta) {
+  aux_loss_.alpha = alpha < 0 ? loss_.alpha : alpha;
+  aux_loss_.beta = beta < 0 ? loss_.beta : beta;
+}
 
 void TrainStep::set_teacher(TwistModel teacher) {
   teacher_ = std::move(teacher);
@@ -220,7 +226,7 @@ TwistLossTerms TrainStep::objective(const StepLogits& z, const StepPlan& plan, S
   } else {
     terms = teacher_ ? twist_teacher_loss(z.teacher, z.logits, loss_) : twist_loss(z.logits, loss_);
   }
-  if (!z.aux.empty()) terms.total = terms.total + aux_weight_ * twist_loss(z.aux, loss_).total;
+  if (!z.aux.empty()) terms.total = terms.total + aux_weight_ * twist_loss(z.aux, aux_loss_).total;
   if (spread_weight_ > 0) terms.total = terms.total + spread_weight_ * feature_spread_penalty(z.features);
   return terms;
 }

@@ -157,6 +157,7 @@ Trainer::Trainer(TrainConfig config, bool resume)
   train_step_ = std::make_unique<TrainStep>(model_, *optimizer_, loss, parse_precision(cfg_.precision), comm_);
   train_step_->set_clip_grad(cfg_.clip_grad);
   train_step_->set_aux_weight(cfg_.aux_weight);
+  train_step_->set_aux_entropy_weights(cfg_.aux_alpha, cfg_.aux_beta);
   train_step_->set_spread_weight(cfg_.spread_weight);
   if (teacher_) {
     train_step_->set_teacher(teacher_);
