@@ -6,6 +6,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unordered_set>
 
 #include "twist/metric_names.h"
 #include "twist/mirror_check.h"
@@ -80,11 +81,14 @@ LarsOptions optimizer_options(const TrainConfig& c) {
 }
 
 std::vector<LarsRule> optimizer_rules(const TrainConfig& c, TwistModel& model) {
-  const auto params = model->named_parameters();
-  std::vector<LarsRule> rules = lars_rules(params.values(), optimizer_options(c));
+  const auto params = model->parameters();
+  std::vector<LarsRule> rules = lars_rules(params, optimizer_options(c));
   if (c.head_lr <= 0) return rules;
+  // The heads are every parameter that is not the backbone's, found by identity.
+  std::unordered_set<const void*> backbone;
+  for (const auto& p : model->backbone->parameters()) backbone.insert(p.unsafeGetTensorImpl());
   for (size_t i = 0; i < params.size(); ++i)
-    if (params[i].key().rfind("backbone.", 0) != 0) rules[i] = {false, c.head_lr / c.lr};
+    if (!backbone.count(params[i].unsafeGetTensorImpl())) rules[i] = {false, c.head_lr / c.lr};
   return rules;
 }
 
