@@ -9,6 +9,7 @@
 #include "twist/error.h"
 #include "twist/memory_check.h"
 #include "twist/models.h"
+#include "twist/train.h"
 
 namespace {
 
@@ -48,6 +49,27 @@ TEST(MemoryCheck, ViTCostIsCloseToTheBuiltParameters) {
 
 // The shipped recipe fits in 1 GiB; settings far beyond any machine are
 // refused by name, before a byte of them is allocated.
+// The stem "auto" chooses from the images' side: small up to 64 pixels,
+// ImageNet's above, where it costs a sixteenth of the activations.
+TEST(MemoryCheck, AutoStemFollowsTheImagesSide) {
+  twist::TrainConfig c;
+  EXPECT_EQ(c.stem, "auto");
+  EXPECT_EQ(twist::resolved_stem(c, 28), "small");
+  EXPECT_EQ(twist::resolved_stem(c, twist::kSmallStemMaxSide), "small");
+  EXPECT_EQ(twist::resolved_stem(c, twist::kSmallStemMaxSide + 1), "imagenet");
+  EXPECT_EQ(twist::resolved_stem(c, 0), "small");  // the side not known
+  c.image_size = 96;
+  EXPECT_EQ(twist::model_options(c, 3).backbone.stem, "imagenet");
+  twist::TrainConfig small = c, imagenet = c;
+  small.stem = "small";
+  imagenet.stem = "imagenet";
+  EXPECT_EQ(twist::resolved_stem(small, 224), "small");  // a named stem stays
+  EXPECT_EQ(twist::resolved_stem(imagenet, 28), "imagenet");
+  const double a = twist::training_memory(c, 3, 96, 64).step_bytes;
+  EXPECT_EQ(a, twist::training_memory(imagenet, 3, 96, 64).step_bytes);
+  EXPECT_LT(a * 8, twist::training_memory(small, 3, 96, 64).step_bytes);
+}
+
 TEST(MemoryCheck, RefusesWhatCannotFitAndNamesTheSetting) {
   const double gib = 1024.0 * 1024.0 * 1024.0;
   twist::TrainConfig c;

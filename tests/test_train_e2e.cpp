@@ -390,6 +390,23 @@ TEST_F(TrainE2E, AutoClusterHeadsAreRecordedAsTheNumberTrained) {
   EXPECT_EQ(json::parse(read_text(out("auto-teacher") + "/config.json"))["cluster_heads"].get<int64_t>(), 1);
 }
 
+// --stem auto (the default) keeps the stride-1 stem for small images and
+// takes ImageNet's above 64 pixels; config.json records the one built, so
+// that the run's model can be built again (twist eval on its checkpoint).
+TEST_F(TrainE2E, AutoStemIsRecordedAsTheStemBuilt) {
+  const std::string big = out("big-data");
+  twist::testing::write_pattern_dataset(big, 64, 16, 4, /*side=*/72);
+  for (const auto& [data, stem] : {std::pair{data(), "small"}, std::pair{big, "imagenet"}}) {
+    const std::string dir = out(std::string("stem-") + stem);
+    auto r = run_twist("train " + tiny(data) + " --max-steps 2 --eval false --report false --out " + dir);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(json::parse(read_text(dir + "/config.json"))["stem"].get<std::string>(), stem);
+    EXPECT_NE(r.output.find(std::string("stem auto: ") + stem + " for "), std::string::npos) << r.output;
+    auto knn = run_twist("eval knn --run " + dir + " --threads 2 --json");
+    EXPECT_EQ(knn.exit_code, 0) << knn.output;
+  }
+}
+
 // Float settings are finite: "--lr inf" used to pass and end in NaN at step 2.
 TEST_F(TrainE2E, NonFiniteFloatSettingsAreRefused) {
   for (const char* bad : {"--lr inf", "--temperature nan", "--weight-decay -inf"}) {

@@ -15,7 +15,7 @@ struct TrainConfig {
   // model
   std::string arch = "resnet18";
   double width = 0.25;
-  std::string stem = "small";
+  std::string stem = "auto";  // auto: resolved_stem (small up to kSmallStemMaxSide pixels, imagenet above)
   int64_t feature_dim = 0;  // ResNets: > 0 maps the last stage to this many channels (1x1 conv) before pooling
   int64_t patch_size = 16;  // ViTs: side of the square patches
   double drop_path = 0.0;   // ViTs: stochastic depth of the last block

@@ -33,6 +33,15 @@ int64_t local_side(const TrainConfig& config, int64_t image_size);
 inline constexpr int64_t kAutoClusterHeads = 5;
 inline constexpr int64_t kAutoHeadsMaxClasses = 100;
 int64_t resolved_cluster_heads(const TrainConfig& config);
+// config.stem, or with "auto" the ResNet stem that suits images of
+// `image_side` pixels: "small" (3x3 stride 1, no max-pool, as for CIFAR)
+// up to kSmallStemMaxSide, "imagenet" (7x7 stride 2 + max-pool: a quarter
+// of the side) above, where a stride-1 stem works on 16 times the positions
+// per image (96-pixel photo crops: 33-34 against 299-302 images/s, one
+// thread each, docs/recipe.md, forty-third round). A side of 0 (not
+// known) gives "small".
+inline constexpr int64_t kSmallStemMaxSide = 64;
+std::string resolved_stem(const TrainConfig& config, int64_t image_side);
 // The two global views (and the local ones) at `image_size` / local_side.
 // `self_label`: the harder crops of the self-labeling phase.
 MultiCropOptions crop_options(const TrainConfig& config, int64_t image_size, bool self_label = false);

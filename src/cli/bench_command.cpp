@@ -191,6 +191,7 @@ std::function<int()> add_bench_command(CLI::App& app) {
     const Dataset data = load_train_eval_splits(cfg.data, cfg.val_split, false).train;
     const Normalization norm = statistics_and_auto_views(cfg, data, nullptr, /*say=*/false);
     const int64_t image_size = cfg.image_size > 0 ? cfg.image_size : data.height();
+    cfg.stem = resolved_stem(cfg, image_size);
     const MultiCropOptions crops = crop_options(cfg, image_size);
     const uint64_t seed = static_cast<uint64_t>(cfg.seed);
     const EpochSampler sampler(data.size(), cfg.batch_size, seed);

@@ -118,8 +118,9 @@ std::vector<Field> model_fields() {
           "embeddings are learned for image_size and resized for other crop sizes)"),
     field("width", &TrainConfig::width, K::Model,
           "channel multiplier of the ResNet (0.25 = 16 base channels)"),
-    choice_field("stem", &TrainConfig::stem, K::Model, {"small", "imagenet"},
-          "small (3x3 stride 1, no max-pool; for images under ~64 px) | imagenet (7x7/2 + max-pool)"),
+    choice_field("stem", &TrainConfig::stem, K::Model, {"auto", "small", "imagenet"},
+          "ResNets: auto = small where the images' side is at most 64 pixels, imagenet above (config.json "
+          "records the choice) | small (3x3 stride 1, no max-pool) | imagenet (7x7/2 + max-pool)"),
     field("feature_dim", &TrainConfig::feature_dim, K::Model,
           "ResNets: 0 = the features are the last stage's channels (torchvision's ResNet); N > 0 = a 1x1 "
           "convolution + BatchNorm + ReLU maps the last stage to N channels before the pooling, so a narrow "

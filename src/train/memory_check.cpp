@@ -38,7 +38,9 @@ double head_parameters(const TrainConfig& c, double in_dim) {
 }  // namespace
 
 TrainingMemory training_memory(const TrainConfig& c, int64_t channels, int64_t image_side, int64_t local_batch) {
-  const BackboneOptions o = model_options(c, channels).backbone;
+  TrainConfig resolved = c;
+  resolved.stem = resolved_stem(c, image_side);
+  const BackboneOptions o = model_options(resolved, channels).backbone;
   const BackboneCost global = backbone_cost(o, image_side);
   const double parameters = global.parameters + head_parameters(c, global.feature_dim);
   // Weights, their gradients and the optimizer's momentum (AdamW keeps two

@@ -19,7 +19,7 @@ TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
   TwistModelOptions o;
   o.backbone.arch = c.arch;
   o.backbone.width = c.width;
-  o.backbone.stem = c.stem;
+  o.backbone.stem = resolved_stem(c, c.image_size);  // twist train resolves "auto" from its images first
   o.backbone.feature_dim = c.feature_dim;
   o.backbone.in_channels = in_channels;
   o.backbone.channels_last = c.channels_last;
@@ -34,6 +34,11 @@ TwistModelOptions model_options(const TrainConfig& c, int64_t in_channels) {
   o.aux_classes = c.aux_classes;
   o.cluster_heads = resolved_cluster_heads(c);
   return o;
+}
+
+std::string resolved_stem(const TrainConfig& c, int64_t image_side) {
+  if (c.stem != "auto") return c.stem;
+  return image_side > kSmallStemMaxSide ? "imagenet" : "small";
 }
 
 int64_t local_side(const TrainConfig& c, int64_t image_size) {

@@ -81,6 +81,7 @@ class Trainer {
  private:
   void open_run_dir();
   void load_data();
+  void resolve_stem();
   void build_model();
   void announce() const;
   void loop();
@@ -209,6 +210,7 @@ void Trainer::load_data() {
     norm_ = statistics_and_auto_views(cfg_, data_.train, bad_images_.get(), writer_);
   if (resume_) norm_ = resumed_.norm;
   image_size_ = cfg_.image_size > 0 ? cfg_.image_size : data_.train.height();
+  resolve_stem();
   if (device_.is_cpu()) {
     const int64_t local_batch = (cfg_.batch_size + denv_.world_size - 1) / denv_.world_size;
     check_training_memory(cfg_, data_.train.channels(), image_size_, local_batch, physical_memory_bytes());
@@ -236,6 +238,17 @@ void Trainer::load_data() {
                                             denv_.rank, denv_.world_size);
   cfg_.epochs = resolved_epochs(cfg_, data_.train.size());
   s_ = make_schedules(cfg_, sampler_->steps_per_epoch());
+}
+
+// config.json records the stem that "auto" chose for the images' side.
+void Trainer::resolve_stem() {
+  if (cfg_.stem != "auto") return;
+  cfg_.stem = resolved_stem(cfg_, image_size_);
+  if (writer_ && !is_vit(cfg_.arch))
+    std::fprintf(stderr, "twist: stem auto: %s for %lld-pixel images (%s); --stem sets it\n", cfg_.stem.c_str(),
+                 (long long)image_size_,
+                 cfg_.stem == "small" ? "3x3 stride 1, used up to 64 pixels"
+                                      : "7x7 stride 2 + max-pool, used above 64 pixels: the side quartered first");
 }
 
 void Trainer::build_model() {
